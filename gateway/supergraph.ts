@@ -1,0 +1,44 @@
+/**
+ * Composes the supergraph from each subgraph's SDL (`subgraphs/<name>/schema.graphql`, the
+ * source of truth) with @apollo/composition. Errors name the subgraph and the code.
+ */
+import { readFile } from 'node:fs/promises';
+import { composeServices } from '@apollo/composition';
+import { parse } from 'graphql';
+
+export interface SubgraphEndpoint {
+  name: string;
+  /** GraphQL URL the gateway calls, e.g. http://127.0.0.1:4002/graphql. */
+  url: string;
+}
+
+export class CompositionError extends Error {
+  constructor(messages: string[]) {
+    super(`supergraph composition failed:\n${messages.map((m) => `  - ${m}`).join('\n')}`);
+    this.name = 'CompositionError';
+  }
+}
+
+export function subgraphSdlPath(name: string): URL {
+  return new URL(`../subgraphs/${name}/schema.graphql`, import.meta.url);
+}
+
+export async function composeSupergraph(subgraphs: readonly SubgraphEndpoint[]): Promise<string> {
+  const services = await Promise.all(
+    subgraphs.map(async ({ name, url }) => ({
+      name,
+      url,
+      typeDefs: parse(await readFile(subgraphSdlPath(name), 'utf8')),
+    })),
+  );
+  const result = composeServices(services);
+  if (result.errors) {
+    throw new CompositionError(
+      result.errors.map((error) => {
+        const code = (error.extensions['code'] as string | undefined) ?? 'COMPOSITION_ERROR';
+        return `[${code}] ${error.message}`;
+      }),
+    );
+  }
+  return result.supergraphSdl;
+}

@@ -1,0 +1,113 @@
+/**
+ * Typed, validated configuration from environment variables.
+ *
+ * `loadConfig(schema)` parses the environment once with zod and either returns the typed
+ * result or throws a `ConfigError` listing every bad variable, one line each, naming the
+ * variable and what was expected. Only a process entry point calls it; everything else
+ * receives the slice it needs.
+ */
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Parses `env` with `schema`; empty strings count as unset. Throws `ConfigError`. */
+export function loadConfig<S extends z.ZodType>(schema: S, env: Env = process.env): z.infer<S> {
+  const cleaned: Env = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value.trim() !== '') cleaned[key] = value.trim();
+  }
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const variable = issue.path.join('.') || '(environment)';
+    const got = typeof issue.path[0] === 'string' ? cleaned[issue.path[0]] : undefined;
+    const shown = got === undefined ? 'it is unset' : `got ${JSON.stringify(redactUrl(got))}`;
+    return `${variable}: ${issue.message} (${shown})`;
+  });
+  throw new ConfigError(problems);
+}
+
+/** Hides the password of a URL so it can be logged. Non-URLs are returned unchanged. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value;
+  }
+}
+
+const urlWithProtocols = (protocols: readonly string[], example: string) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a URL like ${example}` },
+  );
+
+/** Reusable field schemas, each with an "expected …" message that names the format. */
+export const env = {
+  port: () =>
+    z.coerce
+      .number({ message: 'expected a TCP port number (1-65535)' })
+      .int({ message: 'expected a TCP port number (1-65535)' })
+      .min(1, { message: 'expected a TCP port number (1-65535)' })
+      .max(65535, { message: 'expected a TCP port number (1-65535)' }),
+  postgresUrl: () =>
+    urlWithProtocols(['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/db'),
+  redisUrl: () => urlWithProtocols(['redis:', 'rediss:'], 'redis://host:6379'),
+  httpUrl: () => urlWithProtocols(['http:', 'https:'], 'http://host:4002/graphql'),
+  brokers: () =>
+    z
+      .string()
+      .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, {
+        message: 'expected a comma-separated list of host:port',
+      })
+      .transform((value) => value.split(',')),
+  positiveInt: (fallback: number) =>
+    z.coerce
+      .number({ message: 'expected a positive integer' })
+      .int({ message: 'expected a positive integer' })
+      .positive({ message: 'expected a positive integer' })
+      .default(fallback),
+};
+
+/** Variables every service reads. */
+export const commonEnvSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], {
+      message: 'expected development, production or test',
+    })
+    .default('development'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'expected one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  HOST: z.string().default('127.0.0.1'),
+  /** Where embedded components keep their data (embedded PostgreSQL). */
+  DATA_DIR: z.string().default('.data'),
+  DATABASE_URL: env.postgresUrl().optional(),
+  REDIS_URL: env.redisUrl().optional(),
+  KAFKA_BROKERS: env.brokers().optional(),
+  /** Prefix for Kafka topic and group names (isolates tests and environments). */
+  KAFKA_TOPIC_PREFIX: z.string().default(''),
+  /** Grace period for in-flight work on SIGTERM before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: env.positiveInt(8000),
+});
+
+export type CommonEnv = z.infer<typeof commonEnvSchema>;

@@ -1,0 +1,126 @@
+/**
+ * The database port: MikroORM 7 on PostgreSQL, one Postgres schema per service, migrations
+ * (MikroORM migrator, an explicit list per service) applied on start, inside one transaction.
+ *
+ * Without a `url` it starts an embedded PostgreSQL under `dataDir` (see embedded-postgres).
+ * A server that cannot be reached fails start-up at once with one line naming DATABASE_URL.
+ */
+import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM } from '@mikro-orm/postgresql';
+import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
+import { redactUrl } from '../config/index.ts';
+import type { Logger } from '../observability/index.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import type { EmbeddedPostgres } from './embedded-postgres.ts';
+
+export { MikroORM } from '@mikro-orm/postgresql';
+export type { EntityManager } from '@mikro-orm/postgresql';
+
+export interface DatabaseOptions {
+  /** Postgres schema this service owns; all its tables and its migration table live there. */
+  schema: string;
+  /** `postgres://` URL of a server; unset → embedded PostgreSQL under `dataDir`. */
+  url?: string | undefined;
+  /** Where the embedded database keeps its files (used only without `url`). */
+  dataDir: string;
+  entities: EntitySchema[];
+  migrations: MigrationObject[];
+  /** Largest number of pooled connections. @default 10 */
+  poolMax?: number;
+  /** How long to wait for a connection before failing. @default 5000 */
+  connectTimeoutMs?: number;
+  logger: Logger;
+}
+
+export interface Database {
+  readonly orm: MikroORM;
+  readonly mode: 'postgres' | 'embedded';
+  /** Resolves when a trivial query succeeds; rejects otherwise. */
+  ping(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class DatabaseUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+export async function startDatabase(options: DatabaseOptions): Promise<Database> {
+  const { logger, schema } = options;
+  let embedded: EmbeddedPostgres | undefined;
+  const poolMax = options.poolMax ?? 10;
+  if (!options.url) {
+    embedded = await startEmbeddedPostgres({
+      dataDir: options.dataDir,
+      maxConnections: poolMax,
+      logger,
+    });
+  }
+  const url = options.url ?? embedded!.url;
+  const variable = options.url ? 'DATABASE_URL' : 'embedded PostgreSQL';
+  let orm: MikroORM | undefined;
+  let phase = 'cannot connect to';
+  try {
+    orm = await MikroORM.init({
+      clientUrl: url,
+      schema,
+      entities: options.entities,
+      extensions: [Migrator],
+      migrations: {
+        migrationsList: options.migrations,
+        tableName: 'schema_migrations',
+        schema,
+        transactional: true,
+        allOrNothing: true,
+        snapshot: false,
+        snapshotOnMigrate: false,
+        silent: true,
+      },
+      pool: { min: 0, max: poolMax },
+      driverOptions: { connectionTimeoutMillis: options.connectTimeoutMs ?? 5000 },
+      discovery: { warnWhenNoEntities: false },
+      allowGlobalContext: false,
+      debug: false,
+      logger: (message: string) => logger.debug({ component: 'mikro-orm' }, message),
+    });
+    await orm.connect();
+    const connection = await orm.checkConnection();
+    if (!connection.ok) {
+      throw new DatabaseUnavailableError(
+        `${variable}: cannot connect to ${redactUrl(url)} (${connection.reason})`,
+        { cause: connection.error },
+      );
+    }
+    phase = 'cannot migrate';
+    await orm.em.getConnection().execute(`create schema if not exists "${schema}"`);
+    const applied = await orm.migrator.up();
+    logger.info(
+      { schema, migrationsApplied: applied.map((m) => m.name) },
+      applied.length
+        ? `database migrated (${applied.length} applied)`
+        : 'database schema is current',
+    );
+  } catch (error) {
+    await orm?.close(true).catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    if (error instanceof DatabaseUnavailableError) throw error;
+    throw new DatabaseUnavailableError(
+      `${variable}: ${phase} ${redactUrl(url)} (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
+  const ready = orm;
+  return {
+    orm: ready,
+    mode: embedded ? 'embedded' : 'postgres',
+    async ping() {
+      await ready.em.getConnection().execute('select 1');
+    },
+    async stop() {
+      await ready.close(true);
+      await embedded?.stop();
+    },
+  };
+}

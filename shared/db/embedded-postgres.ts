@@ -1,0 +1,93 @@
+/**
+ * Embedded PostgreSQL for running without a database server: PGlite (Postgres compiled to
+ * WASM) persisted under a data directory and served over the Postgres wire protocol on a
+ * loopback port, so MikroORM and `pg` connect to it exactly as to a real server.
+ *
+ * PGlite is a single session: pglite-socket multiplexes clients, but a query from a second
+ * connection waits until any open transaction ends. Callers must never await work on another
+ * connection while holding a transaction. One instance per service keeps services apart.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import type { Logger } from '../observability/index.ts';
+
+export interface EmbeddedPostgresOptions {
+  /** Directory holding the database files; created when missing. */
+  dataDir: string;
+  /** Loopback port to serve on; 0 picks a free one. @default 0 */
+  port?: number;
+  /** Client connections served at once. @default 8 */
+  maxConnections?: number;
+  logger: Logger;
+}
+
+export interface EmbeddedPostgres {
+  /** `postgres://` URL of the served database. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
+  const dataDir = path.resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const lockFile = path.join(dataDir, 'eventgraph.lock');
+  await acquireLock(lockFile, dataDir);
+  let db: PGlite | undefined;
+  let server: PGLiteSocketServer | undefined;
+  try {
+    db = await PGlite.create(path.join(dataDir, 'pg'));
+    server = new PGLiteSocketServer({
+      db,
+      host: '127.0.0.1',
+      port: options.port ?? 0,
+      maxConnections: options.maxConnections ?? 8,
+    });
+    await server.start();
+  } catch (error) {
+    await server?.stop().catch(() => undefined);
+    await db?.close().catch(() => undefined);
+    await rm(lockFile, { force: true });
+    throw error;
+  }
+  const [host, port] = server.getServerConn().split(':');
+  const url = `postgres://postgres@${host}:${port}/postgres`;
+  options.logger.debug({ dataDir, url }, 'embedded PostgreSQL serving');
+  let stopped = false;
+  const socketServer = server;
+  const database = db;
+  return {
+    url,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await socketServer.stop();
+      await database.close();
+      await rm(lockFile, { force: true });
+    },
+  };
+}
+
+/** One process per data directory: a second one would corrupt PGlite's files. */
+async function acquireLock(lockFile: string, dataDir: string): Promise<void> {
+  const holder = await readFile(lockFile, 'utf8').catch(() => undefined);
+  const pid = holder === undefined ? NaN : Number.parseInt(holder, 10);
+  if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
+    throw new Error(
+      `DATA_DIR: ${dataDir} is in use by process ${pid}; stop it or set DATA_DIR to another directory`,
+    );
+  }
+  await writeFile(lockFile, String(process.pid));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Domain errors and the one funnel that turns any thrown value into a client-facing
+ * GraphQL error. Resolvers throw these classes and never build GraphQL errors themselves;
+ * `formatError` maps them to the public codes of API.md and masks everything else as
+ * INTERNAL_SERVER_ERROR (logged with the request id, message hidden from the client).
+ */
+import type { GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+
+/** The public error codes (API.md). Adding one is an API change. */
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'RATE_LIMITED'
+  | 'INTERNAL_SERVER_ERROR';
+
+export abstract class DomainError extends Error {
+  abstract readonly code: ErrorCode;
+  /** Extra public fields placed in `extensions` (e.g. `field`, `retryAfter`). */
+  extensions(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export class ValidationError extends DomainError {
+  readonly code = 'BAD_USER_INPUT';
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(message);
+    this.name = 'ValidationError';
+    this.field = field;
+  }
+  override extensions() {
+    return { field: this.field };
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  readonly code = 'UNAUTHENTICATED';
+  constructor(message = 'You must be signed in') {
+    super(message);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  readonly code = 'FORBIDDEN';
+  constructor(message = 'You are not allowed to do this') {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'NOT_FOUND';
+  constructor(what: string) {
+    super(`${what} not found`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class ConflictError extends DomainError {
+  readonly code = 'CONFLICT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+export class RateLimitedError extends DomainError {
+  readonly code = 'RATE_LIMITED';
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super(`Too many attempts; retry in ${retryAfterSeconds}s`);
+    this.name = 'RateLimitedError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+  override extensions() {
+    return { retryAfter: this.retryAfterSeconds };
+  }
+}
+
+/** Codes produced by graphql-js / Apollo Server itself for malformed requests: safe to show. */
+const PASSTHROUGH_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'RATE_LIMITED',
+]);
+
+/**
+ * Apollo Server's `formatError`. Domain errors keep their message and code; errors Apollo
+ * already classified as client errors pass through; anything else is masked. The masked
+ * originals are logged, with the request id, by the server's error plugin.
+ */
+export function formatError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+): GraphQLFormattedError {
+  {
+    const original = unwrapResolverError(error);
+    if (original instanceof DomainError) {
+      return {
+        message: original.message,
+        ...(formatted.locations ? { locations: formatted.locations } : {}),
+        ...(formatted.path ? { path: formatted.path } : {}),
+        extensions: { code: original.code, ...original.extensions() },
+      };
+    }
+    const code = formatted.extensions?.['code'];
+    if (typeof code === 'string' && PASSTHROUGH_CODES.has(code)) {
+      const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    const masked: GraphQLFormattedError = {
+      message: 'Internal server error',
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+    return masked;
+  }
+}
+
+/** True for errors whose message reaches clients as-is (not masked). */
+export function isClientError(error: unknown): boolean {
+  const original = unwrapResolverError(error);
+  if (original instanceof DomainError) return true;
+  const code = (original as { extensions?: { code?: unknown } } | null)?.extensions?.code;
+  return typeof code === 'string' && PASSTHROUGH_CODES.has(code);
+}

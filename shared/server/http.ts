@@ -1,0 +1,150 @@
+/**
+ * The HTTP shell every process shares: request ids and access logs, `GET /health` (the
+ * process is alive), `GET /ready` (its dependencies answer, and it is not shutting down),
+ * `GET /metrics` (Prometheus), and listen/close helpers. GraphQL is mounted by the caller.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger, ServiceMetrics } from '../observability/index.ts';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../observability/index.ts';
+import { withTimeout } from '../async/index.ts';
+
+/** A named dependency check for `/ready`; rejects when the dependency is unusable. */
+export type ReadinessCheck = () => Promise<void>;
+
+export interface HttpAppOptions {
+  logger: Logger;
+  metrics: ServiceMetrics;
+  checks: Record<string, ReadinessCheck>;
+  /** Per-check time limit for `/ready`. @default 2000 */
+  checkTimeoutMs?: number;
+}
+
+export interface HttpApp {
+  readonly app: express.Express;
+  /** Makes `/ready` answer 503 from now on (called when shutdown begins). */
+  markStopping(): void;
+}
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    requestId: string;
+    logger: Logger;
+  }
+}
+
+export function createHttpApp(options: HttpAppOptions): HttpApp {
+  const { logger, metrics } = options;
+  const checkTimeoutMs = options.checkTimeoutMs ?? 2000;
+  let stopping = false;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    const started = process.hrtime.bigint();
+    res.locals.requestId = requestId;
+    res.locals.logger = logger.child({ requestId });
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const path = req.originalUrl.split('?')[0] ?? '/';
+      const route = routeLabel(path);
+      metrics.httpRequestDuration.observe(
+        { method: req.method, route, status: String(res.statusCode) },
+        seconds,
+      );
+      if (route !== '/health' && route !== '/ready' && route !== '/metrics') {
+        res.locals.logger.info(
+          { method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1000) },
+          'request completed',
+        );
+      }
+    });
+    next();
+  });
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/ready', async (_req, res) => {
+    if (stopping) {
+      res.status(503).json({ status: 'stopping' });
+      return;
+    }
+    const results = await Promise.all(
+      Object.entries(options.checks).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), checkTimeoutMs);
+          return [name, 'ok'] as const;
+        } catch (error) {
+          return [name, `failed: ${(error as Error).message}`] as const;
+        }
+      }),
+    );
+    const ok = results.every(([, result]) => result === 'ok');
+    res
+      .status(ok ? 200 : 503)
+      .json({ status: ok ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  return {
+    app,
+    markStopping() {
+      stopping = true;
+    },
+  };
+}
+
+/** Keeps metric label cardinality bounded: only known routes get their own label. */
+function routeLabel(path: string): string {
+  return ['/', '/graphql', '/health', '/ready', '/metrics'].includes(path) ? path : 'other';
+}
+
+export interface ListeningServer {
+  readonly server: http.Server;
+  readonly port: number;
+  readonly url: string;
+}
+
+/** Starts listening; a port already in use is reported with the port and variable. */
+export async function listen(
+  server: http.Server,
+  host: string,
+  port: number,
+): Promise<ListeningServer> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`PORT: ${host}:${port} is already in use; stop the other process or set PORT`)
+          : error,
+      );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  return { server, port: address.port, url: `http://${shownHost}:${address.port}` };
+}
+
+export function createServer(app: express.Express): http.Server {
+  const server = http.createServer(app);
+  // Slightly above typical load balancer idle timeouts, so they close first.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
+}

@@ -1,0 +1,15 @@
+export { createSubgraph } from './subgraph.ts';
+export type {
+  SubgraphContext,
+  SubgraphHandle,
+  SubgraphInfra,
+  SubgraphOptions,
+  SubgraphRuntimeConfig,
+  SubgraphWiring,
+  GraphQLResolverMap,
+} from './subgraph.ts';
+export { createHttpApp, createServer, listen } from './http.ts';
+export type { HttpApp, HttpAppOptions, ListeningServer, ReadinessCheck } from './http.ts';
+export { observabilityPlugin } from './graphql-plugin.ts';
+export type { RequestContext } from './graphql-plugin.ts';
+export { DateTimeScalar } from './scalars.ts';
