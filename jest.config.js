@@ -17,6 +17,7 @@ export default {
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.data/'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+  reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
   testTimeout: 60_000,
   // Integration suites share one PostgreSQL, Redis and test broker; two workers fit 2 cores.
   maxWorkers: 2,

@@ -23,8 +23,6 @@ export interface PlatformHandle {
 export interface PlatformOptions {
   env: PlatformEnv;
   logger: Logger;
-  /** Subgraph ports in one-process mode; tests pass 0 to get free ones. @default catalogue ports */
-  subgraphPorts?: Partial<Record<SubgraphName, number>>;
 }
 
 type SubgraphStarter = (options: {
@@ -58,7 +56,8 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
     redisUrl: env.REDIS_URL,
     kafkaBrokers: env.KAFKA_BROKERS,
     kafkaTopicPrefix: env.KAFKA_TOPIC_PREFIX,
-    cachePrefix: `eventgraph:${name}:`,
+    kafkaSessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
+    cachePrefix: `${env.REDIS_KEY_PREFIX}${name}:`,
   });
 
   try {
@@ -99,11 +98,11 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
         stoppers.push({ name: 'event bus', stop: () => shared.stop() });
       }
       for (const name of builtSubgraphs()) {
-        const port = options.subgraphPorts?.[name] ?? serviceByName(name)!.port;
         const starter = STARTERS[name];
         if (!starter) throw new Error(`${name} is marked implemented but has no starter`);
         const handle = await starter({
-          config: subgraphConfig(name, port),
+          // Subgraphs are internal in one-process mode: loopback, free ports, reached via the gateway.
+          config: { ...subgraphConfig(name, 0), host: '127.0.0.1' },
           logger,
           ...(bus ? { bus } : {}),
         });

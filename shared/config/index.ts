@@ -63,10 +63,10 @@ const urlWithProtocols = (protocols: readonly string[], example: string) =>
 export const env = {
   port: () =>
     z.coerce
-      .number({ message: 'expected a TCP port number (1-65535)' })
-      .int({ message: 'expected a TCP port number (1-65535)' })
-      .min(1, { message: 'expected a TCP port number (1-65535)' })
-      .max(65535, { message: 'expected a TCP port number (1-65535)' }),
+      .number({ message: 'expected a TCP port number (0-65535, 0 = any free port)' })
+      .int({ message: 'expected a TCP port number (0-65535, 0 = any free port)' })
+      .min(0, { message: 'expected a TCP port number (0-65535, 0 = any free port)' })
+      .max(65535, { message: 'expected a TCP port number (0-65535, 0 = any free port)' }),
   postgresUrl: () =>
     urlWithProtocols(['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/db'),
   redisUrl: () => urlWithProtocols(['redis:', 'rediss:'], 'redis://host:6379'),
@@ -106,6 +106,10 @@ export const commonEnvSchema = z.object({
   KAFKA_BROKERS: env.brokers().optional(),
   /** Prefix for Kafka topic and group names (isolates tests and environments). */
   KAFKA_TOPIC_PREFIX: z.string().default(''),
+  /** Consumer group session timeout; a rebalance waits about this long. */
+  KAFKA_SESSION_TIMEOUT_MS: env.positiveInt(30_000),
+  /** Prefix of every Redis key; each service adds `<service>:`. */
+  REDIS_KEY_PREFIX: z.string().default('eventgraph:'),
   /** Grace period for in-flight work on SIGTERM before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: env.positiveInt(8000),
 });

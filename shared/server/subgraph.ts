@@ -64,6 +64,8 @@ export interface SubgraphRuntimeConfig {
   redisUrl?: string | undefined;
   kafkaBrokers?: string[] | undefined;
   kafkaTopicPrefix?: string;
+  /** Consumer session timeout. @default 30000 */
+  kafkaSessionTimeoutMs?: number;
   /** Postgres schema; defaults to the service name. */
   dbSchema?: string;
   /** Redis key prefix; defaults to `eventgraph:<name>:`. */
@@ -133,6 +135,9 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
             brokers: config.kafkaBrokers,
             clientId: `eventgraph-${name}`,
             topicPrefix: config.kafkaTopicPrefix ?? '',
+            ...(config.kafkaSessionTimeoutMs
+              ? { sessionTimeoutMs: config.kafkaSessionTimeoutMs }
+              : {}),
             logger,
           })
         : createInProcessBus({ logger });

@@ -74,7 +74,10 @@ export interface TestBrokerOptions {
    * Default 4, the same as the mock's auto-created topics.
    */
   defaultPartitions?: number;
-  /** Milliseconds to wait for compiling and starting the mock cluster. Default 30000. */
+  /**
+   * Milliseconds to wait for the mock cluster to report its addresses once the launcher is built.
+   * Default 30000.
+   */
   startTimeoutMs?: number;
   /**
    * Directory for the compiled launcher. Default
@@ -252,7 +255,12 @@ async function startLauncher(binary: string, brokerCount: number, timeoutMs: num
     throw error;
   });
 
-  const parsed = JSON.parse(first) as { brokers?: MockBroker[]; error?: string };
+  let parsed: { brokers?: MockBroker[]; error?: string } = {};
+  try {
+    parsed = JSON.parse(first) as typeof parsed;
+  } catch {
+    // reported below
+  }
   if (!parsed.brokers || parsed.brokers.length !== brokerCount) {
     child.kill('SIGKILL');
     await exited;

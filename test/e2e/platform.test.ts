@@ -1,0 +1,179 @@
+/**
+ * The walking skeleton end to end on real servers: the platform (gateway + users) against
+ * PostgreSQL, Redis and the Kafka-protocol test broker, exercised through HTTP as clients
+ * and operators use it.
+ */
+import kafkajs from 'kafkajs';
+import { loadConfig } from '../../shared/config/index.ts';
+import { createEvent } from '../../shared/events/index.ts';
+import {
+  captureLogs,
+  createTestDatabase,
+  postGraphQL,
+  testKafka,
+  testRedis,
+  waitFor,
+} from '../../shared/testing/index.ts';
+import type { TestDatabase } from '../../shared/testing/index.ts';
+import { platformEnvSchema } from '../../platform/env.ts';
+import { startPlatform } from '../../platform/platform.ts';
+import type { PlatformHandle } from '../../platform/platform.ts';
+
+let database: TestDatabase;
+let platform: PlatformHandle;
+let gatewayUrl: string;
+let usersUrl: string;
+const kafka = testKafka();
+const logs = captureLogs();
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  const redis = testRedis();
+  const env = loadConfig(platformEnvSchema, {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    DATABASE_URL: database.url,
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: redis.prefix,
+    KAFKA_BROKERS: kafka.brokers.join(','),
+    KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+  });
+  platform = await startPlatform({ env, logger: logs.logger });
+  gatewayUrl = platform.gateway!.url;
+  usersUrl = platform.subgraphs.get('users')!.url;
+});
+
+afterAll(async () => {
+  await platform?.stop();
+  await database?.drop();
+});
+
+describe('gateway over the users subgraph', () => {
+  it('answers a query through the composed graph', async () => {
+    const response = await postGraphQL(`${gatewayUrl}/graphql`, '{ __typename }');
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('returns null for `me` when the caller is anonymous', async () => {
+    const response = await postGraphQL(`${gatewayUrl}/graphql`, '{ me { id name } }');
+    expect(response.body).toEqual({ data: { me: null } });
+  });
+
+  it('refuses `user(id)` to anonymous callers with UNAUTHENTICATED', async () => {
+    const response = await postGraphQL(
+      `${gatewayUrl}/graphql`,
+      'query ($id: ID!) { user(id: $id) { id } }',
+      { id: '0194a3c0-0000-7000-8000-000000000001' },
+    );
+    expect(response.body.data).toEqual({ user: null });
+    expect(response.body.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+  });
+
+  it('reports invalid operations as client errors, not internal ones', async () => {
+    const response = await postGraphQL(`${gatewayUrl}/graphql`, '{ noSuchField }');
+    expect(response.status).toBe(400);
+    expect(response.body.errors?.[0]?.extensions?.['code']).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('carries the request id from the gateway to the subgraph and back', async () => {
+    const requestId = 'test-request-0001';
+    const response = await postGraphQL(`${gatewayUrl}/graphql`, '{ me { id } }', undefined, {
+      'x-request-id': requestId,
+    });
+    expect(response.headers.get('x-request-id')).toBe(requestId);
+    const servicesThatSawIt = logs.lines
+      .filter((line) => line['requestId'] === requestId && line['msg'] === 'request completed')
+      .map((line) => line['service']);
+    expect(servicesThatSawIt.sort()).toEqual(['gateway', 'users']);
+  });
+});
+
+describe('operations endpoints', () => {
+  it.each([['gateway'], ['users']])('%s answers /health, /ready and /metrics', async (which) => {
+    const base = which === 'gateway' ? gatewayUrl : usersUrl;
+    const health = await fetch(`${base}/health`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`${base}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain(`http_request_duration_seconds_count{`);
+  });
+
+  it('reports the users subgraph ready only when its database, cache and broker answer', async () => {
+    const ready = (await (await fetch(`${usersUrl}/ready`)).json()) as { checks: unknown };
+    expect(ready.checks).toEqual({ database: 'ok', cache: 'ok', events: 'ok' });
+  });
+});
+
+describe('events into the users subgraph', () => {
+  it('creates profiles from user.registered events on Kafka; a redelivery changes nothing', async () => {
+    const userId = '0194a3c0-0000-7000-8000-0000000000aa';
+    const laterUserId = '0194a3c0-0000-7000-8000-0000000000bb';
+    const registered = (id: string, name: string) =>
+      createEvent({
+        source: 'auth',
+        type: 'user.registered',
+        subject: id,
+        data: {
+          userId: id,
+          email: `${name.toLowerCase()}@example.com`,
+          name,
+          role: 'USER',
+          registeredAt: '2026-11-22T10:00:00.000Z',
+        },
+      });
+    const first = registered(userId, 'Ada');
+    const producer = new kafkajs.Kafka({
+      brokers: kafka.brokers,
+      logLevel: kafkajs.logLevel.NOTHING,
+    }).producer();
+    await producer.connect();
+    try {
+      const message = { key: userId, value: JSON.stringify(first) };
+      // The same event twice (the second must change nothing and block nothing), then another.
+      const later = { key: userId, value: JSON.stringify(registered(laterUserId, 'Grace')) };
+      await producer.send({
+        topic: `${kafka.topicPrefix}auth.events`,
+        messages: [message, message, later],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+
+    const query = `query ($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { id email name role createdAt } } }`;
+    const entities = await waitFor(
+      async () => {
+        const response = await postGraphQL<{ _entities: unknown[] }>(`${usersUrl}/graphql`, query, {
+          reps: [
+            { __typename: 'User', id: userId },
+            { __typename: 'User', id: laterUserId },
+          ],
+        });
+        const found = response.body.data?._entities;
+        return found?.every(Boolean) ? found : undefined;
+      },
+      { timeoutMs: 30_000, what: 'both profiles to appear' },
+    );
+    expect(entities).toEqual([
+      {
+        id: userId,
+        email: 'ada@example.com',
+        name: 'Ada',
+        role: 'USER',
+        createdAt: '2026-11-22T10:00:00.000Z',
+      },
+      {
+        id: laterUserId,
+        email: 'grace@example.com',
+        name: 'Grace',
+        role: 'USER',
+        createdAt: '2026-11-22T10:00:00.000Z',
+      },
+    ]);
+  });
+});

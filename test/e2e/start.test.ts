@@ -1,0 +1,180 @@
+/**
+ * `npm start` as a user runs it: the real entry point in a child process on embedded
+ * defaults (no DATABASE_URL, REDIS_URL or KAFKA_BROKERS). Proves the walking skeleton serves
+ * GraphQL and Sandbox, stops cleanly on SIGTERM, keeps its data across restarts, and fails
+ * fast with one line when configuration is bad.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../shared/db/index.ts';
+import { postGraphQL, testLogger } from '../../shared/testing/index.ts';
+
+const ENTRY = path.resolve(import.meta.dirname, '../../platform/start.ts');
+
+interface RunningPlatform {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly lines: Record<string, unknown>[];
+  readonly stderr: string[];
+  readonly exited: Promise<number | null>;
+}
+
+/** Environment of a fresh shell: nothing of the test run's own configuration leaks in. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    NODE_ENV: 'development',
+    ...extra,
+  };
+}
+
+function launch(env: Record<string, string>): RunningPlatform {
+  const child = spawn(process.execPath, [ENTRY], { env: cleanEnv(env), stdio: 'pipe' });
+  const lines: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  let buffered = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const part of parts)
+      if (part.trim()) lines.push(JSON.parse(part) as Record<string, unknown>);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr.push(...chunk.split('\n').filter((line) => line.trim()));
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, lines, stderr, exited };
+}
+
+async function waitForLine(
+  running: RunningPlatform,
+  match: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = running.lines.find(match);
+    if (found) return found;
+    if (running.child.exitCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`log line not seen; stderr: ${running.stderr.join(' | ')}`);
+}
+
+async function exitWithin(running: RunningPlatform, ms: number): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  const result = await Promise.race([running.exited, timeout]);
+  clearTimeout(timer);
+  if (result === 'timeout') {
+    running.child.kill('SIGKILL');
+    throw new Error(`process did not exit within ${ms} ms`);
+  }
+  return result;
+}
+
+const startedUrl = (line: Record<string, unknown>) => String(line['url']).replace(/\/graphql$/, '');
+
+describe('npm start on embedded defaults', () => {
+  let dataDir: string;
+  const userId = '0194a3c0-0000-7000-8000-00000000c0de';
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'eventgraph-start-'));
+  });
+
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves GraphQL, Sandbox, /health and /ready, and exits 0 on SIGTERM', async () => {
+    const running = launch({ DATA_DIR: dataDir, PORT: '0' });
+    try {
+      const ready = await waitForLine(running, (l) =>
+        String(l['msg']).startsWith('gateway ready at'),
+      );
+      const gateway = startedUrl(ready);
+      const modes = await waitForLine(running, (l) => l['service'] === 'users' && 'database' in l);
+      expect(modes).toMatchObject({ cache: 'memory', events: 'in-process' });
+      expect(String(modes['database'])).toMatch(/^embedded/);
+
+      const response = await postGraphQL(`${gateway}/graphql`, '{ __typename }');
+      expect(response.body).toEqual({ data: { __typename: 'Query' } });
+
+      const landing = await fetch(`${gateway}/`, { headers: { accept: 'text/html' } });
+      expect(landing.status).toBe(200);
+      expect(await landing.text()).toMatch(/embeddable-sandbox|Apollo Sandbox/i);
+
+      expect((await fetch(`${gateway}/health`)).status).toBe(200);
+      expect((await fetch(`${gateway}/ready`)).status).toBe(200);
+    } finally {
+      running.child.kill('SIGTERM');
+    }
+    expect(await exitWithin(running, 10_000)).toBe(0);
+    expect(running.lines.some((l) => l['msg'] === 'shutdown complete')).toBe(true);
+  });
+
+  it('keeps the data of the previous run', async () => {
+    // Write a profile into the stopped platform's database, as the first run would have.
+    const embedded = await startEmbeddedPostgres({
+      dataDir: path.join(dataDir, 'users'),
+      logger: testLogger(),
+    });
+    const client = new pg.Client({ connectionString: embedded.url });
+    try {
+      await client.connect();
+      await client.query(
+        `insert into users.users (id, email, name, role, created_at, updated_at)
+         values ($1, 'kept@example.com', 'Kept', 'USER', now(), now())`,
+        [userId],
+      );
+    } finally {
+      await client.end();
+      await embedded.stop();
+    }
+
+    const running = launch({ DATA_DIR: dataDir, PORT: '0' });
+    try {
+      const usersReady = await waitForLine(running, (l) => l['msg'] === 'users subgraph ready');
+      const migration = running.lines.find(
+        (l) => l['service'] === 'users' && 'migrationsApplied' in l,
+      );
+      expect(migration?.['migrationsApplied']).toEqual([]);
+      const response = await postGraphQL<{ _entities: unknown[] }>(
+        `${startedUrl(usersReady)}/graphql`,
+        'query ($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name } } }',
+        { r: [{ __typename: 'User', id: userId }] },
+      );
+      expect(response.body.data?._entities).toEqual([{ id: userId, name: 'Kept' }]);
+    } finally {
+      running.child.kill('SIGTERM');
+    }
+    expect(await exitWithin(running, 10_000)).toBe(0);
+  });
+});
+
+describe('npm start with bad configuration', () => {
+  it('fails fast with one line naming DATABASE_URL when the database is unreachable', async () => {
+    const running = launch({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/x', PORT: '0' });
+    expect(await exitWithin(running, 15_000)).toBe(1);
+    expect(running.stderr).toHaveLength(1);
+    expect(running.stderr[0]).toMatch(
+      /DATABASE_URL: cannot connect to postgres:\/\/nobody@127\.0\.0\.1:1\/x/,
+    );
+  });
+
+  it('refuses a malformed variable with one line naming it and what was expected', async () => {
+    const running = launch({ PORT: 'eighty', REDIS_URL: 'http://nope' });
+    expect(await exitWithin(running, 15_000)).toBe(1);
+    expect(running.stderr).toHaveLength(1);
+    expect(running.stderr[0]).toContain('PORT: expected a TCP port number');
+    expect(running.stderr[0]).toContain('REDIS_URL: expected a URL like redis://host:6379');
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * Jest global teardown: drops every database, deletes every Redis key and stops the test
+ * broker that this run created (found by the run id), so runs leave nothing behind.
+ */
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { TEST_ENV, databasePrefix, redisPrefix } from '../../shared/testing/test-env.ts';
+
+export default async function globalTeardown(): Promise<void> {
+  const runId = process.env[TEST_ENV.runId];
+  const errors: unknown[] = [];
+  if (runId) {
+    const client = new pg.Client({ connectionString: process.env[TEST_ENV.postgresUrl] });
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ datname: string }>(
+        'select datname from pg_database where datname like $1',
+        [`${databasePrefix(runId)}%`],
+      );
+      for (const { datname } of rows) {
+        await client.query(`drop database if exists "${datname}" with (force)`);
+      }
+    } catch (error) {
+      errors.push(error);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+
+    const redis = new Redis(process.env[TEST_ENV.redisUrl]!, { lazyConnect: true });
+    try {
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(
+          cursor,
+          'MATCH',
+          `${redisPrefix(runId)}*`,
+          'COUNT',
+          500,
+        );
+        if (keys.length) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    } catch (error) {
+      errors.push(error);
+    } finally {
+      redis.disconnect();
+    }
+  }
+  await globalThis.__EVENTGRAPH_TEST_BROKER__?.stop();
+  globalThis.__EVENTGRAPH_TEST_BROKER__ = undefined;
+  if (errors.length) throw new AggregateError(errors, 'test teardown could not clean up');
+}
