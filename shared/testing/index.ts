@@ -8,7 +8,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { createLogger } from '../observability/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { TEST_ENV, databasePrefix, redisPrefix } from './test-env.ts';
+import { TEST_ENV, databasePrefix, kafkaPrefix, redisPrefix } from './test-env.ts';
 
 export { TEST_ENV, DEFAULT_TEST_SERVERS } from './test-env.ts';
 
@@ -83,7 +83,7 @@ export interface TestKafka {
 export function testKafka(): TestKafka {
   return {
     brokers: required(TEST_ENV.kafkaBrokers).split(','),
-    topicPrefix: `t${required(TEST_ENV.runId)}${suffix()}.`,
+    topicPrefix: `${kafkaPrefix(required(TEST_ENV.runId))}${suffix()}.`,
   };
 }
 

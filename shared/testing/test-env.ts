@@ -26,3 +26,8 @@ export function databasePrefix(runId: string): string {
 export function redisPrefix(runId: string): string {
   return `egt:${runId}:`;
 }
+
+/** Every Kafka topic and consumer group a run creates starts with this. */
+export function kafkaPrefix(runId: string): string {
+  return `t${runId}`;
+}

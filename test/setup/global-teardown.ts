@@ -1,10 +1,17 @@
 /**
  * Jest global teardown: drops every database, deletes every Redis key and stops the test
- * broker that this run created (found by the run id), so runs leave nothing behind.
+ * broker (or, on a real broker, deletes the topics) that this run created, found by the run
+ * id, so runs leave nothing behind.
  */
+import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { TEST_ENV, databasePrefix, redisPrefix } from '../../shared/testing/test-env.ts';
+import {
+  TEST_ENV,
+  databasePrefix,
+  kafkaPrefix,
+  redisPrefix,
+} from '../../shared/testing/test-env.ts';
 
 export default async function globalTeardown(): Promise<void> {
   const runId = process.env[TEST_ENV.runId];
@@ -47,7 +54,25 @@ export default async function globalTeardown(): Promise<void> {
       redis.disconnect();
     }
   }
-  await globalThis.__EVENTGRAPH_TEST_BROKER__?.stop();
-  globalThis.__EVENTGRAPH_TEST_BROKER__ = undefined;
+  if (globalThis.__EVENTGRAPH_TEST_BROKER__) {
+    // The test broker keeps everything in memory: stopping it removes the run's topics.
+    await globalThis.__EVENTGRAPH_TEST_BROKER__.stop();
+    globalThis.__EVENTGRAPH_TEST_BROKER__ = undefined;
+  } else if (runId && process.env[TEST_ENV.kafkaBrokers]) {
+    // A real broker (KAFKA_BROKERS was set): delete the topics this run created.
+    const admin = new kafkajs.Kafka({
+      brokers: process.env[TEST_ENV.kafkaBrokers]!.split(','),
+      logLevel: kafkajs.logLevel.NOTHING,
+    }).admin();
+    try {
+      await admin.connect();
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(kafkaPrefix(runId)));
+      if (topics.length) await admin.deleteTopics({ topics });
+    } catch (error) {
+      errors.push(error);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
   if (errors.length) throw new AggregateError(errors, 'test teardown could not clean up');
 }
