@@ -36,15 +36,12 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: Env = process.en
   throw new ConfigError(problems);
 }
 
-/** Hides the password of a URL so it can be logged. Non-URLs are returned unchanged. */
+/**
+ * Hides the password of a URL so it can be logged. Also for strings that do not parse as a
+ * URL (a typo elsewhere in the URL must not leak the password into a start-up error).
+ */
 export function redactUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return value;
-  }
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@/?#\s]+@/i, '$1:***@');
 }
 
 const urlWithProtocols = (protocols: readonly string[], example: string) =>

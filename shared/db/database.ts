@@ -81,6 +81,8 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
       pool: { min: 0, max: poolMax },
       driverOptions: { connectionTimeoutMillis: options.connectTimeoutMs ?? 5000 },
       discovery: { warnWhenNoEntities: false },
+      // A misspelt database name must fail start-up, not silently create an empty database.
+      ensureDatabase: false,
       allowGlobalContext: false,
       debug: false,
       logger: (message: string) => logger.debug({ component: 'mikro-orm' }, message),

@@ -50,7 +50,7 @@ export async function startEmbeddedPostgres(
   } catch (error) {
     await server?.stop().catch(() => undefined);
     await db?.close().catch(() => undefined);
-    await rm(lockFile, { force: true });
+    await releaseLock(lockFile, dataDir);
     throw error;
   }
   const [host, port] = server.getServerConn().split(':');
@@ -66,13 +66,19 @@ export async function startEmbeddedPostgres(
       stopped = true;
       await socketServer.stop();
       await database.close();
-      await rm(lockFile, { force: true });
+      await releaseLock(lockFile, dataDir);
     },
   };
 }
 
-/** One process per data directory: a second one would corrupt PGlite's files. */
+/** Data directories open in this process (the lock file only tells other processes apart). */
+const openInThisProcess = new Set<string>();
+
+/** One PGlite per data directory: a second one would corrupt its files. */
 async function acquireLock(lockFile: string, dataDir: string): Promise<void> {
+  if (openInThisProcess.has(dataDir)) {
+    throw new Error(`DATA_DIR: ${dataDir} is already open in this process`);
+  }
   const holder = await readFile(lockFile, 'utf8').catch(() => undefined);
   const pid = holder === undefined ? NaN : Number.parseInt(holder, 10);
   if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
@@ -81,6 +87,12 @@ async function acquireLock(lockFile: string, dataDir: string): Promise<void> {
     );
   }
   await writeFile(lockFile, String(process.pid));
+  openInThisProcess.add(dataDir);
+}
+
+async function releaseLock(lockFile: string, dataDir: string): Promise<void> {
+  openInThisProcess.delete(dataDir);
+  await rm(lockFile, { force: true });
 }
 
 function isAlive(pid: number): boolean {

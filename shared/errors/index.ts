@@ -4,8 +4,8 @@
  * `formatError` maps them to the public codes of API.md and masks everything else as
  * INTERNAL_SERVER_ERROR (logged with the request id, message hidden from the client).
  */
+import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
-import { unwrapResolverError } from '@apollo/server/errors';
 
 /** The public error codes (API.md). Adding one is an API change. */
 export type ErrorCode =
@@ -109,7 +109,7 @@ export function formatError(
   error: unknown,
 ): GraphQLFormattedError {
   {
-    const original = unwrapResolverError(error);
+    const original = unwrap(error);
     if (original instanceof DomainError) {
       return {
         message: original.message,
@@ -132,9 +132,19 @@ export function formatError(
   }
 }
 
+/**
+ * The error a resolver (or context builder) actually threw. Apollo wraps it in GraphQLErrors,
+ * and its own unwrapper only handles resolver errors (those with a `path`), so walk the chain.
+ */
+function unwrap(error: unknown): unknown {
+  let current = error;
+  while (current instanceof GraphQLError && current.originalError) current = current.originalError;
+  return current;
+}
+
 /** True for errors whose message reaches clients as-is (not masked). */
 export function isClientError(error: unknown): boolean {
-  const original = unwrapResolverError(error);
+  const original = unwrap(error);
   if (original instanceof DomainError) return true;
   const code = (original as { extensions?: { code?: unknown } } | null)?.extensions?.code;
   return typeof code === 'string' && PASSTHROUGH_CODES.has(code);

@@ -22,6 +22,11 @@ export interface KafkaBusOptions {
   sessionTimeoutMs?: number;
   /** How long start-up waits for the brokers. @default 10000 */
   connectTimeoutMs?: number;
+  /**
+   * Longest a consumer's fetch waits for new data. Bounds how long a retry after a failed
+   * handler and a consumer's disconnect wait behind an idle long-poll. @default 1000
+   */
+  maxWaitTimeMs?: number;
 }
 
 export class BrokerUnavailableError extends Error {
@@ -85,6 +90,7 @@ export async function startKafkaBus(options: KafkaBusOptions): Promise<EventBus>
         groupId: prefix + group,
         sessionTimeout: options.sessionTimeoutMs ?? 30_000,
         heartbeatInterval: Math.min(3000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
+        maxWaitTimeInMs: options.maxWaitTimeMs ?? 1000,
       });
       consumers.add(consumer);
       await consumer.connect();

@@ -69,7 +69,9 @@ export default async function globalTeardown(): Promise<void> {
       const topics = (await admin.listTopics()).filter((t) => t.startsWith(kafkaPrefix(runId)));
       if (topics.length) await admin.deleteTopics({ topics });
     } catch (error) {
-      errors.push(error);
+      // Brokers may refuse DeleteTopics (ACLs, delete.topic.enable=false, the mock cluster):
+      // leftover prefixed topics are harmless, so this warns instead of failing the run.
+      console.warn(`test teardown left Kafka topics behind: ${(error as Error).message}`);
     } finally {
       await admin.disconnect().catch(() => undefined);
     }

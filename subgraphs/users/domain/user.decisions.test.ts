@@ -1,0 +1,83 @@
+/**
+ * Who may read whose profile, and what can name a user: pure decisions, given/when/then.
+ */
+import type { Identity } from '../../../shared/auth/index.ts';
+import { ForbiddenError, UnauthenticatedError } from '../../../shared/errors/index.ts';
+import { assertCanReadUser, isUserId } from './user.decisions.ts';
+
+const ALICE = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+const BOB = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c';
+
+const user = (userId: string): Identity => ({ userId, role: 'USER', scopes: [] });
+const admin = (userId: string): Identity => ({ userId, role: 'ADMIN', scopes: [] });
+
+/** What `decide` throws (undefined when it returns normally). */
+function thrownBy(decide: () => void): unknown {
+  try {
+    decide();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+describe('assertCanReadUser', () => {
+  it('refuses an anonymous caller as unauthenticated', () => {
+    // given no identity, when reading Alice, then UNAUTHENTICATED
+    const error = thrownBy(() => assertCanReadUser(null, ALICE));
+    expect(error).toBeInstanceOf(UnauthenticatedError);
+    expect(error).toMatchObject({ code: 'UNAUTHENTICATED', message: 'You must be signed in' });
+  });
+
+  it("refuses a user reading someone else's profile as forbidden", () => {
+    // given Bob, when reading Alice, then FORBIDDEN
+    const error = thrownBy(() => assertCanReadUser(user(BOB), ALICE));
+    expect(error).toBeInstanceOf(ForbiddenError);
+    expect(error).toMatchObject({ code: 'FORBIDDEN', message: 'You are not allowed to do this' });
+  });
+
+  it('lets a user read their own profile', () => {
+    // given Alice, when reading Alice, then allowed (returns normally)
+    expect(thrownBy(() => assertCanReadUser(user(ALICE), ALICE))).toBeUndefined();
+  });
+
+  it("lets an ADMIN read anyone's profile", () => {
+    // given an admin (Bob), when reading Alice, then allowed
+    expect(thrownBy(() => assertCanReadUser(admin(BOB), ALICE))).toBeUndefined();
+  });
+
+  it('does not let the USER role through just because scopes are present', () => {
+    const scoped: Identity = { userId: BOB, role: 'USER', scopes: ['users:read'] };
+    expect(thrownBy(() => assertCanReadUser(scoped, ALICE))).toBeInstanceOf(ForbiddenError);
+  });
+
+  it('compares ids exactly (an upper-cased own id is someone else)', () => {
+    expect(thrownBy(() => assertCanReadUser(user(ALICE), ALICE.toUpperCase()))).toBeInstanceOf(
+      ForbiddenError,
+    );
+  });
+});
+
+describe('isUserId', () => {
+  it.each([
+    ['a v7 UUID', ALICE],
+    ['a v4 UUID', '3b241101-e2bb-4255-8caf-4136c566a962'],
+    ['an upper-case UUID', '3B241101-E2BB-4255-8CAF-4136C566A962'],
+    ['the nil UUID', '00000000-0000-0000-0000-000000000000'],
+  ])('accepts %s', (_what, value) => {
+    expect(isUserId(value)).toBe(true);
+  });
+
+  it.each([
+    ['the empty string', ''],
+    ['a number', '42'],
+    ['a UUID without dashes', '3b241101e2bb42558caf4136c566a962'],
+    ['a UUID with surrounding spaces', ` ${ALICE} `],
+    ['a UUID followed by SQL', `${ALICE}'; drop table users; --`],
+    ['a UUID in braces', `{${ALICE}}`],
+    ['a UUID with a non-hex digit', '3b241101-e2bb-4255-8caf-4136c566a96g'],
+    ['a UUID one digit short', '3b241101-e2bb-4255-8caf-4136c566a96'],
+  ])('rejects %s', (_what, value) => {
+    expect(isUserId(value)).toBe(false);
+  });
+});
