@@ -1,18 +1,11 @@
 // Jest runs in ESM mode (jose 6 and MikroORM 7 are ESM-only): `npm run test:jest` sets
-// NODE_OPTIONS=--experimental-vm-modules. @swc/jest strips types; `npm run typecheck` checks them.
+// NODE_OPTIONS=--experimental-vm-modules. Node's own type stripper removes types (see
+// test/setup/strip-types-transform.js); `npm run typecheck` checks them.
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  transform: {
-    '^.+\\.ts$': [
-      '@swc/jest',
-      {
-        jsc: { parser: { syntax: 'typescript' }, target: 'es2024' },
-        module: { type: 'es6' },
-      },
-    ],
-  },
+  transform: { '^.+\\.ts$': '<rootDir>/test/setup/strip-types-transform.js' },
   testMatch: ['<rootDir>/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.data/'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',

@@ -10,8 +10,9 @@ import { platformEnvSchema } from './env.ts';
 import { startPlatform } from './platform.ts';
 import type { PlatformHandle } from './platform.ts';
 
+/** The one line a failed start-up leaves on stderr (multi-line causes are folded into it). */
 function fail(message: string): never {
-  process.stderr.write(`eventgraph: ${message}\n`);
+  process.stderr.write(`eventgraph: ${message.replace(/\s*\n\s*/g, '; ')}\n`);
   process.exit(1);
 }
 

@@ -108,28 +108,30 @@ export function formatError(
   formatted: GraphQLFormattedError,
   error: unknown,
 ): GraphQLFormattedError {
-  {
-    const original = unwrap(error);
-    if (original instanceof DomainError) {
-      return {
-        message: original.message,
-        ...(formatted.locations ? { locations: formatted.locations } : {}),
-        ...(formatted.path ? { path: formatted.path } : {}),
-        extensions: { code: original.code, ...original.extensions() },
-      };
-    }
-    const code = formatted.extensions?.['code'];
-    if (typeof code === 'string' && PASSTHROUGH_CODES.has(code)) {
-      const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions };
-    }
-    const masked: GraphQLFormattedError = {
-      message: 'Internal server error',
+  const original = unwrap(error);
+  if (original instanceof DomainError) {
+    return {
+      message: original.message,
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
       ...(formatted.path ? { path: formatted.path } : {}),
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      extensions: { code: original.code, ...original.extensions() },
     };
-    return masked;
   }
+  const code = formatted.extensions?.['code'];
+  if (typeof code === 'string' && PASSTHROUGH_CODES.has(code)) {
+    // Stack traces and the gateway's `serviceName` describe internals, not the client's error.
+    const {
+      stacktrace: _stacktrace,
+      serviceName: _serviceName,
+      ...extensions
+    } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  return {
+    message: 'Internal server error',
+    ...(formatted.path ? { path: formatted.path } : {}),
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  };
 }
 
 /**

@@ -69,7 +69,13 @@ describe('gateway over the users subgraph', () => {
       { id: '0194a3c0-0000-7000-8000-000000000001' },
     );
     expect(response.body.data).toEqual({ user: null });
-    expect(response.body.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+    expect(response.body.errors).toEqual([
+      {
+        message: 'You must be signed in',
+        path: ['user'],
+        extensions: { code: 'UNAUTHENTICATED' },
+      },
+    ]);
   });
 
   it('reports invalid operations as client errors, not internal ones', async () => {
