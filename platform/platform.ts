@@ -5,8 +5,8 @@
  */
 import type { GatewayHandle } from '../gateway/server.ts';
 import { startGateway } from '../gateway/server.ts';
-import { createInProcessBus } from '../shared/events/index.ts';
-import type { EventBus } from '../shared/events/index.ts';
+import { createInProcessTransport } from '../shared/events/index.ts';
+import type { EventTransport } from '../shared/events/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 import type { SubgraphHandle, SubgraphRuntimeConfig } from '../shared/server/index.ts';
 import { startUsersSubgraph } from '../subgraphs/users/main.ts';
@@ -28,7 +28,7 @@ export interface PlatformOptions {
 type SubgraphStarter = (options: {
   config: SubgraphRuntimeConfig;
   logger: Logger;
-  bus?: EventBus;
+  transport?: EventTransport;
 }) => Promise<SubgraphHandle>;
 
 /** Subgraphs that exist, in start order (a consumer before the producers it listens to). */
@@ -57,6 +57,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
     kafkaBrokers: env.KAFKA_BROKERS,
     kafkaTopicPrefix: env.KAFKA_TOPIC_PREFIX,
     kafkaSessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
+    kafkaPartitions: env.KAFKA_TOPIC_PARTITIONS,
     cachePrefix: `${env.REDIS_KEY_PREFIX}${name}:`,
   });
 
@@ -90,12 +91,15 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
       });
       stoppers.push({ name: 'gateway', stop: () => gateway!.stop() });
     } else {
-      // Everything in one process: one in-process bus shared by all, unless Kafka is set.
-      let bus: EventBus | undefined;
+      // Everything in one process: one in-process transport shared by all, unless Kafka is set.
+      let transport: EventTransport | undefined;
       if (!env.KAFKA_BROKERS) {
-        const shared = createInProcessBus({ logger });
-        bus = shared;
-        stoppers.push({ name: 'event bus', stop: () => shared.stop() });
+        const shared = createInProcessTransport({
+          logger,
+          defaultPartitions: env.KAFKA_TOPIC_PARTITIONS,
+        });
+        transport = shared;
+        stoppers.push({ name: 'event transport', stop: () => shared.stop() });
       }
       for (const name of builtSubgraphs()) {
         const starter = STARTERS[name];
@@ -104,7 +108,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
           // Subgraphs are internal in one-process mode: loopback, free ports, reached via the gateway.
           config: { ...subgraphConfig(name, 0), host: '127.0.0.1' },
           logger,
-          ...(bus ? { bus } : {}),
+          ...(transport ? { transport } : {}),
         });
         subgraphs.set(name, handle);
         stoppers.push({ name, stop: () => handle.stop() });

@@ -35,6 +35,8 @@ export interface DatabaseOptions {
 export interface Database {
   readonly orm: MikroORM;
   readonly mode: 'postgres' | 'embedded';
+  /** The connection URL in use (contains credentials: never log it unredacted). */
+  readonly url: string;
   /** Resolves when a trivial query succeeds; rejects otherwise. */
   ping(): Promise<void>;
   stop(): Promise<void>;
@@ -117,6 +119,7 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
   return {
     orm: ready,
     mode: embedded ? 'embedded' : 'postgres',
+    url,
     async ping() {
       await ready.em.getConnection().execute('select 1');
     },

@@ -149,5 +149,8 @@ export function isClientError(error: unknown): boolean {
   const original = unwrap(error);
   if (original instanceof DomainError) return true;
   const code = (original as { extensions?: { code?: unknown } } | null)?.extensions?.code;
-  return typeof code === 'string' && PASSTHROUGH_CODES.has(code);
+  if (typeof code === 'string') return PASSTHROUGH_CODES.has(code);
+  // graphql-js reports parse and validation failures (the client's) without a path, and
+  // execution failures such as a null in a non-null field (ours) with one.
+  return original instanceof GraphQLError && !original.path;
 }

@@ -1,13 +1,26 @@
-export { createEvent, parseEnvelope } from './envelope.ts';
+export { createEnvelope, parseEnvelope } from './envelope.ts';
 export type { EventEnvelope, NewEvent, EnvelopeDeps } from './envelope.ts';
+export { createCatalogue, defineEventType, dataSchemaUri, InvalidEventError } from './catalogue.ts';
+export type { EventCatalogue, EventType } from './catalogue.ts';
+export { dlqTopic } from './transport.ts';
 export type {
-  EventBus,
-  EventHandler,
-  DeliveredEvent,
+  BatchControl,
+  ConsumedMessage,
+  EventTransport,
   SubscribeOptions,
   Subscription,
-} from './bus.ts';
-export { createInProcessBus } from './in-process-bus.ts';
-export type { InProcessBusOptions } from './in-process-bus.ts';
-export { startKafkaBus, BrokerUnavailableError } from './kafka-bus.ts';
-export type { KafkaBusOptions } from './kafka-bus.ts';
+  TopicSpec,
+  TransportMessage,
+} from './transport.ts';
+export { createInProcessTransport } from './in-process-transport.ts';
+export type { InProcessTransportOptions } from './in-process-transport.ts';
+export { startKafkaTransport, BrokerUnavailableError } from './kafka-transport.ts';
+export type { KafkaTransportOptions } from './kafka-transport.ts';
+export { createOutbox, outboxChannel, EVENT_TABLES_MIGRATIONS } from './outbox.ts';
+export type { Outbox, OutboxOptions } from './outbox.ts';
+export { startOutboxRelay } from './outbox-relay.ts';
+export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
+export { startEventConsumer, isTransientError } from './consumer.ts';
+export type { EventConsumerOptions, EventHandler, HandlerContext } from './consumer.ts';
+export { createEventMetrics } from './metrics.ts';
+export type { EventMetrics } from './metrics.ts';

@@ -22,8 +22,24 @@ import type { Cache } from '../cache/index.ts';
 import { startDatabase } from '../db/index.ts';
 import type { Database, EntityManager, EntitySchema, MigrationObject } from '../db/index.ts';
 import { formatError } from '../errors/index.ts';
-import { createInProcessBus, startKafkaBus } from '../events/index.ts';
-import type { EventBus } from '../events/index.ts';
+import {
+  EVENT_TABLES_MIGRATIONS,
+  createEventMetrics,
+  createInProcessTransport,
+  createOutbox,
+  dlqTopic,
+  startEventConsumer,
+  startKafkaTransport,
+  startOutboxRelay,
+} from '../events/index.ts';
+import type {
+  EventCatalogue,
+  EventEnvelope,
+  EventHandler,
+  EventTransport,
+  NewEvent,
+  Subscription,
+} from '../events/index.ts';
 import { createMetrics } from '../observability/index.ts';
 import type { Logger, ServiceMetrics } from '../observability/index.ts';
 import { observabilityPlugin } from './graphql-plugin.ts';
@@ -38,11 +54,24 @@ export interface SubgraphContext extends RequestContext {
   readonly identity: Identity | null;
 }
 
+/** Publishing and consuming domain events, bound to this service's outbox and inbox. */
+export interface ServiceEvents {
+  /** Writes events to the outbox in `em`'s transaction (see shared/events/outbox.ts). */
+  publish(em: EntityManager, events: readonly NewEvent[]): Promise<EventEnvelope[]>;
+  /** Starts a consumer group; it is stopped with the subgraph. */
+  consume(options: {
+    group: string;
+    topics: readonly string[];
+    handlers: Readonly<Record<string, EventHandler<never>>>;
+  }): Promise<void>;
+}
+
 /** The infrastructure handed to a subgraph's wiring function. */
 export interface SubgraphInfra {
   readonly db: Database;
   readonly cache: Cache;
-  readonly bus: EventBus;
+  readonly transport: EventTransport;
+  readonly events: ServiceEvents;
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
 }
@@ -66,6 +95,8 @@ export interface SubgraphRuntimeConfig {
   kafkaTopicPrefix?: string;
   /** Consumer session timeout. @default 30000 */
   kafkaSessionTimeoutMs?: number;
+  /** Partitions of the topics this service creates. @default 3 */
+  kafkaPartitions?: number;
   /** Postgres schema; defaults to the service name. */
   dbSchema?: string;
   /** Redis key prefix; defaults to `eventgraph:<name>:`. */
@@ -77,11 +108,14 @@ export interface SubgraphOptions {
   name: string;
   typeDefs: DocumentNode;
   entities: EntitySchema[];
+  /** The service's own migrations; the event tables' migration runs before them. */
   migrations: MigrationObject[];
+  /** Event types this service publishes and consumes (schema/events). */
+  catalogue: EventCatalogue;
   config: SubgraphRuntimeConfig;
   logger: Logger;
-  /** A bus owned by the caller (embedded mode shares one); otherwise built from config. */
-  bus?: EventBus;
+  /** A transport owned by the caller (embedded mode shares one); otherwise built from config. */
+  transport?: EventTransport;
   /** Builds services and resolvers once the infrastructure is up; may subscribe consumers. */
   wire(infra: SubgraphInfra): Promise<SubgraphWiring>;
 }
@@ -116,7 +150,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       url: config.databaseUrl,
       dataDir: `${config.dataDir}/${name}`,
       entities: options.entities,
-      migrations: options.migrations,
+      migrations: [...EVENT_TABLES_MIGRATIONS, ...options.migrations],
       logger,
     });
     opened.push({ name: 'database', stop: () => db.stop() });
@@ -128,41 +162,87 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
     });
     opened.push({ name: 'cache', stop: () => cache.stop() });
 
-    let bus = options.bus;
-    if (!bus) {
-      bus = config.kafkaBrokers
-        ? await startKafkaBus({
+    let transport = options.transport;
+    if (!transport) {
+      transport = config.kafkaBrokers
+        ? await startKafkaTransport({
             brokers: config.kafkaBrokers,
             clientId: `eventgraph-${name}`,
             topicPrefix: config.kafkaTopicPrefix ?? '',
+            logger,
             ...(config.kafkaSessionTimeoutMs
               ? { sessionTimeoutMs: config.kafkaSessionTimeoutMs }
               : {}),
-            logger,
+            ...(config.kafkaPartitions ? { defaultPartitions: config.kafkaPartitions } : {}),
           })
-        : createInProcessBus({ logger });
-      const ownBus = bus;
-      opened.push({ name: 'event bus', stop: () => ownBus.stop() });
+        : createInProcessTransport({ logger });
+      const ownTransport = transport;
+      opened.push({ name: 'event transport', stop: () => ownTransport.stop() });
     }
+    const ownTopic = `${name}.events`;
+    await transport.ensureTopics([{ topic: ownTopic }, { topic: dlqTopic(ownTopic) }]);
 
     logger.info(
       {
         database:
           db.mode === 'embedded' ? `embedded (PGlite in ${config.dataDir}/${name})` : 'postgres',
         cache: cache.mode,
-        events: bus.mode,
+        events: transport.kind,
       },
-      `${name}: database ${db.mode}, cache ${cache.mode}, events ${bus.mode}`,
+      `${name}: database ${db.mode}, cache ${cache.mode}, events ${transport.kind}`,
     );
 
-    const infra: SubgraphInfra = { db, cache, bus, logger, metrics };
+    const schema = config.dbSchema ?? name;
+    const eventMetrics = createEventMetrics(metrics.registry);
+    const outbox = createOutbox({ schema, source: name, catalogue: options.catalogue });
+    const relay = await startOutboxRelay({
+      orm: db.orm,
+      schema,
+      transport,
+      logger,
+      metrics: eventMetrics,
+      listenUrl: db.url,
+    });
+    opened.push({ name: 'outbox relay', stop: () => relay.stop() });
+    const consumers: Subscription[] = [];
+    opened.push({
+      name: 'event consumers',
+      stop: async () => {
+        await Promise.all(consumers.splice(0).map((consumer) => consumer.stop()));
+      },
+    });
+    const eventTransport = transport;
+    const events: ServiceEvents = {
+      publish: (em, newEvents) => outbox.publish(em, newEvents),
+      async consume({ group, topics, handlers }) {
+        consumers.push(
+          await startEventConsumer({
+            group,
+            topics,
+            handlers,
+            orm: db.orm,
+            schema,
+            catalogue: options.catalogue,
+            transport: eventTransport,
+            logger,
+            metrics: eventMetrics,
+          }),
+        );
+      },
+    };
+
+    const infra: SubgraphInfra = { db, cache, transport, events, logger, metrics };
     const wiring = await options.wire(infra);
     if (wiring.stop) opened.push({ name: 'wiring', stop: wiring.stop });
 
     const http = createHttpApp({
       logger,
       metrics,
-      checks: { database: () => db.ping(), cache: () => cache.ping(), events: () => bus.ping() },
+      checks: {
+        database: () => db.ping(),
+        cache: () => cache.ping(),
+        events: () => eventTransport.ping(),
+      },
     });
     const httpServer = createServer(http.app);
     const apollo = new ApolloServer<SubgraphContext>({

@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
-import { TOPICS } from '../../schema/events/index.ts';
-import type { EventBus } from '../../shared/events/index.ts';
+import { TOPICS, catalogue } from '../../schema/events/index.ts';
+import type { EventTransport } from '../../shared/events/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
 import { createSubgraph } from '../../shared/server/index.ts';
 import type { SubgraphHandle, SubgraphRuntimeConfig } from '../../shared/server/index.ts';
@@ -20,8 +20,8 @@ export const USERS_SDL = readFileSync(new URL('./schema.graphql', import.meta.ur
 export interface UsersSubgraphOptions {
   config: SubgraphRuntimeConfig;
   logger: Logger;
-  /** Shared bus (embedded mode); otherwise the subgraph opens its own from config. */
-  bus?: EventBus;
+  /** Shared transport (embedded mode); otherwise the subgraph opens its own from config. */
+  transport?: EventTransport;
 }
 
 export async function startUsersSubgraph(options: UsersSubgraphOptions): Promise<SubgraphHandle> {
@@ -30,20 +30,18 @@ export async function startUsersSubgraph(options: UsersSubgraphOptions): Promise
     typeDefs: parse(USERS_SDL),
     entities: [UserEntity],
     migrations,
+    catalogue,
     config: options.config,
     logger: options.logger,
-    ...(options.bus ? { bus: options.bus } : {}),
-    async wire({ db, bus }) {
+    ...(options.transport ? { transport: options.transport } : {}),
+    async wire({ events }) {
       const users = createUserService();
-      const onRegistered = createUserRegisteredHandler(db.orm, users);
-      const registrations = await bus.subscribe({
+      await events.consume({
         group: 'users.profiles',
         topics: [TOPICS.auth],
-        handle: async (event) => {
-          if (event.type === 'user.registered') await onRegistered(event);
-        },
+        handlers: { 'user.registered': createUserRegisteredHandler(users) },
       });
-      return { resolvers: createUserResolvers(users), stop: () => registrations.stop() };
+      return { resolvers: createUserResolvers(users) };
     },
   });
 }

@@ -5,7 +5,7 @@
  */
 import kafkajs from 'kafkajs';
 import { loadConfig } from '../../shared/config/index.ts';
-import { createEvent } from '../../shared/events/index.ts';
+import { createEnvelope, dataSchemaUri } from '../../shared/events/index.ts';
 import {
   captureLogs,
   createTestDatabase,
@@ -82,6 +82,9 @@ describe('gateway over the users subgraph', () => {
     const response = await postGraphQL(`${gatewayUrl}/graphql`, '{ noSuchField }');
     expect(response.status).toBe(400);
     expect(response.body.errors?.[0]?.extensions?.['code']).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(
+      logs.lines.filter((line) => line['msg'] === 'internal error in GraphQL operation'),
+    ).toEqual([]);
   });
 
   it('carries the request id from the gateway to the subgraph and back', async () => {
@@ -121,18 +124,21 @@ describe('events into the users subgraph', () => {
     const userId = '0194a3c0-0000-7000-8000-0000000000aa';
     const laterUserId = '0194a3c0-0000-7000-8000-0000000000bb';
     const registered = (id: string, name: string) =>
-      createEvent({
-        source: 'auth',
-        type: 'user.registered',
-        subject: id,
-        data: {
-          userId: id,
-          email: `${name.toLowerCase()}@example.com`,
-          name,
-          role: 'USER',
-          registeredAt: '2026-11-22T10:00:00.000Z',
+      createEnvelope(
+        'auth',
+        {
+          type: 'user.registered',
+          subject: id,
+          data: {
+            userId: id,
+            email: `${name.toLowerCase()}@example.com`,
+            name,
+            role: 'USER',
+            registeredAt: '2026-11-22T10:00:00.000Z',
+          },
         },
-      });
+        dataSchemaUri('user.registered', 1),
+      );
     const first = registered(userId, 'Ada');
     const producer = new kafkajs.Kafka({
       brokers: kafka.brokers,

@@ -1,21 +1,20 @@
 /**
- * `user.registered` (from auth) → the user's profile. Idempotent: a redelivered event finds
- * the profile already there and changes nothing.
+ * `user.registered` (from auth) → the user's profile. Runs in the consumer's inbox
+ * transaction, so it is applied once per event; creating the profile is itself idempotent
+ * too (an existing id is left as it is).
  */
-import type { MikroORM } from '../../../shared/db/index.ts';
-import type { EventEnvelope } from '../../../shared/events/index.ts';
-import { parsePayload } from '../../../schema/events/index.ts';
+import type { EventHandler } from '../../../shared/events/index.ts';
+import type { UserRegisteredV1 } from '../../../schema/events/index.ts';
 import type { UserService } from '../domain/user.service.ts';
 
-export function createUserRegisteredHandler(orm: MikroORM, users: UserService) {
-  return async (event: EventEnvelope): Promise<void> => {
-    const payload = parsePayload('user.registered', event);
-    await users.createProfile(orm.em.fork(), {
-      id: payload.userId,
-      email: payload.email,
-      name: payload.name,
-      role: payload.role,
-      createdAt: new Date(payload.registeredAt),
+export function createUserRegisteredHandler(users: UserService): EventHandler<UserRegisteredV1> {
+  return async ({ em, data }) => {
+    await users.createProfile(em, {
+      id: data.userId,
+      email: data.email,
+      name: data.name,
+      role: data.role,
+      createdAt: new Date(data.registeredAt),
     });
   };
 }

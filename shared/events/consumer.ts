@@ -1,0 +1,294 @@
+/**
+ * Event consumer: applies events from the transport exactly once in effect. Each event's
+ * handler runs in a database transaction that also records `(group, event id)` in the
+ * `inbox` table, so a redelivery (crash before the offset commit, rebalance, relay resend)
+ * finds its id and changes nothing.
+ *
+ * Batches are applied in one transaction when they can be; if that fails, events are applied
+ * one by one with retries and jittered exponential back-off. Transient failures (connection
+ * loss, deadlock, serialization, lock timeout) are retried for as long as they last — the
+ * partition waits rather than dead-letter a good event. Any other failure is retried
+ * `maxAttempts` times, then the message goes to `<topic>.dlq` with the error, the attempt
+ * count and its original topic/partition/offset in headers, and consumption moves on.
+ * Messages that cannot be valid (not an envelope, payload fails its schema) go to the DLQ
+ * at once; types without a handler are skipped. Nothing a message contains stops a consumer.
+ */
+import type { EntityManager, MikroORM } from '../db/index.ts';
+import type { Logger } from '../observability/index.ts';
+import { InvalidEventError } from './catalogue.ts';
+import type { EventCatalogue } from './catalogue.ts';
+import { parseEnvelope } from './envelope.ts';
+import type { EventEnvelope } from './envelope.ts';
+import type { EventMetrics } from './metrics.ts';
+import { dlqTopic } from './transport.ts';
+import type { BatchControl, ConsumedMessage, EventTransport, Subscription } from './transport.ts';
+
+export interface HandlerContext<TData = unknown> {
+  /** In the transaction that also records the event in the inbox. */
+  readonly em: EntityManager;
+  readonly event: EventEnvelope<TData>;
+  /** The payload as parsed by the catalogue schema. */
+  readonly data: TData;
+  readonly logger: Logger;
+}
+
+export type EventHandler<TData = unknown> = (context: HandlerContext<TData>) => Promise<void>;
+
+export interface EventConsumerOptions {
+  /** Consumer group, `<service>.<purpose>`. */
+  group: string;
+  topics: readonly string[];
+  /** Handlers by event type. Types without one are skipped. */
+  handlers: Readonly<Record<string, EventHandler<never>>>;
+  orm: MikroORM;
+  /** Postgres schema holding the `inbox` table. */
+  schema: string;
+  catalogue: EventCatalogue;
+  transport: EventTransport;
+  logger: Logger;
+  metrics?: EventMetrics;
+  /** Attempts for a failing (non-transient) event before it is dead-lettered. @default 5 */
+  maxAttempts?: number;
+  /** First retry delay; doubles per attempt, with jitter. @default 100 */
+  retryBaseMs?: number;
+  /** Longest retry delay. @default 5000 */
+  retryMaxMs?: number;
+}
+
+type Prepared =
+  | {
+      kind: 'apply';
+      message: ConsumedMessage;
+      event: EventEnvelope;
+      data: unknown;
+      handler: EventHandler;
+    }
+  | { kind: 'ignore'; message: ConsumedMessage; event: EventEnvelope }
+  | { kind: 'invalid'; message: ConsumedMessage; error: InvalidEventError };
+
+/** Postgres SQLSTATEs and socket errors that go away by themselves. */
+const TRANSIENT_CODES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+]);
+
+/** True for failures worth retrying without limit: the infrastructure, not the event. */
+export function isTransientError(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    const { code, message, cause } = current as {
+      code?: unknown;
+      message?: unknown;
+      cause?: unknown;
+    };
+    if (typeof code === 'string' && (TRANSIENT_CODES.has(code) || code.startsWith('08')))
+      return true;
+    if (
+      typeof message === 'string' &&
+      /Connection terminated|connection.*(closed|ended)|timeout exceeded when trying to connect/i.test(
+        message,
+      )
+    ) {
+      return true;
+    }
+    current = cause;
+  }
+  return false;
+}
+
+export async function startEventConsumer(options: EventConsumerOptions): Promise<Subscription> {
+  const { orm, group, logger, metrics, catalogue, transport } = options;
+  const inbox = `"${options.schema}".inbox`;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const retryBaseMs = options.retryBaseMs ?? 100;
+  const retryMaxMs = options.retryMaxMs ?? 5000;
+  const handlers = options.handlers as Record<string, EventHandler>;
+
+  const prepare = (message: ConsumedMessage): Prepared => {
+    try {
+      const event = parseEnvelope(message.value);
+      const handler = handlers[event.type];
+      if (!handler) return { kind: 'ignore', message, event };
+      return { kind: 'apply', message, event, data: catalogue.parse(event), handler };
+    } catch (error) {
+      if (error instanceof InvalidEventError) return { kind: 'invalid', message, error };
+      throw error;
+    }
+  };
+
+  /** Applies events in one transaction; returns those that were new (not in the inbox). */
+  const applyAll = async (items: Extract<Prepared, { kind: 'apply' }>[]) =>
+    items.length === 0
+      ? []
+      : orm.em.fork().transactional(async (em) => {
+          const rows = await em.getConnection().execute<{ event_id: string }[]>(
+            `insert into ${inbox} (consumer_group, event_id)
+             select ?, id from jsonb_array_elements_text(?::jsonb) as id
+             on conflict do nothing returning event_id`,
+            // Arrays go as JSON: the driver would expand a JS array into a parameter list.
+            [group, JSON.stringify(items.map((item) => item.event.id))],
+            'all',
+            em.getTransactionContext(),
+          );
+          const fresh = new Set(rows.map((row) => row.event_id));
+          const applied: typeof items = [];
+          for (const item of items) {
+            // A batch may hold one event twice (a relay resend): apply its first copy only.
+            if (!fresh.delete(item.event.id)) continue;
+            await item.handler({ em, event: item.event, data: item.data, logger });
+            applied.push(item);
+          }
+          return applied;
+        });
+
+  const backoff = (attempt: number) => {
+    const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** (attempt - 1));
+    return new Promise((resolve) =>
+      setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)),
+    );
+  };
+
+  const deadLetter = async (
+    message: ConsumedMessage,
+    error: Error,
+    attempts: number,
+    eventId?: string,
+  ) => {
+    await transport.send([
+      {
+        topic: dlqTopic(message.topic),
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...message.headers,
+          'eventgraph-dlq-error': error.message.slice(0, 2000),
+          'eventgraph-dlq-error-type': error.name,
+          'eventgraph-dlq-attempts': String(attempts),
+          'eventgraph-dlq-original-topic': message.topic,
+          'eventgraph-dlq-original-partition': String(message.partition),
+          'eventgraph-dlq-original-offset': message.offset,
+          'eventgraph-dlq-group': group,
+          'eventgraph-dlq-at': new Date().toISOString(),
+        },
+      },
+    ]);
+    if (eventId) {
+      await orm.em
+        .getConnection()
+        .execute(
+          `insert into ${inbox} (consumer_group, event_id, dead_lettered) values (?, ?, true) on conflict do nothing`,
+          [group, eventId],
+        );
+    }
+    metrics?.deadLettered.inc({ group, topic: message.topic });
+    logger.error(
+      {
+        err: error,
+        group,
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        eventId,
+        attempts,
+      },
+      'event dead-lettered',
+    );
+  };
+
+  /** Applies one event with retries; resolves false if the subscription lost the partition. */
+  const applyOne = async (item: Extract<Prepared, { kind: 'apply' }>, control: BatchControl) => {
+    let failures = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const applied = await applyAll([item]);
+        metrics?.consumed.inc({
+          group,
+          type: item.event.type,
+          outcome: applied.length ? 'applied' : 'duplicate',
+        });
+        return true;
+      } catch (error) {
+        metrics?.handlerErrors.inc({ group, type: item.event.type });
+        const transient = isTransientError(error);
+        const retriable = transient || (error as { retriable?: unknown }).retriable !== false;
+        if (!transient) failures++;
+        if (!retriable || failures >= maxAttempts) {
+          await deadLetter(item.message, error as Error, failures, item.event.id);
+          metrics?.consumed.inc({ group, type: item.event.type, outcome: 'dead_lettered' });
+          return true;
+        }
+        logger.warn(
+          { err: error, group, eventId: item.event.id, type: item.event.type, attempt, transient },
+          'event handler failed; retrying',
+        );
+        await backoff(Math.min(attempt, 16));
+        if (!control.isActive()) return false;
+        await control.heartbeat();
+      }
+    }
+  };
+
+  const eachBatch = async (messages: readonly ConsumedMessage[], control: BatchControl) => {
+    const prepared = messages.map(prepare);
+    const applicable = prepared.filter(
+      (p): p is Extract<Prepared, { kind: 'apply' }> => p.kind === 'apply',
+    );
+    let processed = messages.length;
+    try {
+      const applied = await applyAll(applicable);
+      if (metrics) {
+        const appliedIds = new Set(applied.map((a) => a.event.id));
+        for (const item of applicable) {
+          metrics.consumed.inc({
+            group,
+            type: item.event.type,
+            outcome: appliedIds.has(item.event.id) ? 'applied' : 'duplicate',
+          });
+        }
+      }
+    } catch (batchError) {
+      // Find the culprit: apply one by one, in order, each with its own retries.
+      logger.debug(
+        { err: batchError, group, size: applicable.length },
+        'batch failed; applying one by one',
+      );
+      for (let index = 0; index < prepared.length; index++) {
+        const item = prepared[index]!;
+        if (item.kind !== 'apply') continue;
+        if (!control.isActive() || !(await applyOne(item, control))) {
+          processed = index;
+          break;
+        }
+      }
+    }
+    for (const item of prepared.slice(0, processed)) {
+      if (item.kind === 'ignore') {
+        metrics?.consumed.inc({ group, type: item.event.type, outcome: 'ignored' });
+      } else if (item.kind === 'invalid') {
+        await deadLetter(item.message, item.error, 1, item.error.eventId);
+        metrics?.consumed.inc({ group, type: 'invalid', outcome: 'dead_lettered' });
+      }
+    }
+    return processed;
+  };
+
+  await transport.ensureTopics([
+    ...options.topics.map((topic) => ({ topic })),
+    ...options.topics.map((topic) => ({ topic: dlqTopic(topic) })),
+  ]);
+  return transport.subscribe({
+    group,
+    topics: options.topics,
+    eachBatch,
+    onLag: (topic, partition, lag) =>
+      metrics?.consumerLag.set({ group, topic, partition: String(partition) }, lag),
+  });
+}

@@ -1,0 +1,198 @@
+/**
+ * Kafka adapter of the transport (kafkajs). Idempotent producer with acks=all (exactly one
+ * copy per send and in order, where the broker supports it), gzip batches; consumers commit a
+ * partition's offsets only after its batch was handled (at-least-once). Topic and group names
+ * carry `topicPrefix` so environments and test runs sharing a cluster stay apart.
+ */
+import kafkajs from 'kafkajs';
+import type { Admin, Consumer, Producer } from 'kafkajs';
+import type { Logger } from '../observability/index.ts';
+import type {
+  ConsumedMessage,
+  EventTransport,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+  TransportMessage,
+} from './transport.ts';
+
+const { Kafka, logLevel, CompressionTypes, Partitioners } = kafkajs;
+
+export interface KafkaTransportOptions {
+  brokers: readonly string[];
+  clientId: string;
+  logger: Logger;
+  /** Prepended to every topic and group name. @default '' */
+  topicPrefix?: string;
+  /** Partitions of topics created by `ensureTopics` without a count. @default 3 */
+  defaultPartitions?: number;
+  /** Idempotent producer (needs broker support). @default true */
+  idempotent?: boolean;
+  /** Consumer session timeout; a rebalance waits about this long. @default 30000 */
+  sessionTimeoutMs?: number;
+  /** Longest a fetch waits for new data (bounds idle long-polls on stop). @default 1000 */
+  maxWaitTimeMs?: number;
+  /** How long start-up waits for the brokers. @default 10000 */
+  connectTimeoutMs?: number;
+}
+
+export class BrokerUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'BrokerUnavailableError';
+  }
+}
+
+export async function startKafkaTransport(options: KafkaTransportOptions): Promise<EventTransport> {
+  const { logger } = options;
+  const prefix = options.topicPrefix ?? '';
+  const sessionTimeoutMs = options.sessionTimeoutMs ?? 30_000;
+  const idempotent = options.idempotent ?? true;
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    connectionTimeout: options.connectTimeoutMs ?? 10_000,
+    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }) => {
+        const { message, ...extra } = log;
+        const method =
+          level <= logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';
+        logger[method]({ component: 'kafkajs', ...extra }, message);
+      },
+  });
+  const producer: Producer = kafka.producer({
+    idempotent,
+    maxInFlightRequests: idempotent ? 1 : 5,
+    allowAutoTopicCreation: true,
+    // Murmur2 on the key, as the Java client: one aggregate, one partition, in every client.
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  const admin: Admin = kafka.admin();
+  try {
+    await producer.connect();
+    await admin.connect();
+  } catch (error) {
+    await producer.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    throw new BrokerUnavailableError(
+      `KAFKA_BROKERS: cannot connect to ${options.brokers.join(',')} (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
+  const consumers = new Set<Consumer>();
+
+  return {
+    kind: 'kafka',
+
+    async ensureTopics(topics: readonly TopicSpec[]) {
+      if (topics.length === 0) return;
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: topics.map(({ topic, partitions }) => ({
+            topic: prefix + topic,
+            numPartitions: partitions ?? options.defaultPartitions ?? 3,
+          })),
+        });
+      } catch (error) {
+        // Creating topics is an admin right some clusters withhold; producing may still work
+        // (auto-creation, or topics made by the operator), so this is a warning, not fatal.
+        logger.warn(
+          { err: error, topics: topics.map((t) => prefix + t.topic) },
+          'could not create topics; assuming the cluster provides them',
+        );
+      }
+    },
+
+    async send(messages: readonly TransportMessage[]) {
+      if (messages.length === 0) return;
+      const byTopic = new Map<string, TransportMessage[]>();
+      for (const message of messages) {
+        const list = byTopic.get(message.topic) ?? [];
+        list.push(message);
+        byTopic.set(message.topic, list);
+      }
+      await producer.sendBatch({
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        topicMessages: [...byTopic].map(([topic, list]) => ({
+          topic: prefix + topic,
+          messages: list.map(({ key, value, headers }) => ({
+            key,
+            value,
+            headers: { ...headers },
+          })),
+        })),
+      });
+    },
+
+    async subscribe(subscribe: SubscribeOptions): Promise<Subscription> {
+      const consumer = kafka.consumer({
+        groupId: prefix + subscribe.group,
+        sessionTimeout: sessionTimeoutMs,
+        heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 10)),
+        maxWaitTimeInMs: options.maxWaitTimeMs ?? 1000,
+        allowAutoTopicCreation: true,
+      });
+      consumers.add(consumer);
+      let running = true;
+      await consumer.connect();
+      await consumer.subscribe({
+        topics: subscribe.topics.map((topic) => prefix + topic),
+        fromBeginning: true,
+      });
+      await consumer.run({
+        eachBatchAutoResolve: false,
+        autoCommit: true,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          if (batch.messages.length === 0) return;
+          const topic = batch.topic.slice(prefix.length);
+          const messages: ConsumedMessage[] = batch.messages.map((message) => ({
+            topic,
+            partition: batch.partition,
+            offset: message.offset,
+            key: message.key?.toString('utf8') ?? '',
+            value: message.value?.toString('utf8') ?? '',
+            headers: Object.fromEntries(
+              Object.entries(message.headers ?? {}).map(([name, value]) => [
+                name,
+                Array.isArray(value) ? String(value[0]) : (value?.toString() ?? ''),
+              ]),
+            ),
+          }));
+          const processed = await subscribe.eachBatch(messages, {
+            heartbeat: () => payload.heartbeat(),
+            isActive: () => running && payload.isRunning() && !payload.isStale(),
+          });
+          if (processed === 0 || payload.isStale()) return;
+          payload.resolveOffset(messages[Math.min(processed, messages.length) - 1]!.offset);
+          await payload.commitOffsetsIfNecessary();
+          await payload.heartbeat();
+          subscribe.onLag?.(topic, batch.partition, Math.max(0, Number(batch.offsetLag())));
+        },
+      });
+      return {
+        async stop() {
+          if (!consumers.delete(consumer)) return;
+          running = false;
+          await consumer.disconnect();
+        },
+      };
+    },
+
+    async ping() {
+      await admin.describeCluster();
+    },
+
+    async stop() {
+      await Promise.all([...consumers].map((consumer) => consumer.disconnect()));
+      consumers.clear();
+      await producer.disconnect();
+      await admin.disconnect();
+    },
+  };
+}

@@ -1,0 +1,209 @@
+/**
+ * Outbox relay: sends committed outbox rows to the transport in id order and marks them
+ * sent, in batches. Woken by LISTEN/NOTIFY from other instances, by this process's own
+ * commits, and by a polling fallback.
+ *
+ * Guarantees: at-least-once (a crash between send and mark resends the batch; consumers
+ * dedupe by event id), and never concurrent: each batch runs in a transaction that must win
+ * a transaction-scoped advisory lock, so of several relays on one table only one sends at a
+ * time, and the next reads only after the previous batch's marks committed. With the
+ * per-subject publish lock (outbox.ts) this keeps every aggregate's events in commit order.
+ *
+ * The batch transaction stays open while the transport sends: with embedded PGlite (one
+ * session) that is safe only because transports never wait for consumers.
+ */
+import pg from 'pg';
+import type { MikroORM } from '../db/index.ts';
+import type { Logger } from '../observability/index.ts';
+import type { EventMetrics } from './metrics.ts';
+import { outboxChannel } from './outbox.ts';
+import type { EventTransport, TransportMessage } from './transport.ts';
+
+export interface OutboxRelayOptions {
+  orm: MikroORM;
+  /** Postgres schema holding the `outbox` table. */
+  schema: string;
+  transport: EventTransport;
+  logger: Logger;
+  metrics?: EventMetrics;
+  /** Rows per batch (and per transport send). @default 500 */
+  batchSize?: number;
+  /** Fallback poll when no notification arrives. @default 1000 */
+  pollIntervalMs?: number;
+  /** Postgres URL for a LISTEN connection; unset → local commits and polling only. */
+  listenUrl?: string;
+  /** Sent rows are deleted after this long. @default 86400000 (1 day) */
+  retentionMs?: number;
+  /** Longest back-off after failed sends (broker down). @default 5000 */
+  maxBackoffMs?: number;
+}
+
+export interface OutboxRelay {
+  /** Asks for a batch now (e.g. after a commit). */
+  wake(): void;
+  /** Unsent rows. */
+  backlog(): Promise<number>;
+  /** Sends what is pending (best effort, bounded by `timeoutMs`), then stops. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+export async function startOutboxRelay(options: OutboxRelayOptions): Promise<OutboxRelay> {
+  const { orm, transport, logger, metrics } = options;
+  const table = `"${options.schema}".outbox`;
+  const lockKey = `eventgraph-outbox-relay:${options.schema}`;
+  const batchSize = options.batchSize ?? 500;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const retentionMs = options.retentionMs ?? 86_400_000;
+  const maxBackoffMs = options.maxBackoffMs ?? 5000;
+  let stopped = false;
+  let woken = false;
+  let wakeUp: (() => void) | undefined;
+  let lastCleanup = 0;
+  /** The relay's own transactions, whose commits must not wake it (that would spin). */
+  const ownTransactions = new WeakSet<object>();
+
+  const wake = () => {
+    woken = true;
+    wakeUp?.();
+  };
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (woken || stopped) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeUp = undefined;
+        resolve();
+      }
+      wakeUp = done;
+    });
+
+  /** One batch: -1 when another relay holds the lock, else the number of rows sent. */
+  const relayBatch = () =>
+    orm.em.fork().transactional(async (em) => {
+      const connection = em.getConnection();
+      const ctx = em.getTransactionContext<object>();
+      if (ctx) ownTransactions.add(ctx);
+      const [lock] = await connection.execute<{ leader: boolean }[]>(
+        'select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as leader',
+        [lockKey],
+        'all',
+        ctx,
+      );
+      if (!lock?.leader) return -1;
+      const rows = await connection.execute<
+        { id: string; topic: string; key: string; value: string; headers: Record<string, string> }[]
+      >(
+        `select id, topic, key, value, headers from ${table} where sent_at is null order by id limit ?`,
+        [batchSize],
+        'all',
+        ctx,
+      );
+      if (rows.length === 0) return 0;
+      const messages: TransportMessage[] = rows.map(({ topic, key, value, headers }) => ({
+        topic,
+        key,
+        value,
+        headers,
+      }));
+      await transport.send(messages);
+      await connection.execute(
+        `update ${table} set sent_at = clock_timestamp()
+         where id in (select value::bigint from jsonb_array_elements_text(?::jsonb))`,
+        [JSON.stringify(rows.map((row) => row.id))],
+        'run',
+        ctx,
+      );
+      if (metrics) for (const row of rows) metrics.published.inc({ topic: row.topic });
+      if (Date.now() - lastCleanup > 60_000) {
+        lastCleanup = Date.now();
+        await connection.execute(
+          `delete from ${table} where sent_at < clock_timestamp() - (? * interval '1 millisecond')`,
+          [retentionMs],
+          'run',
+          ctx,
+        );
+      }
+      return rows.length;
+    });
+
+  // Wake on this process's own commits: the cheapest signal, no round trip.
+  orm.em.getEventManager().registerSubscriber({
+    afterTransactionCommit: ({ transaction }: { transaction?: object }) => {
+      if (!transaction || !ownTransactions.has(transaction)) wake();
+    },
+  });
+
+  const listener = options.listenUrl ? await listen(options.listenUrl) : undefined;
+  async function listen(url: string): Promise<pg.Client | undefined> {
+    const client = new pg.Client({ connectionString: url });
+    client.on('notification', wake);
+    client.on('error', (error) => {
+      logger.warn({ err: error }, 'outbox LISTEN connection lost; relying on polling');
+    });
+    try {
+      await client.connect();
+      await client.query(`listen "${outboxChannel(options.schema)}"`);
+      return client;
+    } catch (error) {
+      logger.warn({ err: error }, 'outbox LISTEN unavailable; relying on polling');
+      await client.end().catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  let failures = 0;
+  const loop = (async () => {
+    while (!stopped) {
+      woken = false;
+      let sent: number;
+      try {
+        sent = await relayBatch();
+        if (failures > 0) logger.info({ afterFailures: failures }, 'outbox relay recovered');
+        failures = 0;
+      } catch (error) {
+        failures++;
+        const backoffMs = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 10));
+        logger.warn({ err: error, failures, backoffMs }, 'outbox relay could not send; retrying');
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        continue;
+      }
+      if (sent === batchSize) continue;
+      await sleep(pollIntervalMs);
+    }
+  })();
+
+  const backlog = async () => {
+    const [row] = await orm.em
+      .getConnection()
+      .execute<{ count: string }[]>(`select count(*) as count from ${table} where sent_at is null`);
+    return Number(row?.count ?? 0);
+  };
+  if (metrics) {
+    // Refreshed on every scrape.
+    Object.assign(metrics.outboxBacklog, {
+      collect: async () => metrics.outboxBacklog.set(await backlog().catch(() => NaN)),
+    });
+  }
+
+  return {
+    wake,
+    backlog,
+    async stop(timeoutMs = 5000) {
+      // Flush what is pending so a graceful stop leaves nothing behind it could have sent.
+      const deadline = Date.now() + timeoutMs;
+      stopped = true;
+      wakeUp?.();
+      await loop;
+      try {
+        while (Date.now() < deadline && (await relayBatch()) === batchSize);
+      } catch (error) {
+        logger.warn(
+          { err: error },
+          'outbox relay could not flush on stop; rows stay for next start',
+        );
+      }
+      await listener?.end().catch(() => undefined);
+    },
+  };
+}

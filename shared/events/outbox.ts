@@ -1,0 +1,140 @@
+/**
+ * Transactional outbox: `publish()` validates events against the catalogue and writes them to
+ * the service's `outbox` table in the caller's transaction, so an event exists exactly when the
+ * state change that caused it committed. The relay (outbox-relay.ts) sends the rows.
+ *
+ * Per-aggregate commit order: publishing takes a transaction-scoped advisory lock on each
+ * subject, so two transactions publishing for one aggregate commit one after the other and
+ * the later one's rows get the higher ids; the relay sends in id order.
+ */
+import { Migration } from '@mikro-orm/migrations';
+import type { MigrationObject } from '@mikro-orm/core';
+import type { EntityManager } from '../db/index.ts';
+import { InvalidEventError, dataSchemaUri } from './catalogue.ts';
+import type { EventCatalogue } from './catalogue.ts';
+import { createEnvelope } from './envelope.ts';
+import type { EnvelopeDeps, EventEnvelope, NewEvent } from './envelope.ts';
+
+/** The event tables every service owns, in its own schema. Runs before its own migrations. */
+class CreateEventTables extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table outbox (
+        id bigserial primary key,
+        event_id uuid not null unique,
+        topic text not null,
+        key text not null,
+        value text not null,
+        headers jsonb not null default '{}',
+        created_at timestamptz not null default clock_timestamp(),
+        sent_at timestamptz
+      )`);
+    this.addSql('create index outbox_unsent on outbox (id) where sent_at is null');
+    this.addSql('create index outbox_sent_at on outbox (sent_at) where sent_at is not null');
+    this.addSql(`
+      create table inbox (
+        consumer_group text not null,
+        event_id text not null,
+        processed_at timestamptz not null default clock_timestamp(),
+        dead_lettered boolean not null default false,
+        primary key (consumer_group, event_id)
+      )`);
+  }
+}
+
+export const EVENT_TABLES_MIGRATIONS: MigrationObject[] = [
+  { name: 'Migration20260101000000_eventgraph_outbox_inbox', class: CreateEventTables },
+];
+
+/** NOTIFY channel the outbox signals on commit; the relay LISTENs on it. */
+export function outboxChannel(schema: string): string {
+  return `eventgraph_outbox_${schema}`;
+}
+
+export interface OutboxOptions {
+  /** Postgres schema holding the `outbox` table (the service's schema). */
+  schema: string;
+  /** The publishing service: envelope `source`, and the topic `<source>.events`. */
+  source: string;
+  catalogue: EventCatalogue;
+  deps?: EnvelopeDeps;
+}
+
+export interface Outbox {
+  /**
+   * Writes events to the outbox inside `em`'s transaction and returns their envelopes.
+   * Throws `InvalidEventError` (naming the event id) for an unknown type or a bad payload,
+   * and a plain Error when called outside a transaction.
+   */
+  publish(em: EntityManager, events: readonly NewEvent[]): Promise<EventEnvelope[]>;
+}
+
+export function createOutbox(options: OutboxOptions): Outbox {
+  const table = `"${options.schema}".outbox`;
+  const topic = `${options.source}.events`;
+  const channel = outboxChannel(options.schema);
+  return {
+    async publish(em, events) {
+      if (events.length === 0) return [];
+      if (!em.isInTransaction()) {
+        throw new Error('outbox.publish() must run inside a transaction (em.transactional)');
+      }
+      const envelopes = events.map((event) => {
+        const definition = options.catalogue.latest(event.type);
+        const envelope = createEnvelope(
+          options.source,
+          event,
+          definition ? dataSchemaUri(definition.type, definition.version) : undefined,
+          options.deps,
+        );
+        if (!definition)
+          throw new InvalidEventError(envelope.id, `unknown event type ${event.type}`);
+        // Publish what the schema produced (defaults applied, unknown keys stripped).
+        return { ...envelope, data: options.catalogue.parse(envelope) };
+      });
+      const connection = em.getConnection();
+      const ctx = em.getTransactionContext<object>();
+      const subjects = [...new Set(envelopes.map((e) => e.subject))].sort();
+      // Arrays travel as JSON: the driver would expand a JS array into a parameter list.
+      await connection.execute(
+        `select pg_advisory_xact_lock(hashtextextended(? || k, 0))
+         from jsonb_array_elements_text(?::jsonb) as k order by k`,
+        [`${options.schema}:`, JSON.stringify(subjects)],
+        'run',
+        ctx,
+      );
+      await connection.execute(
+        `insert into ${table} (event_id, topic, key, value, headers)
+         select (e->>'id')::uuid, e->>'topic', e->>'key', e->>'value', e->'headers'
+         from jsonb_array_elements(?::jsonb) as e`,
+        [
+          JSON.stringify(
+            envelopes.map((e) => ({
+              id: e.id,
+              topic,
+              key: e.subject,
+              value: JSON.stringify(e),
+              headers: kafkaHeaders(e),
+            })),
+          ),
+        ],
+        'run',
+        ctx,
+      );
+      await connection.execute('select pg_notify(?, ?)', [channel, ''], 'run', ctx);
+      return envelopes;
+    },
+  };
+}
+
+/** CloudEvents Kafka binding, structured mode: the envelope is the value; ce_* mirror it. */
+function kafkaHeaders(event: EventEnvelope): Record<string, string> {
+  return {
+    'content-type': 'application/cloudevents+json; charset=UTF-8',
+    ce_id: event.id,
+    ce_type: event.type,
+    ce_source: event.source,
+    ce_subject: event.subject,
+    ...(event.traceparent ? { traceparent: event.traceparent } : {}),
+  };
+}
