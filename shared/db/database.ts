@@ -56,7 +56,8 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
   if (!options.url) {
     embedded = await startEmbeddedPostgres({
       dataDir: options.dataDir,
-      maxConnections: poolMax,
+      // The pool, plus the outbox relay's LISTEN connection and one spare.
+      maxConnections: poolMax + 2,
       logger,
     });
   }
