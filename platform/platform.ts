@@ -58,6 +58,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
     kafkaTopicPrefix: env.KAFKA_TOPIC_PREFIX,
     kafkaSessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
     kafkaPartitions: env.KAFKA_TOPIC_PARTITIONS,
+    kafkaCompression: env.KAFKA_COMPRESSION,
     cachePrefix: `${env.REDIS_KEY_PREFIX}${name}:`,
   });
 

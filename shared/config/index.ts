@@ -105,6 +105,8 @@ export const commonEnvSchema = z.object({
   KAFKA_TOPIC_PREFIX: z.string().default(''),
   /** Partitions of the topics services create at start-up (existing topics are kept). */
   KAFKA_TOPIC_PARTITIONS: env.positiveInt(3),
+  /** Compression of produced Kafka batches. */
+  KAFKA_COMPRESSION: z.enum(['none', 'gzip'], { message: 'expected none or gzip' }).default('none'),
   /** Consumer group session timeout; a rebalance waits about this long. */
   KAFKA_SESSION_TIMEOUT_MS: env.positiveInt(30_000),
   /** Prefix of every Redis key; each service adds `<service>:`. */

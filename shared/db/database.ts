@@ -69,6 +69,9 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
     orm = await MikroORM.init({
       clientUrl: url,
       schema,
+      // Several ORMs share a process in embedded mode: a per-service context name keeps one
+      // service's transaction context (AsyncLocalStorage) from resolving in another's fork.
+      contextName: `eventgraph:${schema}`,
       entities: options.entities,
       extensions: [Migrator],
       migrations: {

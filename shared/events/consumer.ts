@@ -128,7 +128,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
   const applyAll = async (items: Extract<Prepared, { kind: 'apply' }>[]) =>
     items.length === 0
       ? []
-      : orm.em.fork().transactional(async (em) => {
+      : orm.em.fork({ disableContextResolution: true }).transactional(async (em) => {
           const rows = await em.getConnection().execute<{ event_id: string }[]>(
             `insert into ${inbox} (consumer_group, event_id)
              select ?, id from jsonb_array_elements_text(?::jsonb) as id

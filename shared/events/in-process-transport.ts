@@ -8,6 +8,7 @@
  * has handled yet. Graceful `stop()` lets batches in hand finish first. Embedded mode is for
  * development; production runs Kafka.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../observability/index.ts';
 import type {
@@ -52,6 +53,10 @@ export function createInProcessTransport(options: InProcessTransportOptions): Ev
   const maxRetained = options.maxRetained ?? 100_000;
   const topics = new Map<string, Partition[]>();
   const members = new Map<string, Member>();
+  // Deliveries run in the async context of the transport's creation, never in the sender's:
+  // a relay sends from inside its database transaction, whose context must not leak into
+  // consumers (they would join the sender's transaction).
+  const detached = AsyncLocalStorage.snapshot();
 
   const partitionsOf = (topic: string, count = defaultPartitions): Partition[] => {
     let partitions = topics.get(topic);
@@ -156,7 +161,7 @@ export function createInProcessTransport(options: InProcessTransportOptions): Ev
         touched.add(message.topic);
       }
       // Delivery runs after the sender's await resumes: send never waits for handlers.
-      setImmediate(() => touched.forEach(pumpTopic));
+      setImmediate(() => detached(() => touched.forEach(pumpTopic)));
     },
 
     async subscribe(subscribe: SubscribeOptions): Promise<Subscription> {
@@ -171,7 +176,7 @@ export function createInProcessTransport(options: InProcessTransportOptions): Ev
       };
       members.set(subscribe.group, member);
       for (const topic of subscribe.topics) partitionsOf(topic);
-      setImmediate(() => subscribe.topics.forEach(pumpTopic));
+      setImmediate(() => detached(() => subscribe.topics.forEach(pumpTopic)));
       return {
         async stop() {
           if (!member.active) return;

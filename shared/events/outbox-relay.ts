@@ -36,6 +36,13 @@ export interface OutboxRelayOptions {
   retentionMs?: number;
   /** Longest back-off after failed sends (broker down). @default 5000 */
   maxBackoffMs?: number;
+  /** After a wake-up, wait this long so commits close together share one send. @default 10 */
+  lingerMs?: number;
+  /**
+   * Which of this process's commits wake the relay (e.g. only those that published).
+   * @default every commit but the relay's own
+   */
+  wakeOnCommit?: (transaction: object) => boolean;
 }
 
 export interface OutboxRelay {
@@ -55,6 +62,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const retentionMs = options.retentionMs ?? 86_400_000;
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
+  const lingerMs = options.lingerMs ?? 10;
   let stopped = false;
   let woken = false;
   let wakeUp: (() => void) | undefined;
@@ -80,7 +88,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
 
   /** One batch: -1 when another relay holds the lock, else the number of rows sent. */
   const relayBatch = () =>
-    orm.em.fork().transactional(async (em) => {
+    orm.em.fork({ disableContextResolution: true }).transactional(async (em) => {
       const connection = em.getConnection();
       const ctx = em.getTransactionContext<object>();
       if (ctx) ownTransactions.add(ctx);
@@ -130,7 +138,8 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   // Wake on this process's own commits: the cheapest signal, no round trip.
   orm.em.getEventManager().registerSubscriber({
     afterTransactionCommit: ({ transaction }: { transaction?: object }) => {
-      if (!transaction || !ownTransactions.has(transaction)) wake();
+      if (!transaction || ownTransactions.has(transaction)) return;
+      if (options.wakeOnCommit?.(transaction) ?? true) wake();
     },
   });
 
@@ -170,6 +179,8 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       }
       if (sent === batchSize) continue;
       await sleep(pollIntervalMs);
+      if (woken && lingerMs > 0 && !stopped)
+        await new Promise((resolve) => setTimeout(resolve, lingerMs));
     }
   })();
 

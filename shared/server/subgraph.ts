@@ -97,6 +97,8 @@ export interface SubgraphRuntimeConfig {
   kafkaSessionTimeoutMs?: number;
   /** Partitions of the topics this service creates. @default 3 */
   kafkaPartitions?: number;
+  /** Compression of produced batches. @default 'none' */
+  kafkaCompression?: 'none' | 'gzip';
   /** Postgres schema; defaults to the service name. */
   dbSchema?: string;
   /** Redis key prefix; defaults to `eventgraph:<name>:`. */
@@ -174,6 +176,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
               ? { sessionTimeoutMs: config.kafkaSessionTimeoutMs }
               : {}),
             ...(config.kafkaPartitions ? { defaultPartitions: config.kafkaPartitions } : {}),
+            ...(config.kafkaCompression ? { compression: config.kafkaCompression } : {}),
           })
         : createInProcessTransport({ logger });
       const ownTransport = transport;
@@ -202,6 +205,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       logger,
       metrics: eventMetrics,
       listenUrl: db.url,
+      wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
     });
     opened.push({ name: 'outbox relay', stop: () => relay.stop() });
     const consumers: Subscription[] = [];

@@ -1,0 +1,510 @@
+/**
+ * The event backbone under faults, on real PostgreSQL and the Kafka test broker. Each scenario
+ * publishes `counter.incremented` events through a transactional outbox and counts effects in
+ * SQL (one `counter_effects` row per applied event), so "exactly once" is a number:
+ *
+ * 1. a relay killed after sending a batch but before marking it, then restarted, loses nothing
+ *    (the batch goes out twice, effects stay exactly N);
+ * 2. a consumer killed after applying a batch but before committing its offsets: the group's
+ *    next member gets the batch again and applies none of it twice;
+ * 3. while the broker is unreachable the outbox grows, and drains in order once it is back;
+ * 4. two relays on one outbox never send a row twice, never at the same time, never out of
+ *    order for one aggregate;
+ * 5. per-aggregate order and exactly-once hold across a rebalance (3 partitions, a second
+ *    group member joining mid-stream).
+ * (That a payload failing its schema or an unknown type never crashes a consumer is proven on
+ * both transports in backbone.contract.test.ts.)
+ *
+ * Transport wrappers stand in for process death and broker outages at the exact point that
+ * matters; everything under them is the real Kafka adapter and the real broker.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Database } from '../db/index.ts';
+import {
+  CounterIncremented,
+  applyIncrement,
+  counterCatalogue,
+  effects,
+  eventIdOf,
+  inboxRows,
+  increments,
+  oneTo,
+  publishIn,
+  seqsBySubject,
+  startCounterDatabase,
+  tally,
+} from '../testing/events.ts';
+import type { Effect } from '../testing/events.ts';
+import { createTestDatabase, testKafka, testLogger, waitFor } from '../testing/index.ts';
+import type { TestDatabase } from '../testing/index.ts';
+import {
+  createOutbox,
+  startEventConsumer,
+  startKafkaTransport,
+  startOutboxRelay,
+} from './index.ts';
+import type { EventEnvelope, EventTransport, Subscription, TransportMessage } from './index.ts';
+
+const logger = testLogger();
+const kafka = testKafka();
+/** Bound on every wait for delivery. */
+const DELIVERY_MS = 20_000;
+
+let testDb: TestDatabase;
+/** The relays' producer (their processes share one Kafka client; their deaths are wrapped). */
+let producer: EventTransport;
+/** Resources a test started, stopped after it in reverse order. */
+const started: (() => Promise<unknown>)[] = [];
+
+function kafkaTransport(clientId: string): Promise<EventTransport> {
+  return startKafkaTransport({
+    brokers: kafka.brokers,
+    clientId,
+    topicPrefix: kafka.topicPrefix,
+    logger,
+    sessionTimeoutMs: 6000,
+    maxWaitTimeMs: 200,
+  });
+}
+
+async function counterDatabase(schema: string): Promise<Database> {
+  const db = await startCounterDatabase(testDb.url, schema, logger);
+  started.push(() => db.stop());
+  return db;
+}
+
+/** A group member named `name` (recorded with its effects), applying into `schema`. */
+async function consumer(
+  db: Database,
+  schema: string,
+  transport: EventTransport,
+  options: { group: string; topic: string; name: string },
+): Promise<Subscription> {
+  const subscription = await startEventConsumer({
+    group: options.group,
+    topics: [options.topic],
+    handlers: { [CounterIncremented.type]: applyIncrement(schema, options.name) },
+    orm: db.orm,
+    schema,
+    catalogue: counterCatalogue,
+    transport,
+    logger,
+  });
+  started.push(() => subscription.stop());
+  return subscription;
+}
+
+/** Waits until `count` distinct events of `source` have effects, and returns all effects. */
+function effectsOfDistinct(db: Database, schema: string, source: string, count: number) {
+  return waitFor(
+    async () => {
+      const applied = await effects(db, schema, { source });
+      return new Set(applied.map((e) => e.eventId)).size >= count && applied;
+    },
+    { timeoutMs: DELIVERY_MS, what: `${count} events of ${source} applied` },
+  );
+}
+
+function ids(events: readonly { id: string }[] | readonly Effect[]): string[] {
+  return events.map((e) => ('eventId' in e ? e.eventId : e.id));
+}
+
+/** Duplicated values, each once. */
+function repeated(values: Iterable<string>): string[] {
+  return [...tally(values)].filter(([, n]) => n > 1).map(([value]) => value);
+}
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  producer = await kafkaTransport('faults-relays');
+}, 30_000);
+
+afterEach(async () => {
+  for (const stop of started.splice(0).reverse()) await stop();
+}, 30_000);
+
+afterAll(async () => {
+  await producer?.stop();
+  await testDb?.drop();
+}, 30_000);
+
+/**
+ * A downstream service consuming the topics of the relay scenarios (one group join for all):
+ * effects land in its own schema `sink`, tagged with the publishing source.
+ */
+describe('relays under faults (a downstream consumer counts effects)', () => {
+  const TOPICS = ['crash.events', 'outage.events', 'pair.events'];
+  let sinkDb: Database;
+  let sinkTransport: EventTransport;
+  let sink: Subscription;
+
+  beforeAll(async () => {
+    sinkDb = await startCounterDatabase(testDb.url, 'sink', logger);
+    sinkTransport = await kafkaTransport('faults-sink');
+    sink = await startEventConsumer({
+      group: 'sink.counters',
+      topics: TOPICS,
+      handlers: { [CounterIncremented.type]: applyIncrement('sink', 'sink') },
+      orm: sinkDb.orm,
+      schema: 'sink',
+      catalogue: counterCatalogue,
+      transport: sinkTransport,
+      logger,
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await sink?.stop();
+    await sinkTransport?.stop();
+    await sinkDb?.stop();
+  }, 30_000);
+
+  it('a relay killed mid-batch (sent, not yet marked) and restarted delivers all 1000 events: 1100 sends, 100 resent, 1000 effects', async () => {
+    const schema = 'crash';
+    const service = await counterDatabase(schema);
+    const outbox = createOutbox({ schema, source: 'crash', catalogue: counterCatalogue });
+    const counters = oneTo(10).map((i) => `crash-${i}`);
+    const published: EventEnvelope[] = [];
+    for (let round = 0; round < 10; round++) {
+      // 10 transactions of 100 events: a backlog of 1000 before any relay runs.
+      published.push(
+        ...(await publishIn(
+          service,
+          outbox,
+          counters.flatMap((c) => increments(c, round * 10 + 1, round * 10 + 10)),
+        )),
+      );
+    }
+
+    // Relay process A sends batches of 100 and dies right after its 4th batch reached the
+    // broker, before marking it sent; from then on it is gone.
+    const sentByA: string[] = [];
+    let dead = false;
+    const dying: EventTransport = {
+      ...producer,
+      async send(messages: readonly TransportMessage[]) {
+        if (dead) throw new Error('relay process is gone');
+        await producer.send(messages);
+        sentByA.push(...messages.map(eventIdOf));
+        if (sentByA.length === 400) {
+          dead = true;
+          throw new Error('relay process killed after sending, before marking the batch');
+        }
+      },
+    };
+    const processA = await counterDatabase(schema);
+    const relayA = await startOutboxRelay({
+      orm: processA.orm,
+      schema,
+      transport: dying,
+      logger,
+      batchSize: 100,
+      pollIntervalMs: 50,
+      maxBackoffMs: 100,
+    });
+    await waitFor(() => dead, { timeoutMs: DELIVERY_MS, what: 'relay A to die' });
+    await relayA.stop(500);
+    const backlogAfterCrash = await relayA.backlog();
+
+    // Restarted as process B.
+    const sentByB: string[] = [];
+    const recording: EventTransport = {
+      ...producer,
+      async send(messages: readonly TransportMessage[]) {
+        await producer.send(messages);
+        sentByB.push(...messages.map(eventIdOf));
+      },
+    };
+    const processB = await counterDatabase(schema);
+    const relayB = await startOutboxRelay({
+      orm: processB.orm,
+      schema,
+      transport: recording,
+      logger,
+      batchSize: 100,
+      pollIntervalMs: 50,
+    });
+    started.push(() => relayB.stop(1000));
+    const applied = await effectsOfDistinct(sinkDb, 'sink', 'crash', 1000);
+    await waitFor(async () => (await relayB.backlog()) === 0, { what: 'an empty outbox' });
+
+    expect(published).toHaveLength(1000);
+    expect(sentByA).toHaveLength(400);
+    expect(backlogAfterCrash).toBe(700); // the killed batch was delivered but is still unsent
+    expect(sentByB).toHaveLength(700);
+    expect(new Set([...sentByA, ...sentByB])).toEqual(new Set(ids(published)));
+    expect(repeated([...sentByA, ...sentByB]).sort()).toEqual(sentByA.slice(300).sort());
+    expect(applied).toHaveLength(1000);
+    expect(new Set(ids(applied)).size).toBe(1000);
+    expect(seqsBySubject(applied)).toEqual(
+      Object.fromEntries(counters.map((c) => [c, oneTo(100)])),
+    );
+    expect(await inboxRows(sinkDb, 'sink', ids(published))).toHaveLength(1000);
+  });
+
+  it('while the broker is unreachable the outbox grows (20 → 40 → 60), then drains to 0 in per-counter order once it is back', async () => {
+    const schema = 'outage';
+    const service = await counterDatabase(schema);
+    const outbox = createOutbox({ schema, source: 'outage', catalogue: counterCatalogue });
+    let brokerDown = true;
+    let refused = 0;
+    const flaky: EventTransport = {
+      ...producer,
+      async send(messages: readonly TransportMessage[]) {
+        if (brokerDown) {
+          refused++;
+          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:19092'), {
+            code: 'ECONNREFUSED',
+          });
+        }
+        await producer.send(messages);
+      },
+    };
+    const relay = await startOutboxRelay({
+      orm: service.orm,
+      schema,
+      transport: flaky,
+      logger,
+      pollIntervalMs: 50,
+      maxBackoffMs: 200,
+    });
+    started.push(() => relay.stop(1000));
+    const counters = ['outage-a', 'outage-b', 'outage-c', 'outage-d'];
+
+    const backlog: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const refusedBefore = refused;
+      await publishIn(
+        service,
+        outbox,
+        counters.flatMap((c) => increments(c, round * 5 + 1, round * 5 + 5)),
+      );
+      await waitFor(() => refused > refusedBefore, { what: 'the relay to try and fail' });
+      backlog.push(await relay.backlog());
+    }
+    const appliedDuringOutage = await effects(sinkDb, 'sink', { source: 'outage' });
+    brokerDown = false;
+    const applied = await effectsOfDistinct(sinkDb, 'sink', 'outage', 60);
+    await waitFor(async () => (await relay.backlog()) === 0, { what: 'an empty outbox' });
+
+    expect(backlog).toEqual([20, 40, 60]);
+    expect(appliedDuringOutage).toEqual([]);
+    expect(applied).toHaveLength(60);
+    expect(seqsBySubject(applied)).toEqual(Object.fromEntries(counters.map((c) => [c, oneTo(15)])));
+  });
+
+  it('two relays on one outbox send each of 400 rows exactly once, one batch at a time, in per-counter order', async () => {
+    const schema = 'pair';
+    const outbox = createOutbox({ schema, source: 'pair', catalogue: counterCatalogue });
+    const processA = await counterDatabase(schema);
+    const processB = await counterDatabase(schema);
+    const sendsPerEvent = new Map<string, number>();
+    const batchesBy = { A: 0, B: 0 };
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const recording = (relay: 'A' | 'B'): EventTransport => ({
+      ...producer,
+      async send(messages: readonly TransportMessage[]) {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          await sleep(5); // widens the window in which a second sender would overlap
+          await producer.send(messages);
+          batchesBy[relay]++;
+          for (const id of messages.map(eventIdOf)) {
+            sendsPerEvent.set(id, (sendsPerEvent.get(id) ?? 0) + 1);
+          }
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    for (const [name, relayProcess] of [
+      ['A', processA],
+      ['B', processB],
+    ] as const) {
+      const relay = await startOutboxRelay({
+        orm: relayProcess.orm,
+        schema,
+        transport: recording(name),
+        logger,
+        batchSize: 20,
+        pollIntervalMs: 20,
+        listenUrl: relayProcess.url,
+      });
+      started.push(() => relay.stop(1000));
+    }
+
+    // 20 counters, each publishing 20 increments one transaction at a time, all counters at
+    // once, through both processes in turn.
+    const counters = oneTo(20).map((i) => `pair-${i}`);
+    await Promise.all(
+      counters.map(async (counter) => {
+        for (let seq = 1; seq <= 20; seq++) {
+          await publishIn(seq % 2 ? processA : processB, outbox, increments(counter, seq, seq));
+        }
+      }),
+    );
+    const applied = await effectsOfDistinct(sinkDb, 'sink', 'pair', 400);
+
+    expect(sendsPerEvent.size).toBe(400);
+    expect([...sendsPerEvent.values()].filter((n) => n !== 1)).toEqual([]);
+    expect(maxInFlight).toBe(1);
+    expect(batchesBy.A).toBeGreaterThan(0);
+    expect(batchesBy.B).toBeGreaterThan(0);
+    expect(applied).toHaveLength(400);
+    expect(seqsBySubject(applied)).toEqual(Object.fromEntries(counters.map((c) => [c, oneTo(20)])));
+  });
+});
+
+describe('consumers under faults', () => {
+  it('a consumer killed after applying a batch but before committing: the next member gets it again and applies none of it twice (40 events, 40 effects)', async () => {
+    const schema = 'tally';
+    const topic = 'tally.events';
+    const group = 'tally.counter';
+    const service = await counterDatabase(schema);
+    const outbox = createOutbox({ schema, source: 'tally', catalogue: counterCatalogue });
+    await producer.ensureTopics([{ topic }, { topic: `${topic}.dlq` }]);
+    const relay = await startOutboxRelay({
+      orm: service.orm,
+      schema,
+      transport: producer,
+      logger,
+      pollIntervalMs: 50,
+    });
+    started.push(() => relay.stop(1000));
+    const counters = ['tally-a', 'tally-b', 'tally-c', 'tally-d'];
+    const published = await publishIn(
+      service,
+      outbox,
+      counters.flatMap((c) => increments(c, 1, 10)),
+    );
+    await waitFor(async () => (await relay.backlog()) === 0, { what: 'all 40 on the topic' });
+
+    // Consumer process A applies its first batch, then dies before the offsets are committed.
+    const processA = await kafkaTransport('faults-consumer-a');
+    started.push(() => processA.stop());
+    const appliedByA: string[] = [];
+    let dead = false;
+    const dying: EventTransport = {
+      ...processA,
+      subscribe: (options) =>
+        processA.subscribe({
+          ...options,
+          async eachBatch(messages, control) {
+            if (dead) throw new Error('consumer process is gone');
+            const processed = await options.eachBatch(messages, control);
+            appliedByA.push(...messages.slice(0, processed).map(eventIdOf));
+            dead = true;
+            throw new Error('consumer process killed after applying, before committing');
+          },
+        }),
+    };
+    const memberA = await consumer(service, schema, dying, { group, topic, name: 'A' });
+    await waitFor(() => dead, { timeoutMs: DELIVERY_MS, what: 'consumer A to die' });
+    await memberA.stop();
+    const appliedBeforeRestart = await effects(service, schema);
+
+    // Consumer process B joins the group and gets everything A did not commit.
+    const processB = await kafkaTransport('faults-consumer-b');
+    started.push(() => processB.stop());
+    const receivedByB: string[] = [];
+    const recording: EventTransport = {
+      ...processB,
+      subscribe: (options) =>
+        processB.subscribe({
+          ...options,
+          async eachBatch(messages, control) {
+            receivedByB.push(...messages.map(eventIdOf));
+            return options.eachBatch(messages, control);
+          },
+        }),
+    };
+    await consumer(service, schema, recording, { group, topic, name: 'B' });
+    const applied = await effectsOfDistinct(service, schema, 'tally', 40);
+
+    expect(appliedByA.length).toBeGreaterThan(0);
+    expect(ids(appliedBeforeRestart).sort()).toEqual([...appliedByA].sort());
+    expect(receivedByB).toEqual(expect.arrayContaining(appliedByA)); // redelivered to B
+    expect(applied).toHaveLength(40);
+    expect(new Set(ids(applied))).toEqual(new Set(ids(published)));
+    expect(applied.filter((e) => e.consumer === 'A')).toHaveLength(appliedByA.length);
+    expect(applied.filter((e) => e.consumer === 'B')).toHaveLength(40 - appliedByA.length);
+    const inbox = await inboxRows(service, schema, ids(published));
+    expect(inbox).toHaveLength(40);
+    expect(repeated(inbox.map((row) => row.eventId))).toEqual([]);
+    expect(seqsBySubject(applied)).toEqual(Object.fromEntries(counters.map((c) => [c, oneTo(10)])));
+  });
+
+  it('per-counter order and exactly-once hold while a second member joins mid-stream (3 partitions, rebalance)', async () => {
+    const schema = 'stream';
+    const topic = 'stream.events';
+    const group = 'stream.counter';
+    const service = await counterDatabase(schema);
+    const outbox = createOutbox({ schema, source: 'stream', catalogue: counterCatalogue });
+    await producer.ensureTopics([
+      { topic, partitions: 3 },
+      { topic: `${topic}.dlq`, partitions: 3 },
+    ]);
+    const relay = await startOutboxRelay({
+      orm: service.orm,
+      schema,
+      transport: producer,
+      logger,
+      pollIntervalMs: 20,
+    });
+    started.push(() => relay.stop(1000));
+    const processA = await kafkaTransport('faults-stream-a');
+    const processB = await kafkaTransport('faults-stream-b');
+    started.push(
+      () => processA.stop(),
+      () => processB.stop(),
+    );
+    await consumer(service, schema, processA, { group, topic, name: 'A' });
+
+    // 12 counters, one increment every ~10 ms, round robin. B joins after 1.5 s and the group
+    // rebalances (the broker waits ~5 s for A to rejoin) while the stream goes on; it goes on
+    // for 2 s more once B is in, i.e. has applied something (25 s at most). Now and then the
+    // test broker fails B's SyncGroup; kafkajs then gives up on B without a word to the
+    // transport (reported as a bug), so a B that applies nothing in 4 s is replaced.
+    const counters = oneTo(12).map((i) => `stream-${i}`);
+    const next = new Map(counters.map((c) => [c, 1]));
+    let bInAt = Infinity;
+    const joiningB = (async () => {
+      await sleep(1500);
+      for (let attempt = 1; attempt <= 3 && bInAt === Infinity; attempt++) {
+        const member = await consumer(service, schema, processB, { group, topic, name: 'B' });
+        const applying = await waitFor(
+          async () => (await effects(service, schema)).some((e) => e.consumer === 'B'),
+          { timeoutMs: 4000 },
+        ).catch(() => false);
+        if (applying) bInAt = Date.now();
+        else await member.stop();
+      }
+    })();
+    const streamStarted = Date.now();
+    const streaming = () => Date.now() < Math.min(streamStarted + 25_000, bInAt + 2000);
+    let published = 0;
+    for (let i = 0; streaming(); i++) {
+      const counter = counters[i % counters.length]!;
+      const seq = next.get(counter)!;
+      await publishIn(service, outbox, increments(counter, seq, seq));
+      next.set(counter, seq + 1);
+      published++;
+      await sleep(10);
+    }
+    const streamEnded = Date.now();
+    await joiningB;
+    const applied = await effectsOfDistinct(service, schema, 'stream', published);
+
+    expect(bInAt).toBeLessThan(streamEnded - 1000); // B took over partitions mid-stream
+    expect(published).toBeGreaterThan(200);
+    expect(applied).toHaveLength(published);
+    expect(new Set(ids(applied)).size).toBe(published);
+    expect(applied.filter((e) => e.consumer === 'A').length).toBeGreaterThan(0);
+    expect(applied.filter((e) => e.consumer === 'B').length).toBeGreaterThan(0);
+    expect(seqsBySubject(applied)).toEqual(
+      Object.fromEntries(counters.map((c) => [c, oneTo(next.get(c)! - 1)])),
+    );
+  }, 60_000);
+});
