@@ -186,6 +186,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
       metrics,
       pollIntervalMs: 50,
       listenUrl: db.url,
+      wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
     });
     await transport.ensureTopics([{ topic: TOPIC }, { topic: DLQ }]);
     [consumer, dlq] = await Promise.all([
