@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       DATA_DIR: '.data',
       KAFKA_TOPIC_PREFIX: '',
       KAFKA_TOPIC_PARTITIONS: 3,
+      KAFKA_COMPRESSION: 'none',
       KAFKA_SESSION_TIMEOUT_MS: 30_000,
       REDIS_KEY_PREFIX: 'eventgraph:',
       SHUTDOWN_TIMEOUT_MS: 8000,

@@ -203,6 +203,16 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
     );
   };
 
+  const inInbox = async (eventId: string) => {
+    const rows = await orm.em
+      .getConnection()
+      .execute<unknown[]>(`select 1 from ${inbox} where consumer_group = ? and event_id = ?`, [
+        group,
+        eventId,
+      ]);
+    return rows.length > 0;
+  };
+
   /** Applies one event with retries; resolves false if the subscription lost the partition. */
   const applyOne = async (item: Extract<Prepared, { kind: 'apply' }>, control: BatchControl) => {
     let failures = 0;
@@ -245,12 +255,13 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
     try {
       const applied = await applyAll(applicable);
       if (metrics) {
-        const appliedIds = new Set(applied.map((a) => a.event.id));
+        // `applied` holds each applied item once; every other copy was a duplicate.
+        const appliedItems = new Set<Prepared>(applied);
         for (const item of applicable) {
           metrics.consumed.inc({
             group,
             type: item.event.type,
-            outcome: appliedIds.has(item.event.id) ? 'applied' : 'duplicate',
+            outcome: appliedItems.has(item) ? 'applied' : 'duplicate',
           });
         }
       }
@@ -273,6 +284,8 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
       if (item.kind === 'ignore') {
         metrics?.consumed.inc({ group, type: item.event.type, outcome: 'ignored' });
       } else if (item.kind === 'invalid') {
+        // A redelivered invalid message with a known id was dead-lettered before.
+        if (item.error.eventId && (await inInbox(item.error.eventId))) continue;
         await deadLetter(item.message, item.error, 1, item.error.eventId);
         metrics?.consumed.inc({ group, type: 'invalid', outcome: 'dead_lettered' });
       }

@@ -5,7 +5,7 @@
  * carry `topicPrefix` so environments and test runs sharing a cluster stay apart.
  */
 import kafkajs from 'kafkajs';
-import type { Admin, Consumer, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs';
 import type { Logger } from '../observability/index.ts';
 import type {
   ConsumedMessage,
@@ -93,6 +93,8 @@ export async function startKafkaTransport(options: KafkaTransportOptions): Promi
     );
   }
   const consumers = new Set<Consumer>();
+  /** Groups whose consumer crashed and is being rebuilt. */
+  const crashedGroups = new Set<string>();
 
   return {
     kind: 'kafka',
@@ -144,62 +146,102 @@ export async function startKafkaTransport(options: KafkaTransportOptions): Promi
     },
 
     async subscribe(subscribe: SubscribeOptions): Promise<Subscription> {
-      const consumer = kafka.consumer({
-        groupId: prefix + subscribe.group,
-        sessionTimeout: sessionTimeoutMs,
-        heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 10)),
-        maxWaitTimeInMs: options.maxWaitTimeMs ?? 250,
-        allowAutoTopicCreation: true,
-      });
-      consumers.add(consumer);
       let running = true;
-      await consumer.connect();
-      await consumer.subscribe({
-        topics: subscribe.topics.map((topic) => prefix + topic),
-        fromBeginning: true,
-      });
-      await consumer.run({
-        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
-        eachBatchAutoResolve: false,
-        autoCommit: true,
-        eachBatch: async (payload) => {
-          const { batch } = payload;
-          if (batch.messages.length === 0) return;
-          const topic = batch.topic.slice(prefix.length);
-          const messages: ConsumedMessage[] = batch.messages.map((message) => ({
-            topic,
-            partition: batch.partition,
-            offset: message.offset,
-            key: message.key?.toString('utf8') ?? '',
-            value: message.value?.toString('utf8') ?? '',
-            headers: Object.fromEntries(
-              Object.entries(message.headers ?? {}).map(([name, value]) => [
-                name,
-                Array.isArray(value) ? String(value[0]) : (value?.toString() ?? ''),
-              ]),
-            ),
-          }));
-          const processed = await subscribe.eachBatch(messages, {
-            heartbeat: () => payload.heartbeat(),
-            isActive: () => running && payload.isRunning() && !payload.isStale(),
-          });
-          if (processed === 0 || payload.isStale()) return;
-          payload.resolveOffset(messages[Math.min(processed, messages.length) - 1]!.offset);
-          await payload.commitOffsetsIfNecessary();
-          await payload.heartbeat();
-          subscribe.onLag?.(topic, batch.partition, Math.max(0, Number(batch.offsetLag())));
-        },
-      });
+      let consumer: Consumer;
+      // kafkajs restarts a consumer after most failures itself; when it gives up (CRASH with
+      // restart: false) this member is rebuilt, and until then `ping` reports it broken.
+      const startMember = async (): Promise<void> => {
+        consumer = kafka.consumer({
+          groupId: prefix + subscribe.group,
+          sessionTimeout: sessionTimeoutMs,
+          heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 10)),
+          maxWaitTimeInMs: options.maxWaitTimeMs ?? 250,
+          allowAutoTopicCreation: true,
+        });
+        const member = consumer;
+        consumers.add(member);
+        member.on(member.events.CRASH, ({ payload }) => {
+          logger.error(
+            { err: payload.error, group: subscribe.group, restart: payload.restart },
+            'Kafka consumer crashed',
+          );
+          if (payload.restart || !running) return;
+          crashedGroups.add(subscribe.group);
+          consumers.delete(member);
+          void (async () => {
+            await member.disconnect().catch(() => undefined);
+            for (let attempt = 1; running; attempt++) {
+              await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * attempt)));
+              if (!running) return;
+              try {
+                await startMember();
+                crashedGroups.delete(subscribe.group);
+                logger.info({ group: subscribe.group, attempt }, 'Kafka consumer restarted');
+                return;
+              } catch (error) {
+                logger.error(
+                  { err: error, group: subscribe.group, attempt },
+                  'Kafka consumer restart failed',
+                );
+              }
+            }
+          })();
+        });
+        await member.connect();
+        await member.subscribe({
+          topics: subscribe.topics.map((topic) => prefix + topic),
+          fromBeginning: true,
+        });
+        await member.run({
+          partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
+          eachBatchAutoResolve: false,
+          autoCommit: true,
+          eachBatch,
+        });
+      };
+      const eachBatch = async (payload: EachBatchPayload) => {
+        const { batch } = payload;
+        if (batch.messages.length === 0) return;
+        const topic = batch.topic.slice(prefix.length);
+        const messages: ConsumedMessage[] = batch.messages.map((message) => ({
+          topic,
+          partition: batch.partition,
+          offset: message.offset,
+          key: message.key?.toString('utf8') ?? '',
+          value: message.value?.toString('utf8') ?? '',
+          headers: Object.fromEntries(
+            Object.entries(message.headers ?? {}).map(([name, value]) => [
+              name,
+              Array.isArray(value) ? String(value[0]) : (value?.toString() ?? ''),
+            ]),
+          ),
+        }));
+        const processed = await subscribe.eachBatch(messages, {
+          heartbeat: () => payload.heartbeat(),
+          isActive: () => running && payload.isRunning() && !payload.isStale(),
+        });
+        if (processed === 0 || payload.isStale()) return;
+        payload.resolveOffset(messages[Math.min(processed, messages.length) - 1]!.offset);
+        await payload.commitOffsetsIfNecessary();
+        await payload.heartbeat();
+        subscribe.onLag?.(topic, batch.partition, Math.max(0, Number(batch.offsetLag())));
+      };
+      await startMember();
       return {
         async stop() {
-          if (!consumers.delete(consumer)) return;
+          if (!running) return;
           running = false;
+          crashedGroups.delete(subscribe.group);
+          consumers.delete(consumer);
           await consumer.disconnect();
         },
       };
     },
 
     async ping() {
+      if (crashedGroups.size > 0) {
+        throw new Error(`consumer group(s) ${[...crashedGroups].join(', ')} crashed; restarting`);
+      }
       await admin.describeCluster();
     },
 
