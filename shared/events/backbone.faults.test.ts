@@ -7,7 +7,9 @@
  *    (the batch goes out twice, effects stay exactly N);
  * 2. a consumer killed after applying a batch but before committing its offsets: the group's
  *    next member gets the batch again and applies none of it twice;
- * 3. while the broker is unreachable the outbox grows, and drains in order once it is back;
+ * 3. while the broker is unreachable the outbox grows, and drains in order once it is back —
+ *    both behind a refusing transport wrapper and in a real outage (every connection to a
+ *    broker of the test's own cut and refused, then restored);
  * 4. two relays on one outbox never send a row twice, never at the same time, never out of
  *    order for one aggregate;
  * 5. per-aggregate order and exactly-once hold across a rebalance (3 partitions, a second
@@ -35,6 +37,7 @@ import {
   tally,
 } from '../testing/events.ts';
 import type { Effect } from '../testing/events.ts';
+import { startTestBroker } from '../../test/kafka-broker/index.ts';
 import { createTestDatabase, testKafka, testLogger, waitFor } from '../testing/index.ts';
 import type { TestDatabase } from '../testing/index.ts';
 import {
@@ -516,4 +519,86 @@ describe('consumers under faults', () => {
       Object.fromEntries(counters.map((c) => [c, oneTo(next.get(c)! - 1)])),
     );
   }, 60_000);
+});
+
+/**
+ * A real outage, not a wrapper: a broker of this test's own (so other suites keep theirs)
+ * becomes unreachable — every connection cut, new ones reset — while the cluster keeps its
+ * data, as in a network partition.
+ */
+describe('a real broker outage', () => {
+  it('the outbox grows while every broker is unreachable, then drains in per-counter order and the consumer applies each event once', async () => {
+    const broker = await startTestBroker({ basePort: 19392 });
+    started.push(() => broker.stop());
+    const transportTo = async (clientId: string) => {
+      const transport = await startKafkaTransport({
+        brokers: broker.brokers,
+        clientId,
+        logger,
+        sessionTimeoutMs: 6000,
+        maxWaitTimeMs: 200,
+        connectTimeoutMs: 1000,
+      });
+      started.push(() => transport.stop());
+      return transport;
+    };
+    const schema = 'partition';
+    const service = await counterDatabase(schema);
+    const outbox = createOutbox({ schema, source: 'partition', catalogue: counterCatalogue });
+    const relay = await startOutboxRelay({
+      orm: service.orm,
+      schema,
+      transport: await transportTo('outage-relay'),
+      logger,
+      pollIntervalMs: 100,
+      maxBackoffMs: 500,
+      wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
+    });
+    started.push(() => relay.stop(1000));
+    await consumer(service, schema, await transportTo('outage-consumer'), {
+      group: 'partition.counters',
+      topic: 'partition.events',
+      name: 'member',
+    });
+    const counters = ['cut-a', 'cut-b', 'cut-c', 'cut-d'];
+    await publishIn(
+      service,
+      outbox,
+      counters.flatMap((c) => increments(c, 1, 5)),
+    );
+    await waitFor(async () => (await effects(service, schema)).length === 20, {
+      timeoutMs: DELIVERY_MS,
+      what: 'the first 20 events applied before the outage',
+    });
+
+    broker.suspend();
+    const backlog: number[] = [];
+    for (let round = 1; round <= 2; round++) {
+      await publishIn(
+        service,
+        outbox,
+        counters.flatMap((c) => increments(c, round * 5 + 1, round * 5 + 5)),
+      );
+      await sleep(1000);
+      backlog.push(await relay.backlog());
+    }
+    const appliedDuringOutage = (await effects(service, schema)).length;
+    broker.resume();
+    await waitFor(async () => (await relay.backlog()) === 0, {
+      timeoutMs: 60_000,
+      what: 'the outbox to drain after the outage',
+    });
+    const applied = await waitFor(
+      async () => {
+        const all = await effects(service, schema);
+        return new Set(all.map((e) => e.eventId)).size >= 60 && all;
+      },
+      { timeoutMs: 60_000, what: 'all 60 events applied' },
+    );
+
+    expect(backlog).toEqual([20, 40]);
+    expect(appliedDuringOutage).toBe(20);
+    expect(applied).toHaveLength(60);
+    expect(seqsBySubject(applied)).toEqual(Object.fromEntries(counters.map((c) => [c, oneTo(15)])));
+  }, 150_000);
 });

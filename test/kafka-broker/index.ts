@@ -98,6 +98,14 @@ export interface TestBroker {
    * (whatever its partition count); rejects on invalid arguments or if the cluster is gone.
    */
   createTopic(name: string, partitions: number, replicationFactor?: number): Promise<boolean>;
+  /**
+   * Makes the brokers unreachable, as a network partition would: every open connection is
+   * cut and new ones are reset at once, until `resume()`. The cluster keeps its data,
+   * topics, offsets and groups meanwhile.
+   */
+  suspend(): void;
+  /** Accepts connections again after `suspend()`. */
+  resume(): void;
   /** Stops the cluster and the proxies. Idempotent; resolves when everything is closed. */
   stop(): Promise<void>;
 }
@@ -643,9 +651,13 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     },
   };
 
+  let suspended = false;
   for (const [i, server] of servers.entries()) {
     const target = mock[i]!;
-    server.on('connection', (socket: Socket) => handleConnection(proxy, socket, target));
+    server.on('connection', (socket: Socket) => {
+      if (suspended) socket.destroy();
+      else handleConnection(proxy, socket, target);
+    });
   }
 
   let stopping: Promise<void> | undefined;
@@ -659,6 +671,14 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
       if (r.errorCode === ErrorCode.NONE) return true;
       if (r.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return false;
       throw topicError(r.errorCode, `Kafka test broker: createTopic: ${r.errorMessage}`);
+    },
+    suspend() {
+      suspended = true;
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    },
+    resume() {
+      suspended = false;
     },
     stop() {
       stopping ??= cleanup();
