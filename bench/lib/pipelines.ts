@@ -17,11 +17,9 @@ import {
   createCatalogue,
   createEnvelope,
   createEventMetrics,
-  createOutbox,
   dataSchemaUri,
   defineEventType,
-  startEventConsumer,
-  startOutboxRelay,
+  startServiceEvents,
 } from '../../shared/events/index.ts';
 import type {
   EventEnvelope,
@@ -30,7 +28,6 @@ import type {
   HandlerContext,
   NewEvent,
   OutboxRelay,
-  Subscription,
   TransportMessage,
 } from '../../shared/events/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
@@ -188,9 +185,9 @@ export interface Backbone extends Pipeline {
  * Two services in one database, wired as createSubgraph (shared/server/subgraph.ts) wires
  * them: the producer (`bench_producer` schema: outbox, relay with LISTEN) and the consumer
  * (`bench_consumer` schema: inbox, effect table, and its own — idle — outbox and relay), each
- * with its own ORM (own MikroORM context name), pool and metrics registry. Each relay wakes
- * on its ORM's commits that published to its outbox (`wakeOnCommit: outbox.publishedIn`) and
- * on the outbox trigger's NOTIFY.
+ * with its own ORM (own MikroORM context name), pool and metrics registry, each set up by
+ * startServiceEvents as createSubgraph does. Each relay wakes on its ORM's commits that
+ * published to its outbox and on the outbox trigger's NOTIFY.
  */
 export async function startBackbone(options: BackboneOptions): Promise<Backbone> {
   const { logger, timeline } = options;
@@ -231,40 +228,35 @@ export async function startBackbone(options: BackboneOptions): Promise<Backbone>
       options.consumerTransport === options.producerTransport
         ? producerTransport
         : instrument(options.consumerTransport, timeline, counters);
-    await producerTransport.ensureTopics([{ topic: TOPIC }]);
 
     const producerMetrics = createEventMetrics(new Registry());
     const consumerMetrics = createEventMetrics(new Registry());
-    const outbox = createOutbox({ schema: 'bench_producer', source: SOURCE, catalogue });
-    const relay = await startOutboxRelay({
+    // Each service as createSubgraph sets it up: its topics, outbox, relay and consumers on its
+    // own ORM. The consumer service publishes nothing, so its relay only polls.
+    const producer = await startServiceEvents({
       orm: producerDb.orm,
       schema: 'bench_producer',
+      source: SOURCE,
+      catalogue,
       transport: producerTransport,
       logger,
       metrics: producerMetrics,
       listenUrl: producerDb.url,
-      wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
-      ...options.relay,
+      relay: options.relay,
     });
-    started.push(() => relay.stop());
-    // Every service has its own outbox and relay on its own ORM (createSubgraph), the consumer
-    // too. Its batch transactions publish nothing, so they do not wake its relay: it polls.
-    const consumerOutbox = createOutbox({
+    started.push(() => producer.stop());
+    const consumerService = await startServiceEvents({
+      orm: consumerDb.orm,
       schema: 'bench_consumer',
       source: 'bench_consumer',
       catalogue,
-    });
-    const consumerRelay = await startOutboxRelay({
-      orm: consumerDb.orm,
-      schema: 'bench_consumer',
       transport: consumerTransport,
       logger,
       metrics: consumerMetrics,
       listenUrl: consumerDb.url,
-      wakeOnCommit: (transaction) => consumerOutbox.publishedIn(transaction),
-      ...options.relay,
+      relay: options.relay,
     });
-    started.push(() => consumerRelay.stop());
+    started.push(() => consumerService.stop());
 
     // The effect's commit time: the consumer's batch transaction is observed committing.
     const pending = new WeakMap<object, number[]>();
@@ -307,31 +299,24 @@ export async function startBackbone(options: BackboneOptions): Promise<Backbone>
               .execute();
             record(em, data.seq);
           };
-    const subscription: Subscription = await startEventConsumer({
+    await consumerService.consume({
       group: 'bench.effects',
       topics: [TOPIC],
       handlers: { [TICK]: applyTick },
-      orm: consumerDb.orm,
-      schema: 'bench_consumer',
-      catalogue,
-      transport: consumerTransport,
-      logger,
-      metrics: consumerMetrics,
     });
-    started.push(() => subscription.stop());
 
     return {
       timeline,
       counters,
       producerMetrics,
       consumerMetrics,
-      relay,
+      relay: producer.relay,
       async publish(first, count, publisher) {
         const events = Array.from({ length: count }, (_, i) =>
           tickEvent(first + i, publisher, options.subjects),
         );
         await producerDb.orm.em.fork().transactional(async (em) => {
-          const envelopes = await outbox.publish(em, events);
+          const envelopes = await producer.publish(em, events);
           envelopes.forEach((envelope, i) => timeline.ids.set(envelope.id, first + i));
         });
       },

@@ -180,13 +180,12 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     outbox = createOutbox({ schema, source: SOURCE, catalogue: counterCatalogue });
     relay = await startOutboxRelay({
       orm: db.orm,
-      schema,
+      outbox,
       transport,
       logger,
       metrics,
       pollIntervalMs: 50,
       listenUrl: db.url,
-      wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
     });
     await transport.ensureTopics([{ topic: TOPIC }, { topic: DLQ }]);
     [consumer, dlq] = await Promise.all([

@@ -198,7 +198,7 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     const processA = await counterDatabase(schema);
     const relayA = await startOutboxRelay({
       orm: processA.orm,
-      schema,
+      outbox,
       transport: dying,
       logger,
       batchSize: 100,
@@ -221,7 +221,7 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     const processB = await counterDatabase(schema);
     const relayB = await startOutboxRelay({
       orm: processB.orm,
-      schema,
+      outbox,
       transport: recording,
       logger,
       batchSize: 100,
@@ -265,12 +265,11 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     };
     const relay = await startOutboxRelay({
       orm: service.orm,
-      schema,
+      outbox,
       transport: flaky,
       logger,
       pollIntervalMs: 50,
       maxBackoffMs: 200,
-      wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
     });
     started.push(() => relay.stop(1000));
     const counters = ['outage-a', 'outage-b', 'outage-c', 'outage-d'];
@@ -329,13 +328,12 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     ] as const) {
       const relay = await startOutboxRelay({
         orm: relayProcess.orm,
-        schema,
+        outbox,
         transport: recording(name),
         logger,
         batchSize: 20,
         pollIntervalMs: 20,
         listenUrl: relayProcess.url,
-        wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
       });
       started.push(() => relay.stop(1000));
     }
@@ -372,11 +370,10 @@ describe('consumers under faults', () => {
     await producer.ensureTopics([{ topic }, { topic: `${topic}.dlq` }]);
     const relay = await startOutboxRelay({
       orm: service.orm,
-      schema,
+      outbox,
       transport: producer,
       logger,
       pollIntervalMs: 50,
-      wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
     });
     started.push(() => relay.stop(1000));
     const counters = ['tally-a', 'tally-b', 'tally-c', 'tally-d'];
@@ -459,11 +456,10 @@ describe('consumers under faults', () => {
     ]);
     const relay = await startOutboxRelay({
       orm: service.orm,
-      schema,
+      outbox,
       transport: producer,
       logger,
       pollIntervalMs: 20,
-      wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
     });
     started.push(() => relay.stop(1000));
     const processA = await kafkaTransport('faults-stream-a');
@@ -547,12 +543,11 @@ describe('a real broker outage', () => {
     const outbox = createOutbox({ schema, source: 'partition', catalogue: counterCatalogue });
     const relay = await startOutboxRelay({
       orm: service.orm,
-      schema,
+      outbox,
       transport: await transportTo('outage-relay'),
       logger,
       pollIntervalMs: 100,
       maxBackoffMs: 500,
-      wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
     });
     started.push(() => relay.stop(1000));
     await consumer(service, schema, await transportTo('outage-consumer'), {

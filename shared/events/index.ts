@@ -24,3 +24,5 @@ export { startEventConsumer, isTransientError } from './consumer.ts';
 export type { EventConsumerOptions, EventHandler, HandlerContext } from './consumer.ts';
 export { createEventMetrics } from './metrics.ts';
 export type { EventMetrics } from './metrics.ts';
+export { startServiceEvents } from './service-events.ts';
+export type { ConsumeOptions, ServiceEvents, ServiceEventsOptions } from './service-events.ts';

@@ -17,12 +17,13 @@ import type { MikroORM } from '../db/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { EventMetrics } from './metrics.ts';
 import { outboxChannel } from './outbox.ts';
+import type { Outbox } from './outbox.ts';
 import type { EventTransport, TransportMessage } from './transport.ts';
 
 export interface OutboxRelayOptions {
   orm: MikroORM;
-  /** Postgres schema holding the `outbox` table. */
-  schema: string;
+  /** The outbox to drain: its schema's table; its publishing commits wake the relay. */
+  outbox: Outbox;
   transport: EventTransport;
   logger: Logger;
   metrics?: EventMetrics;
@@ -38,11 +39,6 @@ export interface OutboxRelayOptions {
   maxBackoffMs?: number;
   /** After a wake-up, wait this long so commits close together share one send. @default 10 */
   lingerMs?: number;
-  /**
-   * Which of this process's commits wake the relay (e.g. only those that published).
-   * @default every commit but the relay's own
-   */
-  wakeOnCommit?: (transaction: object) => boolean;
 }
 
 export interface OutboxRelay {
@@ -55,9 +51,9 @@ export interface OutboxRelay {
 }
 
 export async function startOutboxRelay(options: OutboxRelayOptions): Promise<OutboxRelay> {
-  const { orm, transport, logger, metrics } = options;
-  const table = `"${options.schema}".outbox`;
-  const lockKey = `eventgraph-outbox-relay:${options.schema}`;
+  const { orm, outbox, transport, logger, metrics } = options;
+  const table = `"${outbox.schema}".outbox`;
+  const lockKey = `eventgraph-outbox-relay:${outbox.schema}`;
   const batchSize = options.batchSize ?? 500;
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const retentionMs = options.retentionMs ?? 86_400_000;
@@ -67,8 +63,6 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   let woken = false;
   let wakeUp: (() => void) | undefined;
   let lastCleanup = 0;
-  /** The relay's own transactions, whose commits must not wake it (that would spin). */
-  const ownTransactions = new WeakSet<object>();
 
   const wake = () => {
     woken = true;
@@ -91,7 +85,6 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     orm.em.fork({ disableContextResolution: true }).transactional(async (em) => {
       const connection = em.getConnection();
       const ctx = em.getTransactionContext<object>();
-      if (ctx) ownTransactions.add(ctx);
       const [lock] = await connection.execute<{ leader: boolean }[]>(
         'select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as leader',
         [lockKey],
@@ -138,8 +131,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   // Wake on this process's own commits: the cheapest signal, no round trip.
   orm.em.getEventManager().registerSubscriber({
     afterTransactionCommit: ({ transaction }: { transaction?: object }) => {
-      if (!transaction || ownTransactions.has(transaction)) return;
-      if (options.wakeOnCommit?.(transaction) ?? true) wake();
+      if (transaction && outbox.publishedIn(transaction)) wake();
     },
   });
 
@@ -152,7 +144,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     });
     try {
       await client.connect();
-      await client.query(`listen "${outboxChannel(options.schema)}"`);
+      await client.query(`listen "${outboxChannel(outbox.schema)}"`);
       return client;
     } catch (error) {
       logger.warn({ err: error }, 'outbox LISTEN unavailable; relying on polling');

@@ -78,6 +78,8 @@ export interface OutboxOptions {
 }
 
 export interface Outbox {
+  /** Postgres schema holding the `outbox` table. */
+  readonly schema: string;
   /**
    * Writes events to the outbox inside `em`'s transaction and returns their envelopes.
    * Throws `InvalidEventError` (naming the event id) for an unknown type or a bad payload,
@@ -93,6 +95,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const topic = `${options.source}.events`;
   const publishing = new WeakSet<object>();
   return {
+    schema: options.schema,
     publishedIn: (transaction) => publishing.has(transaction),
     async publish(em, events) {
       if (events.length === 0) return [];

@@ -26,20 +26,10 @@ import {
   EVENT_TABLES_MIGRATIONS,
   createEventMetrics,
   createInProcessTransport,
-  createOutbox,
-  dlqTopic,
-  startEventConsumer,
   startKafkaTransport,
-  startOutboxRelay,
+  startServiceEvents,
 } from '../events/index.ts';
-import type {
-  EventCatalogue,
-  EventEnvelope,
-  EventHandler,
-  EventTransport,
-  NewEvent,
-  Subscription,
-} from '../events/index.ts';
+import type { EventCatalogue, EventTransport, ServiceEvents } from '../events/index.ts';
 import { createMetrics } from '../observability/index.ts';
 import type { Logger, ServiceMetrics } from '../observability/index.ts';
 import { observabilityPlugin } from './graphql-plugin.ts';
@@ -52,18 +42,6 @@ export type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/ind
 export interface SubgraphContext extends RequestContext {
   readonly em: EntityManager;
   readonly identity: Identity | null;
-}
-
-/** Publishing and consuming domain events, bound to this service's outbox and inbox. */
-export interface ServiceEvents {
-  /** Writes events to the outbox in `em`'s transaction (see shared/events/outbox.ts). */
-  publish(em: EntityManager, events: readonly NewEvent[]): Promise<EventEnvelope[]>;
-  /** Starts a consumer group; it is stopped with the subgraph. */
-  consume(options: {
-    group: string;
-    topics: readonly string[];
-    handlers: Readonly<Record<string, EventHandler<never>>>;
-  }): Promise<void>;
 }
 
 /** The infrastructure handed to a subgraph's wiring function. */
@@ -182,8 +160,6 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       const ownTransport = transport;
       opened.push({ name: 'event transport', stop: () => ownTransport.stop() });
     }
-    const ownTopic = `${name}.events`;
-    await transport.ensureTopics([{ topic: ownTopic }, { topic: dlqTopic(ownTopic) }]);
 
     logger.info(
       {
@@ -195,45 +171,18 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       `${name}: database ${db.mode}, cache ${cache.mode}, events ${transport.kind}`,
     );
 
-    const schema = config.dbSchema ?? name;
-    const eventMetrics = createEventMetrics(metrics.registry);
-    const outbox = createOutbox({ schema, source: name, catalogue: options.catalogue });
-    const relay = await startOutboxRelay({
+    const events = await startServiceEvents({
       orm: db.orm,
-      schema,
+      schema: config.dbSchema ?? name,
+      source: name,
+      catalogue: options.catalogue,
       transport,
       logger,
-      metrics: eventMetrics,
+      metrics: createEventMetrics(metrics.registry),
       listenUrl: db.url,
-      wakeOnCommit: (transaction) => outbox.publishedIn(transaction),
     });
-    opened.push({ name: 'outbox relay', stop: () => relay.stop() });
-    const consumers: Subscription[] = [];
-    opened.push({
-      name: 'event consumers',
-      stop: async () => {
-        await Promise.all(consumers.splice(0).map((consumer) => consumer.stop()));
-      },
-    });
+    opened.push({ name: 'events (consumers, relay)', stop: () => events.stop() });
     const eventTransport = transport;
-    const events: ServiceEvents = {
-      publish: (em, newEvents) => outbox.publish(em, newEvents),
-      async consume({ group, topics, handlers }) {
-        consumers.push(
-          await startEventConsumer({
-            group,
-            topics,
-            handlers,
-            orm: db.orm,
-            schema,
-            catalogue: options.catalogue,
-            transport: eventTransport,
-            logger,
-            metrics: eventMetrics,
-          }),
-        );
-      },
-    };
 
     const infra: SubgraphInfra = { db, cache, transport, events, logger, metrics };
     const wiring = await options.wire(infra);
