@@ -24,16 +24,8 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
 FROM deps AS build
 COPY . .
 RUN npm run build
-# Gather the non-TypeScript files the code reads at run time (every subgraphs/*/schema.graphql,
-# schema/ with the composed supergraph and the event payload schemas, any .sql/.json beside
-# the code) into /assets, keeping their paths.
-RUN set -eu; mkdir -p /assets; \
-    for dir in schema subgraphs shared gateway platform; do \
-      [ -d "$dir" ] || continue; \
-      find "$dir" -type f ! -name '*.ts' ! -name '*.md' \
-        ! -path '*/__tests__/*' ! -path '*/__fixtures__/*' ! -path 'shared/testing/*' \
-        -exec cp --parents {} /assets/ \; ; \
-    done
+# `npm run build` also copies the files the code reads at run time (every
+# subgraphs/*/schema.graphql) into dist/, next to the compiled code that reads them.
 
 # ---- runtime ----------------------------------------------------------------------------------
 FROM node:24-slim AS runtime
@@ -45,11 +37,6 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# The run-time files go both at their source path (/app/schema/..., read relative to the
-# project root) and beside the compiled code (/app/dist/schema/..., read relative to
-# import.meta.url), so either way of locating them works.
-COPY --from=build /assets/ ./
-COPY --from=build /assets/ ./dist/
 # The code is read-only for the process; only the embedded-PostgreSQL data dir (DATA_DIR,
 # default .data, unused when DATABASE_URL is set) is writable.
 RUN mkdir -p /app/.data && chown node:node /app/.data
