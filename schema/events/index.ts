@@ -6,13 +6,14 @@
  * handle every version still in flight.
  */
 import { z } from 'zod';
-import { createCatalogue, defineEventType } from '../../shared/events/index.ts';
+import { createCatalogue, defineEventType, eventsTopic } from '../../shared/events/index.ts';
 
+/** Each publishing service's topic (analytics publishes nothing). */
 export const TOPICS = {
-  auth: 'auth.events',
-  users: 'users.events',
-  catalog: 'catalog.events',
-  orders: 'orders.events',
+  auth: eventsTopic('auth'),
+  users: eventsTopic('users'),
+  catalog: eventsTopic('catalog'),
+  orders: eventsTopic('orders'),
 } as const;
 
 /** auth → a new account exists (users creates the profile). */

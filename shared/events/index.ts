@@ -2,7 +2,7 @@ export { createEnvelope, parseEnvelope } from './envelope.ts';
 export type { EventEnvelope, NewEvent, EnvelopeDeps } from './envelope.ts';
 export { createCatalogue, defineEventType, dataSchemaUri, InvalidEventError } from './catalogue.ts';
 export type { EventCatalogue, EventType } from './catalogue.ts';
-export { dlqTopic } from './transport.ts';
+export { dlqTopic, eventsTopic } from './transport.ts';
 export type {
   BatchControl,
   ConsumedMessage,

@@ -14,6 +14,7 @@ import type { EntityManager } from '../db/index.ts';
 import { InvalidEventError, dataSchemaUri } from './catalogue.ts';
 import type { EventCatalogue } from './catalogue.ts';
 import { createEnvelope } from './envelope.ts';
+import { eventsTopic } from './transport.ts';
 import type { EnvelopeDeps, EventEnvelope, NewEvent } from './envelope.ts';
 
 /** The event tables every service owns, in its own schema. Runs before its own migrations. */
@@ -92,7 +93,7 @@ export interface Outbox {
 
 export function createOutbox(options: OutboxOptions): Outbox {
   const table = `"${options.schema}".outbox`;
-  const topic = `${options.source}.events`;
+  const topic = eventsTopic(options.source);
   const publishing = new WeakSet<object>();
   return {
     schema: options.schema,

@@ -15,7 +15,7 @@ import type { EventMetrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
 import { startOutboxRelay } from './outbox-relay.ts';
 import type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
-import { dlqTopic } from './transport.ts';
+import { dlqTopic, eventsTopic } from './transport.ts';
 import type { EventTransport, Subscription } from './transport.ts';
 
 export interface ServiceEventsOptions {
@@ -56,7 +56,7 @@ export interface ServiceEvents {
 
 export async function startServiceEvents(options: ServiceEventsOptions): Promise<ServiceEvents> {
   const { orm, schema, catalogue, transport, logger, metrics } = options;
-  const topic = `${options.source}.events`;
+  const topic = eventsTopic(options.source);
   await transport.ensureTopics([{ topic }, { topic: dlqTopic(topic) }]);
   const outbox = createOutbox({ schema, source: options.source, catalogue });
   const relay = await startOutboxRelay({

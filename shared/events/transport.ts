@@ -64,6 +64,11 @@ export interface EventTransport {
   stop(): Promise<void>;
 }
 
+/** The topic a service publishes to. */
+export function eventsTopic(service: string): string {
+  return `${service}.events`;
+}
+
 /** The dead-letter topic of a topic. */
 export function dlqTopic(topic: string): string {
   return `${topic}.dlq`;

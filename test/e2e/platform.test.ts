@@ -113,7 +113,7 @@ describe('operations endpoints', () => {
     expect(await metrics.text()).toContain(`http_request_duration_seconds_count{`);
   });
 
-  it('reports the users subgraph ready only when its database, cache and broker answer', async () => {
+  it("checks the users subgraph's database, cache and broker for readiness", async () => {
     const ready = (await (await fetch(`${usersUrl}/ready`)).json()) as { checks: unknown };
     expect(ready.checks).toEqual({ database: 'ok', cache: 'ok', events: 'ok' });
   });
