@@ -62,6 +62,20 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
     cachePrefix: `${env.REDIS_KEY_PREFIX}${name}:`,
   });
 
+  const runGateway = async (endpoints: { name: string; url: string }[]) => {
+    const started = await startGateway({
+      config: {
+        host: env.HOST,
+        port: env.PORT ?? 4000,
+        nodeEnv: env.NODE_ENV,
+        subgraphs: endpoints,
+      },
+      logger,
+    });
+    stoppers.push({ name: 'gateway', stop: () => started.stop() });
+    return started;
+  };
+
   try {
     if (env.SERVICE && env.SERVICE !== 'gateway') {
       const descriptor = serviceByName(env.SERVICE)!;
@@ -78,19 +92,12 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
       subgraphs.set(env.SERVICE, handle);
       stoppers.push({ name: env.SERVICE, stop: () => handle.stop() });
     } else if (env.SERVICE === 'gateway') {
-      gateway = await startGateway({
-        config: {
-          host: env.HOST,
-          port: env.PORT ?? 4000,
-          nodeEnv: env.NODE_ENV,
-          subgraphs: builtSubgraphs().map((name) => ({
-            name,
-            url: env[`${name.toUpperCase()}_URL` as 'USERS_URL']!,
-          })),
-        },
-        logger,
-      });
-      stoppers.push({ name: 'gateway', stop: () => gateway!.stop() });
+      gateway = await runGateway(
+        builtSubgraphs().map((name) => ({
+          name,
+          url: env[`${name.toUpperCase()}_URL` as 'USERS_URL']!,
+        })),
+      );
     } else {
       // Everything in one process: one in-process transport shared by all, unless Kafka is set.
       let transport: EventTransport | undefined;
@@ -114,19 +121,9 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
         subgraphs.set(name, handle);
         stoppers.push({ name, stop: () => handle.stop() });
       }
-      gateway = await startGateway({
-        config: {
-          host: env.HOST,
-          port: env.PORT ?? 4000,
-          nodeEnv: env.NODE_ENV,
-          subgraphs: [...subgraphs.values()].map((s) => ({
-            name: s.name,
-            url: `${s.url}/graphql`,
-          })),
-        },
-        logger,
-      });
-      stoppers.push({ name: 'gateway', stop: () => gateway!.stop() });
+      gateway = await runGateway(
+        [...subgraphs.values()].map((s) => ({ name: s.name, url: `${s.url}/graphql` })),
+      );
     }
   } catch (error) {
     await stop();

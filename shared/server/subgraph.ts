@@ -156,7 +156,10 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
             ...(config.kafkaPartitions ? { defaultPartitions: config.kafkaPartitions } : {}),
             ...(config.kafkaCompression ? { compression: config.kafkaCompression } : {}),
           })
-        : createInProcessTransport({ logger });
+        : createInProcessTransport({
+            logger,
+            ...(config.kafkaPartitions ? { defaultPartitions: config.kafkaPartitions } : {}),
+          });
       const ownTransport = transport;
       opened.push({ name: 'event transport', stop: () => ownTransport.stop() });
     }
