@@ -1,7 +1,9 @@
 /**
- * The gateway process: composes the supergraph, plans and executes operations across the
- * subgraphs (@apollo/gateway), and serves `POST|GET /graphql`, Apollo Sandbox at `/` in
- * development, `/health`, `/ready` (every subgraph ready) and `/metrics`. `stop()` drains
+ * The gateway process: composes the supergraph, verifies the caller's access token,
+ * enforces `@authenticated`/`@requiresScopes` before anything executes, plans and executes
+ * operations across the subgraphs (@apollo/gateway) with the caller in a gateway-signed
+ * token, and serves `POST|GET /graphql`, Apollo Sandbox at `/` in development, `/health`,
+ * `/ready` (every subgraph and the revocation store ready) and `/metrics`. `stop()` drains
  * in-flight requests before closing.
  */
 import { ApolloGateway } from '@apollo/gateway';
@@ -11,18 +13,24 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import { createGatewayTokens, createRevocationList } from '../shared/auth/index.ts';
+import { startCache } from '../shared/cache/index.ts';
 import { formatError } from '../shared/errors/index.ts';
 import { createMetrics } from '../shared/observability/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 import {
   createHttpApp,
   createServer,
+  graphqlErrorHandler,
   listen,
   observabilityPlugin,
 } from '../shared/server/index.ts';
+import { authenticate, clientIpOf, createAccessTokenVerifier } from './auth.ts';
 import type { GatewayContext } from './context.ts';
+import { authorizationPlugin, createAccessPolicy } from './plugins/authorization.plugin.ts';
+import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource } from './datasource.ts';
-import { composeSupergraph } from './supergraph.ts';
+import { acknowledgeEnforcedFeatures, composeSupergraph } from './supergraph.ts';
 import type { SubgraphEndpoint } from './supergraph.ts';
 
 export interface GatewayConfig {
@@ -31,6 +39,21 @@ export interface GatewayConfig {
   port: number;
   nodeEnv: 'development' | 'production' | 'test';
   subgraphs: readonly SubgraphEndpoint[];
+  /** GATEWAY_TOKEN_SECRET: signs the identity token subgraphs accept. */
+  gatewayTokenSecret: string;
+  /** How access tokens are checked. */
+  accessTokens: {
+    /** Auth's JWKS document. */
+    jwksUrl: URL;
+    issuer: string;
+    audience: string;
+    /** Access-token lifetime: older `iat`s are refused. */
+    maxAgeSeconds: number;
+  };
+  /** Where auth keeps revocations: REDIS_URL (unset: the in-process memory cache). */
+  redisUrl?: string | undefined;
+  /** Auth's cache prefix, `${REDIS_KEY_PREFIX}auth:`. */
+  revocationPrefix: string;
 }
 
 export interface GatewayOptions {
@@ -50,26 +73,49 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const logger = options.logger.child({ service: 'gateway' });
   const metrics = createMetrics('gateway');
   const supergraphSdl = await composeSupergraph(config.subgraphs);
+  const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
   const gateway = new ApolloGateway({
-    supergraphSdl,
-    buildService: ({ url }) => createSubgraphDataSource(url!),
+    supergraphSdl: acknowledgeEnforcedFeatures(supergraphSdl),
+    buildService: ({ url }) => createSubgraphDataSource(url!, gatewayTokens),
+    logger,
+  });
+  let policy: AccessPolicy = createAccessPolicy(supergraphSdl);
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+    policy = createAccessPolicy(coreSupergraphSdl);
+  });
+  const revocationCache = await startCache({
+    url: config.redisUrl,
+    prefix: config.revocationPrefix,
+    logger,
+  });
+  const verifier = createAccessTokenVerifier({
+    ...config.accessTokens,
+    // The gateway only reads revocations; the lifetimes matter to auth, which writes them.
+    revocations: createRevocationList({
+      cache: revocationCache,
+      accessTokenTtlMs: 0,
+      refreshTokenTtlMs: 0,
+    }),
     logger,
   });
 
   const http = createHttpApp({
     logger,
     metrics,
-    checks: Object.fromEntries(
-      config.subgraphs.map(({ name, url }) => [
-        name,
-        async () => {
-          const response = await fetch(new URL('/ready', url), {
-            signal: AbortSignal.timeout(1500),
-          });
-          if (!response.ok) throw new Error(`${name} answered ${response.status}`);
-        },
-      ]),
-    ),
+    checks: {
+      ...Object.fromEntries(
+        config.subgraphs.map(({ name, url }) => [
+          name,
+          async () => {
+            const response = await fetch(new URL('/ready', url), {
+              signal: AbortSignal.timeout(1500),
+            });
+            if (!response.ok) throw new Error(`${name} answered ${response.status}`);
+          },
+        ]),
+      ),
+      revocations: () => revocationCache.ping(),
+    },
   });
   const httpServer = createServer(http.app);
   const development = config.nodeEnv !== 'production';
@@ -86,15 +132,32 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
       observabilityPlugin<GatewayContext>(metrics),
+      authorizationPlugin<GatewayContext>({
+        policy: () => policy,
+        scopesOf: (context) =>
+          context.accessClaims ? context.accessClaims.scope.split(' ') : null,
+      }),
     ],
   });
-  await apollo.start();
+  try {
+    await apollo.start();
+  } catch (error) {
+    await revocationCache.stop();
+    throw error;
+  }
 
   const graphql = [
+    authenticate(verifier),
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
-      context: async ({ res }) => ({ requestId: res.locals.requestId, logger: res.locals.logger }),
+      context: async ({ req, res }) => ({
+        requestId: res.locals.requestId,
+        logger: res.locals.logger,
+        accessClaims: res.locals.accessClaims,
+        clientIp: clientIpOf(req),
+      }),
     }),
+    graphqlErrorHandler,
   ];
   http.app.use('/graphql', ...graphql);
   // Sandbox on `/` sends its operations to the page's own URL, so `/` serves GraphQL too.
@@ -105,6 +168,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     listening = await listen(httpServer, config.host, config.port);
   } catch (error) {
     await apollo.stop();
+    await revocationCache.stop();
     throw error;
   }
   logger.info(
@@ -118,6 +182,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       http.markStopping();
       logger.info('gateway: stopping');
       await apollo.stop();
+      await revocationCache.stop();
       logger.info('gateway: stopped');
     },
   };

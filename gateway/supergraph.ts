@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { composeServices } from '@apollo/composition';
-import { parse } from 'graphql';
+import { Kind, parse, print, visit } from 'graphql';
 
 export interface SubgraphEndpoint {
   name: string;
@@ -41,4 +41,31 @@ export async function composeSupergraph(subgraphs: readonly SubgraphEndpoint[]):
     );
   }
   return result.supergraphSdl;
+}
+
+/** Authorization features the gateway enforces itself (plugins/authorization.plugin.ts). */
+const ENFORCED_FEATURES = [
+  'https://specs.apollo.dev/authenticated/',
+  'https://specs.apollo.dev/requiresScopes/',
+];
+
+/**
+ * @apollo/gateway refuses a supergraph that links a `for: SECURITY` feature it does not
+ * implement, so that no one runs with authorization silently ignored. This gateway does
+ * implement `@authenticated` and `@requiresScopes` (the authorization plugin, installed
+ * unconditionally), so it drops the `for:` of exactly those links before handing the
+ * supergraph over; any other security feature still fails start-up.
+ */
+export function acknowledgeEnforcedFeatures(supergraphSdl: string): string {
+  const document = visit(parse(supergraphSdl), {
+    Directive(node) {
+      if (node.name.value !== 'link') return undefined;
+      const url = node.arguments?.find((arg) => arg.name.value === 'url')?.value;
+      if (url?.kind !== Kind.STRING || !ENFORCED_FEATURES.some((f) => url.value.startsWith(f))) {
+        return undefined;
+      }
+      return { ...node, arguments: node.arguments?.filter((arg) => arg.name.value !== 'for') };
+    },
+  });
+  return print(document);
 }

@@ -3,6 +3,7 @@
  * `.env.example`). Parsed once by `platform/start.ts`.
  */
 import { z } from 'zod';
+import { GATEWAY_SECRET_MIN_LENGTH } from '../shared/auth/index.ts';
 import { commonEnvSchema, env } from '../shared/config/index.ts';
 import { SUBGRAPHS } from './services.ts';
 
@@ -23,8 +24,42 @@ export const platformEnvSchema = commonEnvSchema
     ANALYTICS_URL: env.httpUrl().optional(),
     /** The first account registered with this address becomes ADMIN. */
     ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
+    /**
+     * Signs the identity token the gateway sends each subgraph (HS256). Required when
+     * services run as separate processes; one process makes its own.
+     */
+    GATEWAY_TOKEN_SECRET: z
+      .string()
+      .min(GATEWAY_SECRET_MIN_LENGTH, {
+        message: `expected a random secret of at least ${GATEWAY_SECRET_MIN_LENGTH} characters (e.g. openssl rand -base64 48)`,
+      })
+      .optional(),
+    /** `iss` of access tokens, checked by the gateway. */
+    AUTH_TOKEN_ISSUER: z.string().default('eventgraph-auth'),
+    /** `aud` of access tokens, checked by the gateway. */
+    AUTH_TOKEN_AUDIENCE: z.string().default('eventgraph'),
+    AUTH_ACCESS_TOKEN_TTL_SECONDS: env.positiveInt(900),
+    AUTH_REFRESH_TOKEN_TTL_SECONDS: env.positiveInt(7 * 24 * 3600),
+    /** Signing keys older than this are rotated automatically; 0 rotates only on demand. */
+    AUTH_SIGNING_KEY_ROTATION_DAYS: z.coerce
+      .number({ message: 'expected a whole number of days (0 = never)' })
+      .int({ message: 'expected a whole number of days (0 = never)' })
+      .min(0, { message: 'expected a whole number of days (0 = never)' })
+      .default(30),
+    /** Sliding window in which login attempts are counted. */
+    AUTH_LOGIN_WINDOW_SECONDS: env.positiveInt(900),
+    AUTH_LOGIN_MAX_ATTEMPTS_PER_EMAIL: env.positiveInt(10),
+    AUTH_LOGIN_MAX_ATTEMPTS_PER_IP: env.positiveInt(100),
   })
   .superRefine((value, ctx) => {
+    if (value.SERVICE && !value.GATEWAY_TOKEN_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GATEWAY_TOKEN_SECRET'],
+        message:
+          'expected the secret shared by the gateway and subgraphs when SERVICE is set (e.g. openssl rand -base64 48)',
+      });
+    }
     if (value.SERVICE !== 'gateway') return;
     for (const subgraph of SUBGRAPHS.filter((s) => s.implemented)) {
       const variable = `${subgraph.name.toUpperCase()}_URL` as 'USERS_URL';

@@ -3,12 +3,15 @@
  * (development, embedded defaults) or the one service named by `SERVICE`. Services start
  * in dependency order and `stop()` stops them in reverse.
  */
+import { randomBytes } from 'node:crypto';
 import type { GatewayHandle } from '../gateway/server.ts';
 import { startGateway } from '../gateway/server.ts';
 import { createInProcessTransport } from '../shared/events/index.ts';
 import type { EventTransport } from '../shared/events/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 import type { SubgraphHandle, SubgraphRuntimeConfig } from '../shared/server/index.ts';
+import { JWKS_PATH, startAuthSubgraph } from '../subgraphs/auth/main.ts';
+import type { AuthSettings } from '../subgraphs/auth/main.ts';
 import { startUsersSubgraph } from '../subgraphs/users/main.ts';
 import type { PlatformEnv } from './env.ts';
 import { SUBGRAPHS, serviceByName } from './services.ts';
@@ -27,14 +30,30 @@ export interface PlatformOptions {
 
 type SubgraphStarter = (options: {
   config: SubgraphRuntimeConfig;
+  env: PlatformEnv;
   logger: Logger;
   transport?: EventTransport;
 }) => Promise<SubgraphHandle>;
 
-/** Subgraphs that exist, in start order (a consumer before the producers it listens to). */
+/** Subgraphs that exist; they start in the order of `platform/services.ts`. */
 const STARTERS: Partial<Record<SubgraphName, SubgraphStarter>> = {
+  auth: ({ env, ...options }) => startAuthSubgraph({ ...options, settings: authSettings(env) }),
   users: startUsersSubgraph,
 };
+
+export function authSettings(env: PlatformEnv): AuthSettings {
+  return {
+    tokenIssuer: env.AUTH_TOKEN_ISSUER,
+    tokenAudience: env.AUTH_TOKEN_AUDIENCE,
+    accessTokenTtlSeconds: env.AUTH_ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: env.AUTH_REFRESH_TOKEN_TTL_SECONDS,
+    signingKeyRotationMs: env.AUTH_SIGNING_KEY_ROTATION_DAYS * 24 * 3600 * 1000,
+    loginWindowMs: env.AUTH_LOGIN_WINDOW_SECONDS * 1000,
+    maxLoginsPerEmail: env.AUTH_LOGIN_MAX_ATTEMPTS_PER_EMAIL,
+    maxLoginsPerIp: env.AUTH_LOGIN_MAX_ATTEMPTS_PER_IP,
+    adminEmail: env.ADMIN_EMAIL,
+  };
+}
 
 export async function startPlatform(options: PlatformOptions): Promise<PlatformHandle> {
   const { env, logger } = options;
@@ -47,10 +66,13 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
     }
   };
 
+  // Separate processes share GATEWAY_TOKEN_SECRET (required then); one process makes its own.
+  const gatewayTokenSecret = env.GATEWAY_TOKEN_SECRET ?? randomBytes(48).toString('base64url');
   const subgraphConfig = (name: SubgraphName, port: number): SubgraphRuntimeConfig => ({
     host: env.HOST,
     port,
     nodeEnv: env.NODE_ENV,
+    gatewayTokenSecret,
     dataDir: env.DATA_DIR,
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
@@ -63,12 +85,23 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
   });
 
   const runGateway = async (endpoints: { name: string; url: string }[]) => {
+    const auth = endpoints.find((endpoint) => endpoint.name === 'auth');
+    if (!auth) throw new Error('the gateway needs the auth subgraph (AUTH_URL)');
     const started = await startGateway({
       config: {
         host: env.HOST,
         port: env.PORT ?? 4000,
         nodeEnv: env.NODE_ENV,
         subgraphs: endpoints,
+        gatewayTokenSecret,
+        accessTokens: {
+          jwksUrl: new URL(JWKS_PATH, auth.url),
+          issuer: env.AUTH_TOKEN_ISSUER,
+          audience: env.AUTH_TOKEN_AUDIENCE,
+          maxAgeSeconds: env.AUTH_ACCESS_TOKEN_TTL_SECONDS,
+        },
+        redisUrl: env.REDIS_URL,
+        revocationPrefix: `${env.REDIS_KEY_PREFIX}auth:`,
       },
       logger,
     });
@@ -87,6 +120,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
       }
       const handle = await starter({
         config: subgraphConfig(env.SERVICE, env.PORT ?? descriptor.port),
+        env,
         logger,
       });
       subgraphs.set(env.SERVICE, handle);
@@ -115,6 +149,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
         const handle = await starter({
           // Subgraphs are internal in one-process mode: loopback, free ports, reached via the gateway.
           config: { ...subgraphConfig(name, 0), host: '127.0.0.1' },
+          env,
           logger,
           ...(transport ? { transport } : {}),
         });

@@ -18,7 +18,7 @@ export interface ServiceDescriptor {
 
 export const SERVICES: readonly ServiceDescriptor[] = [
   { name: 'gateway', port: 4000, kind: 'gateway', implemented: true },
-  { name: 'auth', port: 4001, kind: 'subgraph', implemented: false },
+  { name: 'auth', port: 4001, kind: 'subgraph', implemented: true },
   { name: 'users', port: 4002, kind: 'subgraph', implemented: true },
   { name: 'catalog', port: 4003, kind: 'subgraph', implemented: false },
   { name: 'orders', port: 4004, kind: 'subgraph', implemented: false },

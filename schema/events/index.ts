@@ -30,4 +30,33 @@ export const userRegisteredV1 = defineEventType(
 );
 export type UserRegisteredV1 = z.infer<typeof userRegisteredV1.schema>;
 
-export const catalogue = createCatalogue([userRegisteredV1]);
+/** auth → someone signed in (analytics counts logins). */
+export const userLoggedInV1 = defineEventType(
+  'user.logged_in',
+  1,
+  z.object({ userId: z.uuid(), sessionId: z.uuid(), loggedInAt: z.iso.datetime() }),
+);
+export type UserLoggedInV1 = z.infer<typeof userLoggedInV1.schema>;
+
+/** auth → a session ended by logout. */
+export const userLoggedOutV1 = defineEventType(
+  'user.logged_out',
+  1,
+  z.object({ userId: z.uuid(), sessionId: z.uuid(), loggedOutAt: z.iso.datetime() }),
+);
+export type UserLoggedOutV1 = z.infer<typeof userLoggedOutV1.schema>;
+
+/** auth → the password changed; every other session of the account was ended. */
+export const userPasswordChangedV1 = defineEventType(
+  'user.password_changed',
+  1,
+  z.object({ userId: z.uuid(), changedAt: z.iso.datetime() }),
+);
+export type UserPasswordChangedV1 = z.infer<typeof userPasswordChangedV1.schema>;
+
+export const catalogue = createCatalogue([
+  userRegisteredV1,
+  userLoggedInV1,
+  userLoggedOutV1,
+  userPasswordChangedV1,
+]);

@@ -1,13 +1,22 @@
 /**
- * Who is calling. Subgraphs receive the caller's identity only from a token the gateway
- * signs (the edge-security work); until that lands every request is anonymous, so
- * resolvers already decide on `identity === null` the way they will later.
+ * Identity and edge security shared by the gateway, auth and every subgraph: who is
+ * calling (identity), the access token's claims, the gateway → subgraph identity token, and
+ * the revocation list auth writes and the gateway reads.
  */
-
-export type Role = 'USER' | 'ADMIN';
-
-export interface Identity {
-  readonly userId: string;
-  readonly role: Role;
-  readonly scopes: readonly string[];
-}
+export { ANONYMOUS, ROLES, SCOPES, scopesForRole } from './identity.ts';
+export type { Caller, Identity, Role, TokenProfile } from './identity.ts';
+export {
+  ACCESS_TOKEN_ALGORITHM,
+  ACCESS_TOKEN_TYPE,
+  accessTokenClaimsSchema,
+  identityFromClaims,
+} from './access-token.ts';
+export type { AccessTokenClaims } from './access-token.ts';
+export {
+  GATEWAY_SECRET_MIN_LENGTH,
+  GATEWAY_TOKEN_HEADER,
+  createGatewayTokens,
+} from './gateway-token.ts';
+export type { GatewayTokenOptions, GatewayTokens } from './gateway-token.ts';
+export { createRevocationList } from './revocation.ts';
+export type { RevocationList, RevocationListOptions, TokenRef } from './revocation.ts';

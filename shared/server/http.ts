@@ -7,6 +7,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
+import type { Caller } from '../auth/index.ts';
+import { DomainError } from '../errors/index.ts';
 import type { Logger, ServiceMetrics } from '../observability/index.ts';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observability/index.ts';
 import { withTimeout } from '../async/index.ts';
@@ -32,6 +34,8 @@ declare module 'express-serve-static-core' {
   interface Locals {
     requestId: string;
     logger: Logger;
+    /** Subgraphs: the caller named by the gateway's token. */
+    caller: Caller;
   }
 }
 
@@ -103,6 +107,59 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
       stopping = true;
     },
   };
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  RATE_LIMITED: 429,
+};
+
+/**
+ * Express error handler for GraphQL routes: answers what fails before GraphQL runs — a
+ * refused token, a malformed or oversized body — as a GraphQL response with a code, never
+ * an HTML page or a stack trace. Anything unexpected is masked and logged with the request id.
+ */
+export function graphqlErrorHandler(
+  error: unknown,
+  _req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
+  if (res.headersSent) {
+    next(error);
+    return;
+  }
+  let status: number;
+  let body: { message: string; extensions: Record<string, unknown> };
+  const httpError = error as { status?: unknown; type?: unknown };
+  if (error instanceof DomainError) {
+    status = STATUS_BY_CODE[error.code] ?? 400;
+    body = { message: error.message, extensions: { code: error.code, ...error.extensions() } };
+    if (error.code === 'UNAUTHENTICATED') res.setHeader('www-authenticate', 'Bearer');
+  } else if (
+    typeof httpError.status === 'number' &&
+    httpError.status >= 400 &&
+    httpError.status < 500
+  ) {
+    // body-parser's errors: too large, malformed JSON, unsupported charset.
+    status = httpError.status;
+    const message =
+      httpError.type === 'entity.too.large'
+        ? 'Request body is too large'
+        : httpError.type === 'entity.parse.failed'
+          ? 'Request body is not valid JSON'
+          : 'Malformed request';
+    body = { message, extensions: { code: 'BAD_REQUEST' } };
+  } else {
+    res.locals.logger.error({ err: error }, 'request failed before GraphQL');
+    status = 500;
+    body = {
+      message: 'Internal server error',
+      extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: res.locals.requestId },
+    };
+  }
+  res.status(status).json({ errors: [body] });
 }
 
 /** Keeps metric label cardinality bounded: only known routes get their own label. */

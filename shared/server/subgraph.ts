@@ -16,6 +16,7 @@ import {
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express from 'express';
+import { GATEWAY_TOKEN_HEADER, createGatewayTokens } from '../auth/index.ts';
 import type { Identity } from '../auth/index.ts';
 import { startCache } from '../cache/index.ts';
 import type { Cache } from '../cache/index.ts';
@@ -34,14 +35,20 @@ import { createMetrics } from '../observability/index.ts';
 import type { Logger, ServiceMetrics } from '../observability/index.ts';
 import { observabilityPlugin } from './graphql-plugin.ts';
 import type { RequestContext } from './graphql-plugin.ts';
-import { createHttpApp, createServer, listen } from './http.ts';
+import { createHttpApp, createServer, graphqlErrorHandler, listen } from './http.ts';
 
 export type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 
-/** What every resolver receives. `em` is a fresh EntityManager fork per request. */
+/**
+ * What every resolver receives. `em` is a fresh EntityManager fork per request; the caller
+ * comes from the gateway's signed token only (see shared/auth/gateway-token.ts).
+ */
 export interface SubgraphContext extends RequestContext {
   readonly em: EntityManager;
+  /** Null for anonymous requests. */
   readonly identity: Identity | null;
+  /** The client's address as the gateway saw it; null when unknown. */
+  readonly clientIp: string | null;
 }
 
 /** The infrastructure handed to a subgraph's wiring function. */
@@ -56,6 +63,8 @@ export interface SubgraphInfra {
 
 export interface SubgraphWiring {
   resolvers: GraphQLResolverMap<SubgraphContext>;
+  /** Adds the service's own HTTP routes (e.g. auth's JWKS) beside `/graphql`. */
+  routes?: (app: express.Express) => void;
   /** Stops what the wiring started (consumers, timers); called before the infra closes. */
   stop?: () => Promise<void>;
 }
@@ -66,6 +75,8 @@ export interface SubgraphRuntimeConfig {
   /** 0 picks a free port. */
   port: number;
   nodeEnv: 'development' | 'production' | 'test';
+  /** GATEWAY_TOKEN_SECRET: verifies the identity token the gateway signs per request. */
+  gatewayTokenSecret: string;
   dataDir: string;
   databaseUrl?: string | undefined;
   redisUrl?: string | undefined;
@@ -125,6 +136,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
   };
 
   try {
+    const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
     const db = await startDatabase({
       schema: config.dbSchema ?? name,
       url: config.databaseUrl,
@@ -200,6 +212,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
         events: () => eventTransport.ping(),
       },
     });
+    wiring.routes?.(http.app);
     const httpServer = createServer(http.app);
     const apollo = new ApolloServer<SubgraphContext>({
       schema: buildSubgraphSchema({
@@ -222,15 +235,26 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
     opened.push({ name: 'graphql', stop: () => apollo.stop() });
     http.app.use(
       '/graphql',
+      // Only the gateway may call: no valid gateway token, no GraphQL (not even anonymous).
+      async (req: express.Request, res: express.Response, next: express.NextFunction) => {
+        try {
+          res.locals.caller = await gatewayTokens.verify(req.get(GATEWAY_TOKEN_HEADER));
+          next();
+        } catch (error) {
+          next(error);
+        }
+      },
       express.json({ limit: '1mb' }),
       expressMiddleware(apollo, {
         context: async ({ res }) => ({
           requestId: res.locals.requestId,
           logger: res.locals.logger,
           em: db.orm.em.fork(),
-          identity: null,
+          identity: res.locals.caller.identity,
+          clientIp: res.locals.caller.clientIp,
         }),
       }),
+      graphqlErrorHandler,
     );
     const listening = await listen(httpServer, config.host, config.port);
     logger.info({ url: `${listening.url}/graphql` }, `${name} subgraph ready`);

@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { GATEWAY_TOKEN_HEADER, createGatewayTokens } from '../../shared/auth/index.ts';
 import { startEmbeddedPostgres } from '../../shared/db/index.ts';
 import { postGraphQL, testLogger } from '../../shared/testing/index.ts';
 
@@ -140,7 +141,9 @@ describe('npm start on embedded defaults', () => {
       await embedded.stop();
     }
 
-    const running = launch({ DATA_DIR: dataDir, PORT: '0' });
+    // A known secret, so the test can ask the users subgraph itself, as the gateway would.
+    const secret = 'start-test-gateway-secret-0123456789abcdef';
+    const running = launch({ DATA_DIR: dataDir, PORT: '0', GATEWAY_TOKEN_SECRET: secret });
     try {
       const usersReady = await waitForLine(running, (l) => l['msg'] === 'users subgraph ready');
       const migration = running.lines.find(
@@ -151,6 +154,12 @@ describe('npm start on embedded defaults', () => {
         `${startedUrl(usersReady)}/graphql`,
         'query ($r: [_Any!]!) { _entities(representations: $r) { ... on User { id name } } }',
         { r: [{ __typename: 'User', id: userId }] },
+        {
+          [GATEWAY_TOKEN_HEADER]: await createGatewayTokens({ secret }).sign({
+            claims: null,
+            clientIp: null,
+          }),
+        },
       );
       expect(response.body.data?._entities).toEqual([{ id: userId, name: 'Kept' }]);
     } finally {

@@ -3,13 +3,22 @@
  */
 import type { Identity } from '../../../shared/auth/index.ts';
 import { ForbiddenError, UnauthenticatedError } from '../../../shared/errors/index.ts';
-import { assertCanReadUser, isUserId } from './user.decisions.ts';
+import { assertCanReadUser, isUserId, provisionalProfile } from './user.decisions.ts';
 
 const ALICE = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 const BOB = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c';
 
-const user = (userId: string): Identity => ({ userId, role: 'USER', scopes: [] });
-const admin = (userId: string): Identity => ({ userId, role: 'ADMIN', scopes: [] });
+const identity = (userId: string, role: Identity['role'], scopes: string[] = []): Identity => ({
+  userId,
+  role,
+  scopes,
+  sessionId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a00',
+  tokenId: 'token-1',
+  tokenExpiresAt: new Date('2026-11-22T12:15:00Z'),
+  profile: { email: 'someone@example.com', name: 'Someone', createdAt: new Date(0) },
+});
+const user = (userId: string) => identity(userId, 'USER');
+const admin = (userId: string) => identity(userId, 'ADMIN');
 
 /** What `decide` throws (undefined when it returns normally). */
 function thrownBy(decide: () => void): unknown {
@@ -47,7 +56,7 @@ describe('assertCanReadUser', () => {
   });
 
   it('does not let the USER role through just because scopes are present', () => {
-    const scoped: Identity = { userId: BOB, role: 'USER', scopes: ['users:read'] };
+    const scoped = identity(BOB, 'USER', ['users:read']);
     expect(thrownBy(() => assertCanReadUser(scoped, ALICE))).toBeInstanceOf(ForbiddenError);
   });
 
@@ -79,5 +88,23 @@ describe('isUserId', () => {
     ['a UUID one digit short', '3b241101-e2bb-4255-8caf-4136c566a96'],
   ])('rejects %s', (_what, value) => {
     expect(isUserId(value)).toBe(false);
+  });
+});
+
+describe('provisionalProfile (read-your-writes before the profile event arrives)', () => {
+  it('gives the caller their own profile as their token described it', () => {
+    expect(provisionalProfile(user(ALICE), ALICE)).toEqual({
+      id: ALICE,
+      role: 'USER',
+      email: 'someone@example.com',
+      name: 'Someone',
+      createdAt: new Date(0),
+    });
+  });
+
+  it('gives nothing for someone else, even to an ADMIN, and nothing to anonymous callers', () => {
+    expect(provisionalProfile(user(BOB), ALICE)).toBeNull();
+    expect(provisionalProfile(admin(BOB), ALICE)).toBeNull();
+    expect(provisionalProfile(null, ALICE)).toBeNull();
   });
 });

@@ -1,0 +1,134 @@
+/**
+ * The gateway's side of edge security. Verifies the client's bearer token — ES256 only,
+ * keys from auth's JWKS (cached, refetched at most once a second when an unknown `kid`
+ * arrives), `iss`, `aud`, `exp` and `typ` checked, claims validated, revoked tokens and
+ * sessions refused — and turns a verified caller into the identity token each subgraph
+ * request carries. A missing Authorization header is an anonymous caller; a present but
+ * unacceptable one is refused with 401 UNAUTHENTICATED, whatever is wrong with it.
+ */
+import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import type { NextFunction, Request, Response } from 'express';
+import {
+  ACCESS_TOKEN_ALGORITHM,
+  ACCESS_TOKEN_TYPE,
+  accessTokenClaimsSchema,
+} from '../shared/auth/index.ts';
+import type { AccessTokenClaims, RevocationList } from '../shared/auth/index.ts';
+import { UnauthenticatedError } from '../shared/errors/index.ts';
+import type { Logger } from '../shared/observability/index.ts';
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    /** Gateway: the verified access token's claims; null for anonymous requests. */
+    accessClaims: AccessTokenClaims | null;
+  }
+}
+
+export interface AccessTokenVerifierOptions {
+  /** Auth's `/.well-known/jwks.json`. */
+  jwksUrl: URL;
+  /** Expected `iss` (AUTH_TOKEN_ISSUER). */
+  issuer: string;
+  /** Expected `aud` (AUTH_TOKEN_AUDIENCE). */
+  audience: string;
+  /** Oldest acceptable `iat` (AUTH_ACCESS_TOKEN_TTL_SECONDS); also refuses an `iat` ahead of now. */
+  maxAgeSeconds: number;
+  revocations: RevocationList;
+  logger: Logger;
+  /** Accepted clock difference with auth. @default 5 */
+  clockToleranceSeconds?: number;
+  /** @default () => new Date() */
+  now?: () => Date;
+}
+
+export interface AccessTokenVerifier {
+  /** Claims of a valid token; null without a header; throws UnauthenticatedError otherwise. */
+  verify(authorization: string | undefined): Promise<AccessTokenClaims | null>;
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i;
+/** Real access tokens are well under this; anything longer is refused unparsed. */
+const MAX_TOKEN_LENGTH = 4096;
+
+export function createAccessTokenVerifier(
+  options: AccessTokenVerifierOptions,
+): AccessTokenVerifier {
+  const jwks = createRemoteJWKSet(options.jwksUrl, {
+    cooldownDuration: 1000,
+    cacheMaxAge: 10 * 60_000,
+    timeoutDuration: 3000,
+  });
+  const now = options.now ?? (() => new Date());
+  const refuse = () => new UnauthenticatedError('Invalid or expired access token');
+
+  return {
+    async verify(authorization) {
+      if (authorization === undefined) return null;
+      const match =
+        authorization.length <= MAX_TOKEN_LENGTH + 7 && BEARER.exec(authorization.trim());
+      if (!match)
+        throw new UnauthenticatedError(
+          'Expected an Authorization header of the form: Bearer <access token>',
+        );
+      const token = match[1]!;
+      // Cheap structural check first: garbage never triggers a JWKS fetch.
+      let header;
+      try {
+        header = decodeProtectedHeader(token);
+      } catch {
+        throw refuse();
+      }
+      if (header.alg !== ACCESS_TOKEN_ALGORITHM || typeof header.kid !== 'string') throw refuse();
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(token, jwks, {
+          algorithms: [ACCESS_TOKEN_ALGORITHM],
+          issuer: options.issuer,
+          audience: options.audience,
+          typ: ACCESS_TOKEN_TYPE,
+          requiredClaims: ['sub', 'jti', 'iat', 'exp'],
+          maxTokenAge: options.maxAgeSeconds,
+          clockTolerance: options.clockToleranceSeconds ?? 5,
+          currentDate: now(),
+        }));
+      } catch (error) {
+        if (!(error instanceof joseErrors.JOSEError)) {
+          // Not the token's fault (e.g. auth's JWKS unreachable): worth an operator's look.
+          options.logger.warn({ err: error }, 'gateway: could not verify an access token');
+        }
+        throw refuse();
+      }
+      const claims = accessTokenClaimsSchema.safeParse(payload);
+      if (!claims.success) throw refuse();
+      const revoked = await options.revocations.isRevoked({
+        userId: claims.data.sub,
+        sessionId: claims.data.sid,
+        tokenId: claims.data.jti,
+      });
+      if (revoked) throw new UnauthenticatedError('This access token has been revoked');
+      return claims.data;
+    },
+  };
+}
+
+/** Express middleware: verifies the Authorization header into `res.locals.accessClaims`. */
+export function authenticate(verifier: AccessTokenVerifier) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      res.locals.accessClaims = await verifier.verify(req.get('authorization'));
+      next();
+    } catch (error) {
+      if (error instanceof UnauthenticatedError) {
+        res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
+      }
+      next(error);
+    }
+  };
+}
+
+/** The client's address as this process saw it (no forwarding header is trusted). */
+export function clientIpOf(req: Request): string | null {
+  const address = req.socket.remoteAddress;
+  if (!address) return null;
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

@@ -1,0 +1,101 @@
+/**
+ * The gateway → subgraph identity token. The gateway verifies the client's access token,
+ * then signs, per subgraph request, a token that says who the caller is and where the
+ * request came from (HS256 with GATEWAY_TOKEN_SECRET, 60 s). Subgraphs accept a GraphQL
+ * request only with a valid one — anonymous requests carry one too — so calling a
+ * subgraph's port directly, with a forged header or token, impersonates nobody.
+ */
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { z } from 'zod';
+import { UnauthenticatedError } from '../errors/index.ts';
+import { accessTokenClaimsSchema, identityFromClaims } from './access-token.ts';
+import type { AccessTokenClaims } from './access-token.ts';
+import type { Caller } from './identity.ts';
+
+/** The header carrying the token from the gateway to a subgraph. */
+export const GATEWAY_TOKEN_HEADER = 'x-eventgraph-gateway-token';
+const ALGORITHM = 'HS256';
+const ISSUER = 'eventgraph-gateway';
+const AUDIENCE = 'eventgraph-subgraphs';
+/** A distinct `typ`, so no other JWT (an access token, say) passes as a gateway token. */
+const TYPE = 'eventgraph-gateway+jwt';
+/** Shortest secret accepted: HS256 wants at least 256 bits of key. */
+export const GATEWAY_SECRET_MIN_LENGTH = 32;
+
+const gatewayClaimsSchema = z.object({
+  ip: z.string().max(64).optional(),
+  usr: accessTokenClaimsSchema.optional(),
+});
+
+export interface GatewayTokenOptions {
+  /** GATEWAY_TOKEN_SECRET: shared by the gateway and every subgraph, ≥ 32 characters. */
+  secret: string;
+  /** Lifetime of a signed token. @default 60 */
+  ttlSeconds?: number;
+  /** Accepted clock difference between gateway and subgraph. @default 5 */
+  clockToleranceSeconds?: number;
+  /** @default () => new Date() */
+  now?: () => Date;
+}
+
+export interface GatewayTokens {
+  /** Signs the caller for one subgraph request; `claims` are the verified access token's. */
+  sign(caller: { claims: AccessTokenClaims | null; clientIp: string | null }): Promise<string>;
+  /** The caller a token names; throws UnauthenticatedError when missing, expired or forged. */
+  verify(token: string | undefined): Promise<Caller>;
+}
+
+export function createGatewayTokens(options: GatewayTokenOptions): GatewayTokens {
+  if (options.secret.length < GATEWAY_SECRET_MIN_LENGTH) {
+    throw new Error(
+      `GATEWAY_TOKEN_SECRET: expected at least ${GATEWAY_SECRET_MIN_LENGTH} characters`,
+    );
+  }
+  const key = new TextEncoder().encode(options.secret);
+  const ttlSeconds = options.ttlSeconds ?? 60;
+  const now = options.now ?? (() => new Date());
+  return {
+    async sign({ claims, clientIp }) {
+      const issuedAt = Math.floor(now().getTime() / 1000);
+      return new SignJWT({
+        ...(clientIp ? { ip: clientIp } : {}),
+        ...(claims ? { usr: claims } : {}),
+      })
+        .setProtectedHeader({ alg: ALGORITHM, typ: TYPE })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(issuedAt + ttlSeconds)
+        .sign(key);
+    },
+    async verify(token) {
+      if (!token) {
+        throw new UnauthenticatedError('This service accepts requests only through the gateway');
+      }
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(token, key, {
+          algorithms: [ALGORITHM],
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          typ: TYPE,
+          requiredClaims: ['iat', 'exp'],
+          clockTolerance: options.clockToleranceSeconds ?? 5,
+          maxTokenAge: ttlSeconds + (options.clockToleranceSeconds ?? 5),
+          currentDate: now(),
+        }));
+      } catch (error) {
+        if (error instanceof joseErrors.JOSEError || error instanceof TypeError) {
+          throw new UnauthenticatedError('Invalid gateway token');
+        }
+        throw error;
+      }
+      const parsed = gatewayClaimsSchema.safeParse(payload);
+      if (!parsed.success) throw new UnauthenticatedError('Invalid gateway token');
+      return {
+        identity: parsed.data.usr ? identityFromClaims(parsed.data.usr) : null,
+        clientIp: parsed.data.ip ?? null,
+      };
+    },
+  };
+}
