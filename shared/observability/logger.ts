@@ -22,7 +22,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     redact: {
-      paths: ['*.password', '*.authorization', 'req.headers.authorization', 'req.headers.cookie'],
+      // Secrets never reach a log line, wherever a careless `{ input }` puts them.
+      paths: [
+        '*.password',
+        '*.currentPassword',
+        '*.newPassword',
+        '*.accessToken',
+        '*.refreshToken',
+        '*.authorization',
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["x-eventgraph-gateway-token"]',
+      ],
       censor: '[redacted]',
     },
   });

@@ -136,7 +136,9 @@ export function graphqlErrorHandler(
   if (error instanceof DomainError) {
     status = STATUS_BY_CODE[error.code] ?? 400;
     body = { message: error.message, extensions: { code: error.code, ...error.extensions() } };
-    if (error.code === 'UNAUTHENTICATED') res.setHeader('www-authenticate', 'Bearer');
+    if (error.code === 'UNAUTHENTICATED' && !res.hasHeader('www-authenticate')) {
+      res.setHeader('www-authenticate', 'Bearer');
+    }
   } else if (
     typeof httpError.status === 'number' &&
     httpError.status >= 400 &&

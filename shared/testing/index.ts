@@ -87,6 +87,16 @@ export function testKafka(): TestKafka {
   };
 }
 
+/** What `decide` throws, or undefined when it returns normally (for given/when/then tests). */
+export function thrownBy(decide: () => unknown): unknown {
+  try {
+    decide();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
 /** Polls `probe` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
   probe: () => Promise<T | undefined | false> | T | undefined | false,

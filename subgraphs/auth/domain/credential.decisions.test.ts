@@ -1,5 +1,6 @@
 /** Account rules as pure decisions: given an input, when deciding, then the outcome. */
 import { ValidationError } from '../../../shared/errors/index.ts';
+import { thrownBy } from '../../../shared/testing/index.ts';
 import {
   assertStrongPassword,
   couldBePassword,
@@ -7,15 +8,6 @@ import {
   normaliseName,
   roleForNewAccount,
 } from './credential.decisions.ts';
-
-function thrownBy(decide: () => unknown): unknown {
-  try {
-    decide();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 describe('normaliseEmail', () => {
   it.each([

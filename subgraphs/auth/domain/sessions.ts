@@ -69,7 +69,12 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const read = async (sessionId: string) => {
     const raw = await cache.get(key(sessionId));
     if (raw === null) return null;
-    const parsed = recordSchema.safeParse(JSON.parse(raw));
+    let parsed;
+    try {
+      parsed = recordSchema.safeParse(JSON.parse(raw));
+    } catch {
+      return null; // unreadable: no session
+    }
     return parsed.success ? { raw, record: parsed.data } : null;
   };
 

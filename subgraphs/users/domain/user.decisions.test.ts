@@ -3,6 +3,7 @@
  */
 import type { Identity } from '../../../shared/auth/index.ts';
 import { ForbiddenError, UnauthenticatedError } from '../../../shared/errors/index.ts';
+import { thrownBy } from '../../../shared/testing/index.ts';
 import { assertCanReadUser, isUserId, provisionalProfile } from './user.decisions.ts';
 
 const ALICE = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
@@ -19,16 +20,6 @@ const identity = (userId: string, role: Identity['role'], scopes: string[] = [])
 });
 const user = (userId: string) => identity(userId, 'USER');
 const admin = (userId: string) => identity(userId, 'ADMIN');
-
-/** What `decide` throws (undefined when it returns normally). */
-function thrownBy(decide: () => void): unknown {
-  try {
-    decide();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 describe('assertCanReadUser', () => {
   it('refuses an anonymous caller as unauthenticated', () => {
