@@ -54,9 +54,41 @@ export const userPasswordChangedV1 = defineEventType(
 );
 export type UserPasswordChangedV1 = z.infer<typeof userPasswordChangedV1.schema>;
 
+/** users → a profile changed (auth keeps the name it puts in tokens). */
+export const userUpdatedV1 = defineEventType(
+  'user.updated',
+  1,
+  z.object({ userId: z.uuid(), name: z.string().min(1).max(100), updatedAt: z.iso.datetime() }),
+);
+export type UserUpdatedV1 = z.infer<typeof userUpdatedV1.schema>;
+
+/** users → an ADMIN changed someone's role (auth ends their sessions: new tokens, new role). */
+export const userRoleChangedV1 = defineEventType(
+  'user.role_changed',
+  1,
+  z.object({
+    userId: z.uuid(),
+    role: z.enum(['USER', 'ADMIN']),
+    previousRole: z.enum(['USER', 'ADMIN']),
+    changedAt: z.iso.datetime(),
+  }),
+);
+export type UserRoleChangedV1 = z.infer<typeof userRoleChangedV1.schema>;
+
+/** users → an account was deleted (auth deletes its credentials and ends its sessions). */
+export const userDeletedV1 = defineEventType(
+  'user.deleted',
+  1,
+  z.object({ userId: z.uuid(), deletedAt: z.iso.datetime() }),
+);
+export type UserDeletedV1 = z.infer<typeof userDeletedV1.schema>;
+
 export const catalogue = createCatalogue([
   userRegisteredV1,
   userLoggedInV1,
   userLoggedOutV1,
   userPasswordChangedV1,
+  userUpdatedV1,
+  userRoleChangedV1,
+  userDeletedV1,
 ]);

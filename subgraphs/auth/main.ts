@@ -1,11 +1,12 @@
 /**
  * Auth subgraph wiring: credentials (Postgres schema `auth`), signing keys and the JWKS at
- * `/.well-known/jwks.json`, sessions, revocations and login rate limits in the cache, and
- * the `user.*` account events through the outbox. Started by `platform/platform.ts`.
+ * `/.well-known/jwks.json`, sessions, revocations and login rate limits in the cache, the
+ * `user.*` account events through the outbox, and the consumer of the users subgraph's
+ * events (name, role, deletion). Started by `platform/platform.ts`.
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
-import { catalogue } from '../../schema/events/index.ts';
+import { TOPICS, catalogue } from '../../schema/events/index.ts';
 import { createRevocationList } from '../../shared/auth/index.ts';
 import type { EventTransport } from '../../shared/events/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
@@ -14,6 +15,7 @@ import type { SubgraphHandle, SubgraphRuntimeConfig } from '../../shared/server/
 import { createAccessTokenIssuer } from './domain/access-tokens.ts';
 import { createAuthService } from './domain/auth.service.ts';
 import { CredentialEntity } from './domain/credential.entity.ts';
+import { createAccountHandlers } from './events/account.handlers.ts';
 import { createPasswordHasher } from './domain/passwords.ts';
 import { createSessionStore } from './domain/sessions.ts';
 import { startSigningKeyStore } from './domain/signing-keys.ts';
@@ -100,6 +102,11 @@ export async function startAuthSubgraph(options: AuthSubgraphOptions): Promise<A
           maxPerIp: settings.maxLoginsPerIp,
         },
         adminEmail: settings.adminEmail,
+      });
+      await events.consume({
+        group: 'auth.accounts',
+        topics: [TOPICS.users],
+        handlers: createAccountHandlers(revocations),
       });
       return {
         resolvers: createAuthResolvers(auth),

@@ -1,6 +1,7 @@
 /**
- * Users subgraph wiring: profiles (Postgres schema `users`), the `User` entity, and the
- * `user.registered` consumer. Started by `platform/start.ts`, alone or with the others.
+ * Users subgraph wiring: profiles (Postgres schema `users`), the `User` entity with its
+ * cache, the `user.registered` consumer and the cache-invalidation consumer of its own
+ * events. Started by `platform/platform.ts`, alone or with the others.
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
@@ -11,6 +12,7 @@ import { createSubgraph } from '../../shared/server/index.ts';
 import type { SubgraphHandle, SubgraphRuntimeConfig } from '../../shared/server/index.ts';
 import { UserEntity } from './domain/user.entity.ts';
 import { createUserService } from './domain/user.service.ts';
+import { createCacheInvalidationHandler } from './events/cache-invalidation.handler.ts';
 import { createUserRegisteredHandler } from './events/user-registered.handler.ts';
 import { migrations } from './migrations/index.ts';
 import { createUserResolvers } from './resolvers/user.resolvers.ts';
@@ -34,12 +36,28 @@ export async function startUsersSubgraph(options: UsersSubgraphOptions): Promise
     config: options.config,
     logger: options.logger,
     ...(options.transport ? { transport: options.transport } : {}),
-    async wire({ events }) {
-      const users = createUserService();
+    async wire({ cache, events, metrics, logger }) {
+      const users = createUserService({
+        cache,
+        events,
+        metrics,
+        logger,
+        schema: options.config.dbSchema ?? 'users',
+      });
       await events.consume({
         group: 'users.profiles',
         topics: [TOPICS.auth],
         handlers: { 'user.registered': createUserRegisteredHandler(users) },
+      });
+      const invalidate = createCacheInvalidationHandler(users);
+      await events.consume({
+        group: 'users.cache',
+        topics: [TOPICS.users],
+        handlers: {
+          'user.updated': invalidate,
+          'user.role_changed': invalidate,
+          'user.deleted': invalidate,
+        },
       });
       return { resolvers: createUserResolvers(users) };
     },

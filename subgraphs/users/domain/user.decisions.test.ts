@@ -4,7 +4,17 @@
 import type { Identity } from '../../../shared/auth/index.ts';
 import { ForbiddenError, UnauthenticatedError } from '../../../shared/errors/index.ts';
 import { thrownBy } from '../../../shared/testing/index.ts';
-import { assertCanReadUser, isUserId, provisionalProfile } from './user.decisions.ts';
+import {
+  assertAdmin,
+  assertCanReadUser,
+  decodeCursor,
+  encodeCursor,
+  isUserId,
+  likePattern,
+  normaliseName,
+  pageSize,
+  provisionalProfile,
+} from './user.decisions.ts';
 
 const ALICE = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 const BOB = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c';
@@ -97,5 +107,74 @@ describe('provisionalProfile (read-your-writes before the profile event arrives)
     expect(provisionalProfile(user(BOB), ALICE)).toBeNull();
     expect(provisionalProfile(admin(BOB), ALICE)).toBeNull();
     expect(provisionalProfile(null, ALICE)).toBeNull();
+  });
+});
+
+describe('assertAdmin', () => {
+  it('lets an ADMIN through, refuses a USER as FORBIDDEN and nobody as UNAUTHENTICATED', () => {
+    expect(thrownBy(() => assertAdmin(admin(ALICE)))).toBeUndefined();
+    expect(thrownBy(() => assertAdmin(user(ALICE)))).toBeInstanceOf(ForbiddenError);
+    expect(thrownBy(() => assertAdmin(null))).toBeInstanceOf(UnauthenticatedError);
+  });
+});
+
+describe('pageSize', () => {
+  it('defaults to 20 and accepts 1 to 100', () => {
+    expect(pageSize(undefined)).toBe(20);
+    expect(pageSize(null)).toBe(20);
+    expect(pageSize(1)).toBe(1);
+    expect(pageSize(100)).toBe(100);
+  });
+  it.each([[0], [101], [-5], [2.5]])('refuses %p naming `first`', (first) => {
+    expect(thrownBy(() => pageSize(first))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'first',
+    });
+  });
+});
+
+describe('cursors', () => {
+  it('round-trip the sort key', () => {
+    const cursor = { createdAt: new Date('2026-11-22T10:00:00.123Z'), id: ALICE };
+    expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);
+  });
+  it.each([
+    ['garbage', 'not-a-cursor'],
+    ['JSON of the wrong shape', Buffer.from('{"a":1}').toString('base64url')],
+    ['a bad date', Buffer.from(JSON.stringify(['yesterday', ALICE])).toString('base64url')],
+    [
+      'an id that is no UUID',
+      Buffer.from(JSON.stringify(['2026-11-22T10:00:00Z', "1' or 1=1"])).toString('base64url'),
+    ],
+  ])('refuses %s as BAD_USER_INPUT on `after`', (_what, value) => {
+    expect(thrownBy(() => decodeCursor(value))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'after',
+    });
+  });
+});
+
+describe('likePattern', () => {
+  it('matches anywhere, with LIKE wildcards taken literally', () => {
+    expect(likePattern('  ada ')).toBe('%ada%');
+    expect(likePattern('50%_off\\')).toBe('%50\\%\\_off\\\\%');
+    expect(likePattern('   ')).toBeNull();
+    expect(likePattern(undefined)).toBeNull();
+  });
+  it('refuses a search longer than 100 characters', () => {
+    expect(thrownBy(() => likePattern('x'.repeat(101)))).toMatchObject({ field: 'search' });
+  });
+});
+
+describe('normaliseName', () => {
+  it('trims and accepts 1-100 characters', () => {
+    expect(normaliseName('  Ada  ')).toBe('Ada');
+    expect(normaliseName('é'.repeat(100))).toHaveLength(100);
+  });
+  it.each([[''], ['  '], ['n'.repeat(101)]])('refuses %j', (raw) => {
+    expect(thrownBy(() => normaliseName(raw))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'name',
+    });
   });
 });

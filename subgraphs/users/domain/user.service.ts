@@ -1,12 +1,40 @@
 /**
- * Users domain service: reads profiles and creates them from `user.registered` events.
- * Every method takes the request's (or handler's) EntityManager; the service holds none.
+ * Users domain service: profiles (created from `user.registered`), the admin list, profile
+ * and role changes and deletion, each committed with its event (outbox).
+ *
+ * Reads by id go through a per-request DataLoader over a cache-aside Redis entry per user:
+ * N ids cost one MGET and at most one SQL query for the misses. Entries are removed right
+ * after a change commits, again when the change's own event is consumed (`users.cache`,
+ * covering a crash in between or a reader that re-cached an old row), and expire after
+ * `ttlMs` as a last resort. A deleted account leaves a tombstone (id and time only), so a
+ * late or redelivered `user.registered` cannot bring it back.
  */
+import DataLoader from 'dataloader';
+import { Counter } from 'prom-client';
+import type { Identity, Role } from '../../../shared/auth/index.ts';
+import type { Cache } from '../../../shared/cache/index.ts';
 import type { EntityManager } from '../../../shared/db/index.ts';
-import type { Role } from '../../../shared/auth/index.ts';
+import { NotFoundError } from '../../../shared/errors/index.ts';
+import type { ServiceEvents } from '../../../shared/events/index.ts';
+import type { Logger, ServiceMetrics } from '../../../shared/observability/index.ts';
+import type {
+  UserDeletedV1,
+  UserRoleChangedV1,
+  UserUpdatedV1,
+} from '../../../schema/events/index.ts';
 import { UserEntity } from './user.entity.ts';
 import type { User } from './user.entity.ts';
-import { isUserId } from './user.decisions.ts';
+import {
+  assertAdmin,
+  assertCanChangeUser,
+  decodeCursor,
+  encodeCursor,
+  isUserId,
+  likePattern,
+  normaliseName,
+  pageSize,
+} from './user.decisions.ts';
+import type { UserView } from './user.decisions.ts';
 
 export interface NewProfile {
   id: string;
@@ -16,19 +44,222 @@ export interface NewProfile {
   createdAt: Date;
 }
 
-export interface UserService {
-  findById(em: EntityManager, id: string): Promise<User | null>;
-  /** Creates the profile unless it exists already (idempotent: redeliveries are no-ops). */
-  createProfile(em: EntityManager, profile: NewProfile): Promise<void>;
+export interface UserConnection {
+  edges: { cursor: string; node: UserView }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
-export function createUserService(): UserService {
+export interface UserServiceOptions {
+  /** The users subgraph's cache (its own prefix). */
+  cache: Cache;
+  events: ServiceEvents;
+  metrics: ServiceMetrics;
+  logger: Logger;
+  /** Postgres schema of the users tables. */
+  schema: string;
+  /** Safety-net expiry of a cached profile. @default 300000 (5 min) */
+  ttlMs?: number;
+  /** @default () => new Date() */
+  now?: () => Date;
+}
+
+export interface UserService {
+  /** A per-request loader: batched, cache-aside reads by id (null: no such profile). */
+  createLoader(em: EntityManager): DataLoader<string, UserView | null>;
+  /** True when the account was deleted (its id must not be served from a token either). */
+  isDeleted(em: EntityManager, id: string): Promise<boolean>;
+  list(
+    em: EntityManager,
+    identity: Identity | null,
+    args: { first?: number | null; after?: string | null; search?: string | null },
+  ): Promise<UserConnection>;
+  updateProfile(
+    em: EntityManager,
+    identity: Identity | null,
+    input: { id?: string | null; name?: string | null },
+  ): Promise<UserView>;
+  setRole(em: EntityManager, identity: Identity | null, id: string, role: Role): Promise<UserView>;
+  delete(em: EntityManager, identity: Identity | null, id: string): Promise<boolean>;
+  /** Creates the profile unless it exists or was deleted (idempotent: redeliveries are no-ops). */
+  createProfile(em: EntityManager, profile: NewProfile): Promise<void>;
+  /** Drops cached profiles. */
+  invalidate(...ids: string[]): Promise<void>;
+}
+
+const cacheKey = (id: string) => `user:${id}`;
+
+export function createUserService(options: UserServiceOptions): UserService {
+  const { cache, events, logger } = options;
+  const ttlMs = options.ttlMs ?? 300_000;
+  const now = options.now ?? (() => new Date());
+  const tombstones = `"${options.schema}".deleted_users`;
+  const lookups = new Counter({
+    name: 'users_cache_lookups_total',
+    help: 'Profile lookups by id, by where they were answered from',
+    labelNames: ['result'] as const,
+    registers: [options.metrics.registry],
+  });
+  const queries = new Counter({
+    name: 'users_profile_queries_total',
+    help: 'SQL queries issued to load profiles by id (one per batch of cache misses)',
+    registers: [options.metrics.registry],
+  });
+
+  /** The cache is an optimisation: when it fails, reads fall back to the database. */
+  const cached = async (ids: readonly string[]): Promise<(UserView | null)[]> => {
+    try {
+      const values = await cache.getMany(...ids.map(cacheKey));
+      return values.map((value) => (value === null ? null : fromJson(value)));
+    } catch (error) {
+      logger.warn({ err: error }, 'users: cache read failed; reading the database');
+      return ids.map(() => null);
+    }
+  };
+
+  const invalidate = async (...ids: string[]) => {
+    if (ids.length === 0) return;
+    try {
+      await cache.delete(...ids.map(cacheKey));
+    } catch (error) {
+      // The event-driven invalidation and the TTL still remove it.
+      logger.warn({ err: error, ids }, 'users: cache invalidation failed');
+    }
+  };
+
+  const isDeleted = async (em: EntityManager, id: string) => {
+    if (!isUserId(id)) return false;
+    const rows = await em.execute<unknown[]>(`select 1 from ${tombstones} where id = ?`, [id]);
+    return rows.length > 0;
+  };
+
+  const load = async (em: EntityManager, id: string): Promise<User> => {
+    if (!isUserId(id)) throw new NotFoundError('User');
+    const user = await em.findOne(UserEntity, { id });
+    if (!user) throw new NotFoundError('User');
+    return user;
+  };
+
   return {
-    async findById(em, id) {
-      if (!isUserId(id)) return null;
-      return em.findOne(UserEntity, { id });
+    createLoader(em) {
+      return new DataLoader<string, UserView | null>(async (ids) => {
+        const valid = ids.filter(isUserId);
+        const fromCache = await cached(valid);
+        const found = new Map<string, UserView>();
+        const misses: string[] = [];
+        valid.forEach((id, index) => {
+          const hit = fromCache[index];
+          if (hit) found.set(id, hit);
+          else misses.push(id);
+        });
+        lookups.inc({ result: 'hit' }, found.size);
+        lookups.inc({ result: 'miss' }, misses.length);
+        if (misses.length > 0) {
+          queries.inc();
+          const rows = await em.find(UserEntity, { id: { $in: misses } });
+          for (const row of rows) found.set(row.id, viewOf(row));
+          await Promise.all(
+            rows.map((row) =>
+              cache
+                .set(cacheKey(row.id), JSON.stringify(viewOf(row)), ttlMs)
+                .catch((error: unknown) =>
+                  logger.warn({ err: error }, 'users: cache write failed'),
+                ),
+            ),
+          );
+        }
+        return ids.map((id) => found.get(id) ?? null);
+      });
     },
+
+    isDeleted,
+
+    async list(em, identity, args) {
+      assertAdmin(identity);
+      const limit = pageSize(args.first);
+      const after = args.after ? decodeCursor(args.after) : null;
+      const pattern = likePattern(args.search);
+      const conditions: object[] = [];
+      if (after) {
+        conditions.push({
+          $or: [
+            { createdAt: { $gt: after.createdAt } },
+            { createdAt: after.createdAt, id: { $gt: after.id } },
+          ],
+        });
+      }
+      if (pattern) {
+        conditions.push({ $or: [{ name: { $ilike: pattern } }, { email: { $ilike: pattern } }] });
+      }
+      const rows = await em.find(UserEntity, conditions.length ? { $and: conditions } : {}, {
+        orderBy: { createdAt: 'asc', id: 'asc' },
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit).map(viewOf);
+      const edges = page.map((node) => ({ cursor: encodeCursor(node), node }));
+      return {
+        edges,
+        pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null },
+      };
+    },
+
+    async updateProfile(em, identity, input) {
+      const id = input.id ?? identity?.userId ?? '';
+      assertCanChangeUser(identity, id);
+      const name =
+        input.name === undefined || input.name === null ? null : normaliseName(input.name);
+      const updated = await em.transactional(async (tx) => {
+        const user = await load(tx, id);
+        if (name === null || name === user.name) return user;
+        user.name = name;
+        user.updatedAt = now();
+        await tx.flush();
+        const data: UserUpdatedV1 = { userId: id, name, updatedAt: user.updatedAt.toISOString() };
+        await events.publish(tx, [{ type: 'user.updated', subject: id, data }]);
+        return user;
+      });
+      await invalidate(id);
+      return viewOf(updated);
+    },
+
+    async setRole(em, identity, id, role) {
+      assertAdmin(identity);
+      const updated = await em.transactional(async (tx) => {
+        const user = await load(tx, id);
+        if (user.role === role) return user;
+        const previousRole = user.role;
+        user.role = role;
+        user.updatedAt = now();
+        await tx.flush();
+        const data: UserRoleChangedV1 = {
+          userId: id,
+          role,
+          previousRole,
+          changedAt: user.updatedAt.toISOString(),
+        };
+        await events.publish(tx, [{ type: 'user.role_changed', subject: id, data }]);
+        return user;
+      });
+      await invalidate(id);
+      return viewOf(updated);
+    },
+
+    async delete(em, identity, id) {
+      assertCanChangeUser(identity, id);
+      await em.transactional(async (tx) => {
+        const user = await load(tx, id);
+        const at = now();
+        tx.remove(user);
+        await tx.flush();
+        await tx.execute(`insert into ${tombstones} (id, deleted_at) values (?, ?)`, [id, at]);
+        const data: UserDeletedV1 = { userId: id, deletedAt: at.toISOString() };
+        await events.publish(tx, [{ type: 'user.deleted', subject: id, data }]);
+      });
+      await invalidate(id);
+      return true;
+    },
+
     async createProfile(em, profile) {
+      if (await isDeleted(em, profile.id)) return;
       await em
         .createQueryBuilder(UserEntity)
         .insert({ ...profile, updatedAt: profile.createdAt })
@@ -36,5 +267,26 @@ export function createUserService(): UserService {
         .ignore()
         .execute();
     },
+
+    invalidate,
   };
+}
+
+function viewOf(user: User): UserView {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role,
+    createdAt: new Date(user.createdAt),
+  };
+}
+
+function fromJson(value: string): UserView | null {
+  try {
+    const parsed = JSON.parse(value) as UserView & { createdAt: string };
+    return { ...parsed, createdAt: new Date(parsed.createdAt) };
+  } catch {
+    return null;
+  }
 }

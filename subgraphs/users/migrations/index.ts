@@ -21,6 +21,20 @@ class CreateUsers extends Migration {
   }
 }
 
+/** Deleted accounts: only the id and when, so a late `user.registered` cannot revive one. */
+class CreateDeletedUsers extends Migration {
+  override up(): void {
+    this.addSql(`
+      create table deleted_users (
+        id uuid primary key,
+        deleted_at timestamptz not null
+      )`);
+    // The admin list pages in (created_at, id) order.
+    this.addSql('create index users_created_at_id on users (created_at, id)');
+  }
+}
+
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261122000000_create_users', class: CreateUsers },
+  { name: 'Migration20261122200000_create_deleted_users', class: CreateDeletedUsers },
 ];
