@@ -60,6 +60,15 @@ export const platformEnvSchema = commonEnvSchema
           'expected the secret shared by the gateway and subgraphs when SERVICE is set (e.g. openssl rand -base64 48)',
       });
     }
+    // Auth writes sessions and revocations that the gateway must read: separately they can
+    // only share them through Redis (a process's own memory cache would hide every logout).
+    if ((value.SERVICE === 'gateway' || value.SERVICE === 'auth') && !value.REDIS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_URL'],
+        message: `expected the Redis that auth and the gateway share when SERVICE=${value.SERVICE}`,
+      });
+    }
     if (value.SERVICE !== 'gateway') return;
     for (const subgraph of SUBGRAPHS.filter((s) => s.implemented)) {
       const variable = `${subgraph.name.toUpperCase()}_URL` as 'USERS_URL';

@@ -1,0 +1,74 @@
+/**
+ * The platform's environment: what each way of running needs, refused at start-up with a
+ * message naming the variable (platform/start.ts prints these on one line and exits 1).
+ */
+import { ConfigError, loadConfig } from '../shared/config/index.ts';
+import { platformEnvSchema } from './env.ts';
+
+const SECRET = 'a-secret-that-is-long-enough-0123456789';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(platformEnvSchema, env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+}
+
+describe('platform environment', () => {
+  it('needs nothing to run everything in one process (embedded defaults)', () => {
+    expect(problems({})).toEqual([]);
+    const env = loadConfig(platformEnvSchema, {});
+    expect(env).toMatchObject({
+      AUTH_ACCESS_TOKEN_TTL_SECONDS: 900,
+      AUTH_REFRESH_TOKEN_TTL_SECONDS: 604800,
+      AUTH_LOGIN_MAX_ATTEMPTS_PER_EMAIL: 10,
+      AUTH_SIGNING_KEY_ROTATION_DAYS: 30,
+    });
+  });
+
+  it.each([['gateway'], ['auth'], ['users']])(
+    'needs GATEWAY_TOKEN_SECRET when SERVICE=%s',
+    (service) => {
+      expect(problems({ SERVICE: service, REDIS_URL: 'redis://r:6379' }).join('\n')).toMatch(
+        /^GATEWAY_TOKEN_SECRET: expected the secret shared by the gateway and subgraphs/m,
+      );
+    },
+  );
+
+  it('refuses a GATEWAY_TOKEN_SECRET shorter than 32 characters', () => {
+    expect(problems({ GATEWAY_TOKEN_SECRET: 'short' })).toEqual([
+      expect.stringMatching(/^GATEWAY_TOKEN_SECRET: expected a random secret of at least 32/),
+    ]);
+  });
+
+  it.each([['gateway'], ['auth']])('needs REDIS_URL when SERVICE=%s runs alone', (service) => {
+    const found = problems({
+      SERVICE: service,
+      GATEWAY_TOKEN_SECRET: SECRET,
+      AUTH_URL: 'http://auth:4001/graphql',
+      USERS_URL: 'http://users:4002/graphql',
+    });
+    expect(found).toEqual([expect.stringMatching(/^REDIS_URL: expected the Redis that auth and/)]);
+  });
+
+  it("needs every built subgraph's URL for SERVICE=gateway", () => {
+    const found = problems({
+      SERVICE: 'gateway',
+      GATEWAY_TOKEN_SECRET: SECRET,
+      REDIS_URL: 'redis://r:6379',
+    });
+    expect(found).toEqual([
+      expect.stringMatching(/^AUTH_URL: expected the auth subgraph's GraphQL URL/),
+      expect.stringMatching(/^USERS_URL: expected the users subgraph's GraphQL URL/),
+    ]);
+  });
+
+  it('refuses a negative signing-key rotation period, naming it', () => {
+    expect(problems({ AUTH_SIGNING_KEY_ROTATION_DAYS: '-1' })).toEqual([
+      expect.stringMatching(/^AUTH_SIGNING_KEY_ROTATION_DAYS: expected a whole number of days/),
+    ]);
+  });
+});
