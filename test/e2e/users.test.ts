@@ -71,6 +71,20 @@ async function profileExists(id: string): Promise<void> {
   );
 }
 
+/** Waits until every one of these profiles exists (events land on several partitions). */
+async function profilesExist(ids: string[]): Promise<void> {
+  const reps = ids.map((id) => ({ __typename: 'User', id }));
+  await waitFor(
+    async () => {
+      const response = await fixture.subgraphGql<{ _entities: unknown[] }>('users', ENTITIES, {
+        reps,
+      });
+      return response.body.data?._entities.every(Boolean);
+    },
+    { timeoutMs: 30_000, what: `${ids.length} profiles` },
+  );
+}
+
 /** Profiles straight onto auth.events, as auth would publish them (fast bulk set-up). */
 async function publishRegistrations(users: { id: string; email: string; name: string }[]) {
   const producer = new kafkajs.Kafka({
@@ -156,8 +170,7 @@ describe('the admin list of users', () => {
 
   beforeAll(async () => {
     await publishRegistrations(bulk);
-    await profileExists(bulk.at(-1)!.id);
-    await profileExists(bulk[0]!.id);
+    await profilesExist(bulk.map((user) => user.id));
   });
 
   it('pages through 250 users 100 at a time with no duplicates or gaps while others sign up', async () => {
@@ -350,8 +363,7 @@ describe('the profile cache', () => {
       name: `Ref ${i}`,
     }));
     await publishRegistrations(hundred);
-    await profileExists(hundred.at(-1)!.id);
-    await profileExists(hundred[0]!.id);
+    await profilesExist(hundred.map((user) => user.id));
     await redis.del(...hundred.map((user) => `${fixture.redis.prefix}users:user:${user.id}`));
     const reps = hundred.map((user) => ({ __typename: 'User', id: user.id }));
 
