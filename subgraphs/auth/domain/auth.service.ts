@@ -22,6 +22,7 @@ import type {
   UserPasswordChangedV1,
   UserRegisteredV1,
 } from '../../../schema/events/index.ts';
+import { normaliseName } from '../../../schema/profile.ts';
 import type { AccessTokenIssuer, TokenSubject } from './access-tokens.ts';
 import { CredentialEntity } from './credential.entity.ts';
 import type { Credential } from './credential.entity.ts';
@@ -29,7 +30,6 @@ import {
   assertStrongPassword,
   couldBePassword,
   normaliseEmail,
-  normaliseName,
   roleForNewAccount,
 } from './credential.decisions.ts';
 import type { PasswordHasher } from './passwords.ts';

@@ -5,7 +5,6 @@ import {
   assertStrongPassword,
   couldBePassword,
   normaliseEmail,
-  normaliseName,
   roleForNewAccount,
 } from './credential.decisions.ts';
 
@@ -67,18 +66,6 @@ describe('couldBePassword', () => {
   it('is false only for input longer than any accepted password could be', () => {
     expect(couldBePassword('x'.repeat(512))).toBe(true);
     expect(couldBePassword('x'.repeat(513))).toBe(false);
-  });
-});
-
-describe('normaliseName', () => {
-  it('trims', () => {
-    expect(normaliseName('  Ada Lovelace ')).toBe('Ada Lovelace');
-  });
-  it.each([[''], ['   '], ['n'.repeat(101)]])('refuses %j', (raw) => {
-    expect(thrownBy(() => normaliseName(raw))).toMatchObject({
-      code: 'BAD_USER_INPUT',
-      field: 'name',
-    });
   });
 });
 

@@ -1,16 +1,15 @@
 /**
  * Pure decisions about accounts: how an email is normalised, what makes a password weak,
- * what a name may be, and which role a new account gets. No I/O; given/when/then tests.
+ * and which role a new account gets (names: schema/profile.ts). No I/O; given/when/then tests.
  */
 import { z } from 'zod';
 import type { Role } from '../../../shared/auth/index.ts';
 import { ValidationError } from '../../../shared/errors/index.ts';
 import { COMMON_PASSWORDS } from './common-passwords.ts';
 
-export const PASSWORD_MIN_LENGTH = 10;
+const PASSWORD_MIN_LENGTH = 10;
 /** Longer inputs only cost hashing time; no real password needs more. */
 export const PASSWORD_MAX_LENGTH = 256;
-export const NAME_MAX_LENGTH = 100;
 const EMAIL_MAX_LENGTH = 254;
 
 const emailSchema = z.email();
@@ -59,16 +58,6 @@ export function assertStrongPassword(password: string, email: string, field = 'p
  */
 export function couldBePassword(password: string): boolean {
   return password.length <= PASSWORD_MAX_LENGTH * 2;
-}
-
-/** A display name: trimmed, 1–100 characters. */
-export function normaliseName(raw: string, field = 'name'): string {
-  const name = raw.normalize('NFC').trim();
-  if (name.length === 0) throw new ValidationError(field, 'Name must not be empty');
-  if ([...name].length > NAME_MAX_LENGTH) {
-    throw new ValidationError(field, `Name must be at most ${NAME_MAX_LENGTH} characters long`);
-  }
-  return name;
 }
 
 /** The account registered with ADMIN_EMAIL is ADMIN; everyone else starts as USER. */

@@ -11,7 +11,6 @@ import {
   encodeCursor,
   isUserId,
   likePattern,
-  normaliseName,
   pageSize,
   provisionalProfile,
 } from './user.decisions.ts';
@@ -163,18 +162,5 @@ describe('likePattern', () => {
   });
   it('refuses a search longer than 100 characters', () => {
     expect(thrownBy(() => likePattern('x'.repeat(101)))).toMatchObject({ field: 'search' });
-  });
-});
-
-describe('normaliseName', () => {
-  it('trims and accepts 1-100 characters', () => {
-    expect(normaliseName('  Ada  ')).toBe('Ada');
-    expect(normaliseName('é'.repeat(100))).toHaveLength(100);
-  });
-  it.each([[''], ['  '], ['n'.repeat(101)]])('refuses %j', (raw) => {
-    expect(thrownBy(() => normaliseName(raw))).toMatchObject({
-      code: 'BAD_USER_INPUT',
-      field: 'name',
-    });
   });
 });

@@ -43,18 +43,6 @@ export function provisionalProfile(identity: Identity | null, userId: string): U
   return { id: identity.userId, role: identity.role, ...identity.profile };
 }
 
-export const NAME_MAX_LENGTH = 100;
-
-/** A display name: trimmed, 1–100 characters. */
-export function normaliseName(raw: string, field = 'name'): string {
-  const name = raw.normalize('NFC').trim();
-  if (name.length === 0) throw new ValidationError(field, 'Name must not be empty');
-  if ([...name].length > NAME_MAX_LENGTH) {
-    throw new ValidationError(field, `Name must be at most ${NAME_MAX_LENGTH} characters long`);
-  }
-  return name;
-}
-
 export const PAGE_SIZE_DEFAULT = 20;
 export const PAGE_SIZE_MAX = 100;
 

@@ -22,6 +22,7 @@ import type {
   UserRoleChangedV1,
   UserUpdatedV1,
 } from '../../../schema/events/index.ts';
+import { normaliseName } from '../../../schema/profile.ts';
 import { UserEntity } from './user.entity.ts';
 import type { User } from './user.entity.ts';
 import {
@@ -31,7 +32,6 @@ import {
   encodeCursor,
   isUserId,
   likePattern,
-  normaliseName,
   pageSize,
 } from './user.decisions.ts';
 import type { UserView } from './user.decisions.ts';
