@@ -13,7 +13,7 @@ import {
   ACCESS_TOKEN_TYPE,
   accessTokenClaimsSchema,
 } from '../shared/auth/index.ts';
-import type { AccessTokenClaims, RevocationList } from '../shared/auth/index.ts';
+import type { AccessTokenClaims, RevocationReader } from '../shared/auth/index.ts';
 import { UnauthenticatedError } from '../shared/errors/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 
@@ -33,7 +33,7 @@ export interface AccessTokenVerifierOptions {
   audience: string;
   /** Oldest acceptable `iat` (AUTH_ACCESS_TOKEN_TTL_SECONDS); also refuses an `iat` ahead of now. */
   maxAgeSeconds: number;
-  revocations: RevocationList;
+  revocations: RevocationReader;
   logger: Logger;
   /** Accepted clock difference with auth. @default 5 */
   clockToleranceSeconds?: number;

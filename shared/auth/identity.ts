@@ -51,5 +51,3 @@ export interface Caller {
   /** The client's address as the gateway saw it (rate limits); null when unknown. */
   readonly clientIp: string | null;
 }
-
-export const ANONYMOUS: Caller = { identity: null, clientIp: null };

@@ -3,7 +3,7 @@
  * calling (identity), the access token's claims, the gateway → subgraph identity token, and
  * the revocation list auth writes and the gateway reads.
  */
-export { ANONYMOUS, ROLES, SCOPES, scopesForRole } from './identity.ts';
+export { ROLES, SCOPES, scopesForRole } from './identity.ts';
 export type { Caller, Identity, Role, TokenProfile } from './identity.ts';
 export {
   ACCESS_TOKEN_ALGORITHM,
@@ -18,5 +18,10 @@ export {
   createGatewayTokens,
 } from './gateway-token.ts';
 export type { GatewayTokenOptions, GatewayTokens } from './gateway-token.ts';
-export { createRevocationList } from './revocation.ts';
-export type { RevocationList, RevocationListOptions, TokenRef } from './revocation.ts';
+export { createRevocationList, createRevocationReader } from './revocation.ts';
+export type {
+  RevocationList,
+  RevocationListOptions,
+  RevocationReader,
+  TokenRef,
+} from './revocation.ts';

@@ -31,15 +31,20 @@ export interface TokenRef {
   readonly tokenId: string;
 }
 
-export interface RevocationList {
-  revokeToken(tokenId: string, expiresAt: Date): Promise<void>;
-  revokeSession(sessionId: string): Promise<void>;
-  /** Revokes every session of the user that started before now, except `keepSessionId`. */
-  revokeUserSessions(userId: string, keepSessionId?: string): Promise<void>;
+/** What the gateway needs: the reading half. */
+export interface RevocationReader {
   /** True when the token, its session or its user's sessions have been revoked. */
   isRevoked(token: TokenRef): Promise<boolean>;
   /** True when the session may no longer be used or refreshed. */
   isSessionRevoked(session: { userId: string; sessionId: string }): Promise<boolean>;
+}
+
+/** What auth needs: reading and writing. */
+export interface RevocationList extends RevocationReader {
+  revokeToken(tokenId: string, expiresAt: Date): Promise<void>;
+  revokeSession(sessionId: string): Promise<void>;
+  /** Revokes every session of the user that started before now, except `keepSessionId`. */
+  revokeUserSessions(userId: string, keepSessionId?: string): Promise<void>;
 }
 
 const userRevocationSchema = z.object({ before: z.number(), keep: z.string().optional() });
@@ -50,10 +55,8 @@ const keys = {
   user: (userId: string) => `revoked:user:${userId}`,
 };
 
-export function createRevocationList(options: RevocationListOptions): RevocationList {
-  const { cache } = options;
-  const now = options.now ?? (() => new Date());
-
+/** Reads revocations from a cache under auth's prefix (`${REDIS_KEY_PREFIX}auth:`). */
+export function createRevocationReader(cache: Cache): RevocationReader {
   const revokedByUser = (stored: string | null | undefined, sessionId: string): boolean => {
     if (!stored) return false;
     const parsed = userRevocationSchema.safeParse(safeJson(stored));
@@ -62,23 +65,7 @@ export function createRevocationList(options: RevocationListOptions): Revocation
     if (!parsed.success || startedAt === undefined) return true;
     return startedAt < parsed.data.before && parsed.data.keep !== sessionId;
   };
-
   return {
-    async revokeToken(tokenId, expiresAt) {
-      const ttlMs = expiresAt.getTime() - now().getTime();
-      if (ttlMs > 0) await cache.set(keys.token(tokenId), '1', ttlMs);
-    },
-    async revokeSession(sessionId) {
-      await cache.set(keys.session(sessionId), '1', options.accessTokenTtlMs);
-    },
-    async revokeUserSessions(userId, keepSessionId) {
-      const value = JSON.stringify({
-        // Sessions started in this millisecond or earlier.
-        before: now().getTime() + 1,
-        ...(keepSessionId ? { keep: keepSessionId } : {}),
-      });
-      await cache.set(keys.user(userId), value, options.refreshTokenTtlMs);
-    },
     async isRevoked(token) {
       const [byToken, bySession, byUser] = await cache.getMany(
         keys.token(token.tokenId),
@@ -97,6 +84,29 @@ export function createRevocationList(options: RevocationListOptions): Revocation
   };
 }
 
+export function createRevocationList(options: RevocationListOptions): RevocationList {
+  const { cache } = options;
+  const now = options.now ?? (() => new Date());
+  return {
+    ...createRevocationReader(cache),
+    async revokeToken(tokenId, expiresAt) {
+      const ttlMs = expiresAt.getTime() - now().getTime();
+      if (ttlMs > 0) await cache.set(keys.token(tokenId), '1', ttlMs);
+    },
+    async revokeSession(sessionId) {
+      await cache.set(keys.session(sessionId), '1', options.accessTokenTtlMs);
+    },
+    async revokeUserSessions(userId, keepSessionId) {
+      const value = JSON.stringify({
+        // Sessions started in this millisecond or earlier.
+        before: now().getTime() + 1,
+        ...(keepSessionId ? { keep: keepSessionId } : {}),
+      });
+      await cache.set(keys.user(userId), value, options.refreshTokenTtlMs);
+    },
+  };
+}
+
 function safeJson(value: string): unknown {
   try {
     return JSON.parse(value) as unknown;
@@ -108,7 +118,7 @@ function safeJson(value: string): unknown {
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
 /** The creation time (ms) a UUID v7 carries in its first 48 bits; undefined for other ids. */
-export function sessionStartMs(sessionId: string): number | undefined {
+function sessionStartMs(sessionId: string): number | undefined {
   if (!UUID_V7.test(sessionId)) return undefined;
   return parseInt(sessionId.slice(0, 8) + sessionId.slice(9, 13), 16);
 }
