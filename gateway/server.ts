@@ -13,7 +13,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { createGatewayTokens, createRevocationList } from '../shared/auth/index.ts';
+import { createGatewayTokens, createRevocationReader } from '../shared/auth/index.ts';
 import { startCache } from '../shared/cache/index.ts';
 import { formatError } from '../shared/errors/index.ts';
 import { createMetrics } from '../shared/observability/index.ts';
@@ -74,12 +74,14 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const metrics = createMetrics('gateway');
   const supergraphSdl = await composeSupergraph(config.subgraphs);
   const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
+  const signedPerRequest = new WeakMap<object, { token: Promise<string>; at: number }>();
   const gateway = new ApolloGateway({
     supergraphSdl: acknowledgeEnforcedFeatures(supergraphSdl),
-    buildService: ({ url }) => createSubgraphDataSource(url!, gatewayTokens),
+    buildService: ({ url }) => createSubgraphDataSource(url!, gatewayTokens, signedPerRequest),
     logger,
   });
-  let policy: AccessPolicy = createAccessPolicy(supergraphSdl);
+  // Built from every supergraph the gateway loads (the first load included), before it serves.
+  let policy: AccessPolicy | undefined;
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
     policy = createAccessPolicy(coreSupergraphSdl);
   });
@@ -90,12 +92,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   });
   const verifier = createAccessTokenVerifier({
     ...config.accessTokens,
-    // The gateway only reads revocations; the lifetimes matter to auth, which writes them.
-    revocations: createRevocationList({
-      cache: revocationCache,
-      accessTokenTtlMs: 0,
-      refreshTokenTtlMs: 0,
-    }),
+    revocations: createRevocationReader(revocationCache),
     logger,
   });
 
@@ -133,7 +130,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         : ApolloServerPluginLandingPageDisabled(),
       observabilityPlugin<GatewayContext>(metrics),
       authorizationPlugin<GatewayContext>({
-        policy: () => policy,
+        policy: () => {
+          if (!policy) throw new Error('no supergraph loaded yet');
+          return policy;
+        },
         scopesOf: (context) =>
           context.accessClaims ? context.accessClaims.scope.split(' ') : null,
       }),
