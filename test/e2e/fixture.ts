@@ -6,6 +6,8 @@
 import { loadConfig } from '../../shared/config/index.ts';
 import { createGatewayTokens } from '../../shared/auth/index.ts';
 import type { AccessTokenClaims } from '../../shared/auth/index.ts';
+import { createEnvelope, dataSchemaUri } from '../../shared/events/index.ts';
+import type { EventEnvelope } from '../../shared/events/index.ts';
 import {
   createTestDatabase,
   postGraphQL,
@@ -104,4 +106,46 @@ export async function startTestPlatform(
       await database.drop();
     },
   };
+}
+
+/** The `extensions.code` of each error of a response, in order. */
+export function codes(response: GraphQLResponse): unknown[] {
+  return (response.body.errors ?? []).map((error) => error.extensions?.['code']);
+}
+
+/** A JWT's header (0) or payload (1), decoded without any verification. */
+export function decodePart(token: string, index: 0 | 1): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[index]!, 'base64url').toString()) as Record<
+    string,
+    unknown
+  >;
+}
+
+/** An access token's claims, decoded without verification. */
+export function claimsOf(accessToken: string): AccessTokenClaims {
+  return decodePart(accessToken, 1) as unknown as AccessTokenClaims;
+}
+
+/** A `user.registered` envelope as auth publishes it, for tests that play auth on Kafka. */
+export function userRegisteredEvent(user: {
+  id: string;
+  email: string;
+  name: string;
+  registeredAt: string;
+}): EventEnvelope {
+  return createEnvelope(
+    'auth',
+    {
+      type: 'user.registered',
+      subject: user.id,
+      data: {
+        userId: user.id,
+        email: user.email,
+        name: user.name,
+        role: 'USER',
+        registeredAt: user.registeredAt,
+      },
+    },
+    dataSchemaUri('user.registered', 1),
+  );
 }

@@ -4,9 +4,8 @@
  * and operators use it.
  */
 import kafkajs from 'kafkajs';
-import { createEnvelope, dataSchemaUri } from '../../shared/events/index.ts';
 import { captureLogs, postGraphQL, waitFor } from '../../shared/testing/index.ts';
-import { startTestPlatform } from './fixture.ts';
+import { startTestPlatform, userRegisteredEvent } from './fixture.ts';
 import type { TestPlatform } from './fixture.ts';
 
 let fixture: TestPlatform;
@@ -99,21 +98,12 @@ describe('events into the users subgraph', () => {
     const userId = '0194a3c0-0000-7000-8000-0000000000aa';
     const laterUserId = '0194a3c0-0000-7000-8000-0000000000bb';
     const registered = (id: string, name: string) =>
-      createEnvelope(
-        'auth',
-        {
-          type: 'user.registered',
-          subject: id,
-          data: {
-            userId: id,
-            email: `${name.toLowerCase()}@example.com`,
-            name,
-            role: 'USER',
-            registeredAt: '2026-11-22T10:00:00.000Z',
-          },
-        },
-        dataSchemaUri('user.registered', 1),
-      );
+      userRegisteredEvent({
+        id,
+        email: `${name.toLowerCase()}@example.com`,
+        name,
+        registeredAt: '2026-11-22T10:00:00.000Z',
+      });
     const first = registered(userId, 'Ada');
     const producer = new kafkajs.Kafka({
       brokers: fixture.kafka.brokers,

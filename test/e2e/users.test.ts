@@ -7,11 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import kafkajs from 'kafkajs';
-import { createEnvelope, dataSchemaUri } from '../../shared/events/index.ts';
-import type { AccessTokenClaims } from '../../shared/auth/index.ts';
 import { captureLogs, waitFor } from '../../shared/testing/index.ts';
 import type { GraphQLResponse } from '../../shared/testing/index.ts';
-import { startTestPlatform } from './fixture.ts';
+import { claimsOf, codes, startTestPlatform, userRegisteredEvent } from './fixture.ts';
 import type { TestPlatform } from './fixture.ts';
 
 const ADMIN_EMAIL = 'admin@example.com';
@@ -44,16 +42,6 @@ async function login(email: string): Promise<GraphQLResponse<{ login: Session }>
     `mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { ${PAYLOAD} } }`,
     { email, password: PASSWORD },
   );
-}
-
-function codes(response: GraphQLResponse): unknown[] {
-  return (response.body.errors ?? []).map((error) => error.extensions?.['code']);
-}
-
-function claimsOf(accessToken: string): AccessTokenClaims {
-  return JSON.parse(
-    Buffer.from(accessToken.split('.')[1]!, 'base64url').toString(),
-  ) as AccessTokenClaims;
 }
 
 /** Waits until the users subgraph holds the profile (it arrives by event). */
@@ -99,21 +87,10 @@ async function publishRegistrations(users: { id: string; email: string; name: st
       messages: users.map((user, index) => ({
         key: user.id,
         value: JSON.stringify(
-          createEnvelope(
-            'auth',
-            {
-              type: 'user.registered',
-              subject: user.id,
-              data: {
-                userId: user.id,
-                email: user.email,
-                name: user.name,
-                role: 'USER',
-                registeredAt: new Date(start + index * 1000).toISOString(),
-              },
-            },
-            dataSchemaUri('user.registered', 1),
-          ),
+          userRegisteredEvent({
+            ...user,
+            registeredAt: new Date(start + index * 1000).toISOString(),
+          }),
         ),
       })),
     });
