@@ -13,3 +13,15 @@ export type { HttpApp, HttpAppOptions, ListeningServer, ReadinessCheck } from '.
 export { observabilityPlugin } from './graphql-plugin.ts';
 export type { RequestContext } from './graphql-plugin.ts';
 export { DateTimeScalar } from './scalars.ts';
+export {
+  PAGE_SIZE_DEFAULT,
+  PAGE_SIZE_MAX,
+  afterCursor,
+  connectionOf,
+  decodeCursor,
+  encodeCursor,
+  isUuid,
+  likePattern,
+  pageSize,
+} from './pagination.ts';
+export type { Connection, KeysetCursor } from './pagination.ts';

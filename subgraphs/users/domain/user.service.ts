@@ -23,17 +23,18 @@ import type {
   UserUpdatedV1,
 } from '../../../schema/events/index.ts';
 import { normaliseName } from '../../../schema/profile.ts';
-import { UserEntity } from './user.entity.ts';
-import type { User } from './user.entity.ts';
 import {
-  assertAdmin,
-  assertCanChangeUser,
+  afterCursor,
+  connectionOf,
   decodeCursor,
-  encodeCursor,
-  isUserId,
+  isUuid,
   likePattern,
   pageSize,
-} from './user.decisions.ts';
+} from '../../../shared/server/index.ts';
+import type { Connection } from '../../../shared/server/index.ts';
+import { UserEntity } from './user.entity.ts';
+import type { User } from './user.entity.ts';
+import { assertAdmin, assertCanChangeUser } from './user.decisions.ts';
 import type { UserView } from './user.decisions.ts';
 
 export interface NewProfile {
@@ -44,10 +45,7 @@ export interface NewProfile {
   createdAt: Date;
 }
 
-export interface UserConnection {
-  edges: { cursor: string; node: UserView }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
+export type UserConnection = Connection<UserView>;
 
 export interface UserServiceOptions {
   /** The users subgraph's cache (its own prefix). */
@@ -127,13 +125,13 @@ export function createUserService(options: UserServiceOptions): UserService {
   };
 
   const isDeleted = async (em: EntityManager, id: string) => {
-    if (!isUserId(id)) return false;
+    if (!isUuid(id)) return false;
     const rows = await em.execute<unknown[]>(`select 1 from ${tombstones} where id = ?`, [id]);
     return rows.length > 0;
   };
 
   const load = async (em: EntityManager, id: string): Promise<User> => {
-    if (!isUserId(id)) throw new NotFoundError('User');
+    if (!isUuid(id)) throw new NotFoundError('User');
     const user = await em.findOne(UserEntity, { id });
     if (!user) throw new NotFoundError('User');
     return user;
@@ -142,7 +140,7 @@ export function createUserService(options: UserServiceOptions): UserService {
   return {
     createLoader(em) {
       return new DataLoader<string, UserView | null>(async (ids) => {
-        const valid = ids.filter(isUserId);
+        const valid = ids.filter(isUuid);
         const fromCache = await cached(valid);
         const found = new Map<string, UserView>();
         const misses: string[] = [];
@@ -179,14 +177,7 @@ export function createUserService(options: UserServiceOptions): UserService {
       const after = args.after ? decodeCursor(args.after) : null;
       const pattern = likePattern(args.search);
       const conditions: object[] = [];
-      if (after) {
-        conditions.push({
-          $or: [
-            { createdAt: { $gt: after.createdAt } },
-            { createdAt: after.createdAt, id: { $gt: after.id } },
-          ],
-        });
-      }
+      if (after) conditions.push(afterCursor(after));
       if (pattern) {
         conditions.push({ $or: [{ name: { $ilike: pattern } }, { email: { $ilike: pattern } }] });
       }
@@ -194,12 +185,7 @@ export function createUserService(options: UserServiceOptions): UserService {
         orderBy: { createdAt: 'asc', id: 'asc' },
         limit: limit + 1,
       });
-      const page = rows.slice(0, limit).map(viewOf);
-      const edges = page.map((node) => ({ cursor: encodeCursor(node), node }));
-      return {
-        edges,
-        pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null },
-      };
+      return connectionOf(rows.map(viewOf), limit);
     },
 
     async updateProfile(em, identity, input) {
