@@ -152,6 +152,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
   let consumer: Subscription;
   let dlq: TopicReader;
   let metrics: EventMetrics;
+  const afterCommit: { seq: number; visible: boolean }[] = [];
 
   /** Waits for this many effects of these subjects, and returns them in apply order. */
   const appliedTo = (subjects: string[], count: number) =>
@@ -192,7 +193,16 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
       startEventConsumer({
         group: GROUP,
         topics: [TOPIC],
-        handlers: { [CounterIncremented.type]: applyIncrement(schema) },
+        handlers: {
+          [CounterIncremented.type]: applyIncrement(schema, 'consumer', async (event) => {
+            // Seen from another connection: committed, or not yet?
+            const visible = await effects(db, schema, { subjects: [event.subject] });
+            afterCommit.push({
+              seq: (event.data as { seq: number }).seq,
+              visible: visible.some((effect) => effect.eventId === event.id),
+            });
+          }),
+        },
         orm: db.orm,
         schema,
         catalogue: counterCatalogue,
@@ -451,6 +461,23 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
         .sort((a, b) => a.eventId.localeCompare(b.eventId))
         .map((row) => ({ group: GROUP, ...row })),
     );
+  });
+
+  it('runs a handler’s after-commit task once its effect is committed, and never for an attempt that rolled back', async () => {
+    afterCommit.length = 0;
+    await publishIn(db, outbox, [
+      ...increments('after-commit', 1, 1),
+      { type: 'counter.incremented', subject: 'after-commit', data: { by: -1, seq: 2 } },
+      ...increments('after-commit', 3, 3),
+    ]);
+    await deadLettered('after-commit', 1);
+    await appliedTo(['after-commit'], 2);
+    await waitFor(() => afterCommit.length >= 2, { what: 'two after-commit tasks' });
+
+    expect(afterCommit).toEqual([
+      { seq: 1, visible: true },
+      { seq: 3, visible: true },
+    ]);
   });
 
   it('changes nothing when an event is delivered again (the same envelope sent twice more through the transport)', async () => {

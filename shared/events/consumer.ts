@@ -30,6 +30,12 @@ export interface HandlerContext<TData = unknown> {
   /** The payload as parsed by the catalogue schema. */
   readonly data: TData;
   readonly logger: Logger;
+  /**
+   * Runs `task` once the transaction that applied this event has committed (never if it
+   * rolls back). For side effects outside the database that must not see uncommitted state,
+   * such as dropping a cache entry; a failing task is logged, not retried.
+   */
+  afterCommit(task: () => Promise<void>): void;
 }
 
 export type EventHandler<TData = unknown> = (context: HandlerContext<TData>) => Promise<void>;
@@ -125,29 +131,39 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
   };
 
   /** Applies events in one transaction; returns those that were new (not in the inbox). */
-  const applyAll = async (items: Extract<Prepared, { kind: 'apply' }>[]) =>
-    items.length === 0
-      ? []
-      : orm.em.fork({ disableContextResolution: true }).transactional(async (em) => {
-          const rows = await em.getConnection().execute<{ event_id: string }[]>(
-            `insert into ${inbox} (consumer_group, event_id)
+  const applyAll = async (items: Extract<Prepared, { kind: 'apply' }>[]) => {
+    if (items.length === 0) return [];
+    const committed: (() => Promise<void>)[] = [];
+    const afterCommit = (task: () => Promise<void>) => void committed.push(task);
+    const applied = await orm.em
+      .fork({ disableContextResolution: true })
+      .transactional(async (em) => {
+        const rows = await em.getConnection().execute<{ event_id: string }[]>(
+          `insert into ${inbox} (consumer_group, event_id)
              select ?, id from jsonb_array_elements_text(?::jsonb) as id
              on conflict do nothing returning event_id`,
-            // Arrays go as JSON: the driver would expand a JS array into a parameter list.
-            [group, JSON.stringify(items.map((item) => item.event.id))],
-            'all',
-            em.getTransactionContext(),
-          );
-          const fresh = new Set(rows.map((row) => row.event_id));
-          const applied: typeof items = [];
-          for (const item of items) {
-            // A batch may hold one event twice (a relay resend): apply its first copy only.
-            if (!fresh.delete(item.event.id)) continue;
-            await item.handler({ em, event: item.event, data: item.data, logger });
-            applied.push(item);
-          }
-          return applied;
-        });
+          // Arrays go as JSON: the driver would expand a JS array into a parameter list.
+          [group, JSON.stringify(items.map((item) => item.event.id))],
+          'all',
+          em.getTransactionContext(),
+        );
+        const fresh = new Set(rows.map((row) => row.event_id));
+        const applied: typeof items = [];
+        for (const item of items) {
+          // A batch may hold one event twice (a relay resend): apply its first copy only.
+          if (!fresh.delete(item.event.id)) continue;
+          await item.handler({ em, event: item.event, data: item.data, logger, afterCommit });
+          applied.push(item);
+        }
+        return applied;
+      });
+    for (const task of committed) {
+      await task().catch((error: unknown) =>
+        logger.warn({ err: error, group }, 'after-commit task of an event handler failed'),
+      );
+    }
+    return applied;
+  };
 
   const backoff = (attempt: number) => {
     const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** (attempt - 1));

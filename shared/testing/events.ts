@@ -97,8 +97,14 @@ export function publishIn(
  * that also records the event in the inbox. A counter cannot go down: for `by < 0` the handler
  * throws after writing, so only a rollback keeps that write out.
  */
-export function applyIncrement(schema: string, consumer = 'consumer'): EventHandler<Increment> {
-  return async ({ em, event, data }) => {
+export function applyIncrement(
+  schema: string,
+  consumer = 'consumer',
+  /** Registered as the event's after-commit task. */
+  onCommitted?: (event: EventEnvelope<Increment>) => Promise<void>,
+): EventHandler<Increment> {
+  return async ({ em, event, data, afterCommit }) => {
+    if (onCommitted) afterCommit(() => onCommitted(event));
     await em.getConnection().execute(
       `insert into "${schema}".counter_effects (event_id, source, subject, seq, by, consumer)
          values (?, ?, ?, ?, ?, ?)`,
