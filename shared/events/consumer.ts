@@ -35,7 +35,7 @@ export interface HandlerContext<TData = unknown> {
    * rolls back). For side effects outside the database that must not see uncommitted state,
    * such as dropping a cache entry; a failing task is logged, not retried.
    */
-  afterCommit(task: () => Promise<void>): void;
+  readonly afterCommit: (task: () => Promise<void>) => void;
 }
 
 export type EventHandler<TData = unknown> = (context: HandlerContext<TData>) => Promise<void>;
