@@ -3,5 +3,5 @@ export type { Database, DatabaseOptions, EntityManager } from './database.ts';
 export { startEmbeddedPostgres } from './embedded-postgres.ts';
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.ts';
 export { Migration } from '@mikro-orm/migrations';
-export { defineEntity, p, UniqueConstraintViolationException } from '@mikro-orm/core';
+export { defineEntity, LockMode, p, UniqueConstraintViolationException } from '@mikro-orm/core';
 export type { MigrationObject, EntitySchema } from '@mikro-orm/core';

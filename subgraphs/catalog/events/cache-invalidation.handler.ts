@@ -1,0 +1,19 @@
+/**
+ * The catalog's own product and stock events → drop the cached products they changed. The
+ * change already dropped them after commit; this second pass (group `catalog.cache`) covers
+ * a crash in between and a reader that cached the old row while the change was committing.
+ * Idempotent: deleting a missing key is a no-op.
+ */
+import type { EventHandler } from '../../../shared/events/index.ts';
+import type { ProductService } from '../domain/product.service.ts';
+
+type ProductChange = { productId: string } | { items: { productId: string }[] };
+
+export function createCacheInvalidationHandler(
+  products: ProductService,
+): EventHandler<ProductChange> {
+  return async ({ data }) => {
+    const ids = 'items' in data ? data.items.map((item) => item.productId) : [data.productId];
+    await products.invalidate(...ids);
+  };
+}

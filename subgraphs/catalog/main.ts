@@ -1,0 +1,74 @@
+/**
+ * Catalog subgraph wiring: products and their stock (Postgres schema `catalog`), the
+ * `Product` entity with its cache, the stock-reservation half of the order saga (consumer
+ * of `orders.events`) and the cache-invalidation consumer of its own events. Started by
+ * `platform/platform.ts`, alone or with the others.
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'graphql';
+import { TOPICS, catalogue } from '../../schema/events/index.ts';
+import type { EventTransport } from '../../shared/events/index.ts';
+import type { Logger } from '../../shared/observability/index.ts';
+import { createSubgraph } from '../../shared/server/index.ts';
+import type { SubgraphHandle, SubgraphRuntimeConfig } from '../../shared/server/index.ts';
+import { ProductEntity } from './domain/product.entity.ts';
+import { createProductService } from './domain/product.service.ts';
+import { createStockService } from './domain/stock.service.ts';
+import { createCacheInvalidationHandler } from './events/cache-invalidation.handler.ts';
+import { createOrderCancelledHandler } from './events/order-cancelled.handler.ts';
+import { createOrderPlacedHandler } from './events/order-placed.handler.ts';
+import { migrations } from './migrations/index.ts';
+import { createProductResolvers } from './resolvers/product.resolvers.ts';
+
+export const CATALOG_SDL = readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8');
+
+export interface CatalogSubgraphOptions {
+  config: SubgraphRuntimeConfig;
+  logger: Logger;
+  /** Shared transport (embedded mode); otherwise the subgraph opens its own from config. */
+  transport?: EventTransport;
+}
+
+export async function startCatalogSubgraph(
+  options: CatalogSubgraphOptions,
+): Promise<SubgraphHandle> {
+  return createSubgraph({
+    name: 'catalog',
+    typeDefs: parse(CATALOG_SDL),
+    entities: [ProductEntity],
+    migrations,
+    catalogue,
+    config: options.config,
+    logger: options.logger,
+    ...(options.transport ? { transport: options.transport } : {}),
+    async wire({ cache, events, metrics, logger }) {
+      const products = createProductService({ cache, events, metrics, logger });
+      const stock = createStockService({
+        events,
+        logger,
+        schema: options.config.dbSchema ?? 'catalog',
+        invalidate: (...ids) => products.invalidate(...ids),
+      });
+      await events.consume({
+        group: 'catalog.stock',
+        topics: [TOPICS.orders],
+        handlers: {
+          'order.placed': createOrderPlacedHandler(stock),
+          'order.cancelled': createOrderCancelledHandler(stock),
+        },
+      });
+      const invalidate = createCacheInvalidationHandler(products);
+      await events.consume({
+        group: 'catalog.cache',
+        topics: [TOPICS.catalog],
+        handlers: {
+          'product.updated': invalidate,
+          'product.deleted': invalidate,
+          'stock.reserved': invalidate,
+          'stock.released': invalidate,
+        },
+      });
+      return { resolvers: createProductResolvers(products) };
+    },
+  });
+}
