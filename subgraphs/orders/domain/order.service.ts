@@ -1,0 +1,384 @@
+/**
+ * Orders domain service: carts, placing and cancelling orders, reading them, and the orders
+ * half of the saga (the catalog's reservation answer moves a PENDING order on). Every change
+ * commits with its event (outbox).
+ *
+ * Prices come from `products`, the replica of the catalog this service keeps from
+ * `catalog.events`: a product can be added to carts once its `product.created` has been
+ * consumed (normally well under a second after `createProduct`), and an order captures the
+ * prices the replica holds when it is placed. A user's cart changes under a per-user
+ * transaction lock, so concurrent calls cannot break its rules or place it twice.
+ */
+import { Counter } from 'prom-client';
+import { v7 as uuidv7 } from 'uuid';
+import type { Identity } from '../../../shared/auth/index.ts';
+import { LockMode } from '../../../shared/db/index.ts';
+import type { EntityManager } from '../../../shared/db/index.ts';
+import { NotFoundError } from '../../../shared/errors/index.ts';
+import type { ServiceEvents } from '../../../shared/events/index.ts';
+import type { Logger, ServiceMetrics } from '../../../shared/observability/index.ts';
+import {
+  afterCursor,
+  connectionOf,
+  decodeCursor,
+  isUuid,
+  pageSize,
+} from '../../../shared/server/index.ts';
+import type { Connection } from '../../../shared/server/index.ts';
+import type {
+  OrderCancelledV1,
+  OrderConfirmedV1,
+  OrderPlacedV1,
+  OrderRejectedV1,
+} from '../../../schema/events/index.ts';
+import { OrderEntity } from './order.entity.ts';
+import type { Order, OrderLine } from './order.entity.ts';
+import {
+  assertCanAccessOrders,
+  assertSignedIn,
+  decideAddToCart,
+  decideCancel,
+  decideOrder,
+  decideStockOutcome,
+  validQuantity,
+} from './order.decisions.ts';
+import type { CartLine, KnownProduct, OrderView } from './order.decisions.ts';
+
+export interface CartView {
+  items: OrderLine[];
+  totalCents: number;
+  currency: string | null;
+}
+
+/** The catalog's answer for an order, from `stock.reserved` / `stock.rejected`. */
+export type StockOutcome =
+  | { kind: 'reserved'; at: Date }
+  | { kind: 'rejected'; reason: 'OUT_OF_STOCK' | 'UNKNOWN_PRODUCT'; message: string; at: Date };
+
+/** A product's state as the catalog published it, at `version` (the event's time). */
+export interface ProductState {
+  productId: string;
+  priceCents: number;
+  currency: string;
+  version: Date;
+}
+
+export interface OrderServiceOptions {
+  events: ServiceEvents;
+  metrics: ServiceMetrics;
+  logger: Logger;
+  /** Postgres schema of the orders tables. */
+  schema: string;
+  /** @default () => new Date() */
+  now?: () => Date;
+}
+
+export interface OrderService {
+  cart(em: EntityManager, identity: Identity | null): Promise<CartView>;
+  addToCart(
+    em: EntityManager,
+    identity: Identity | null,
+    productId: string,
+    quantity: number,
+  ): Promise<CartView>;
+  removeFromCart(
+    em: EntityManager,
+    identity: Identity | null,
+    productId: string,
+  ): Promise<CartView>;
+  place(em: EntityManager, identity: Identity | null): Promise<OrderView>;
+  cancel(em: EntityManager, identity: Identity | null, id: string): Promise<OrderView>;
+  /** An order the caller may read; null when there is none. FORBIDDEN for someone else's. */
+  find(em: EntityManager, identity: Identity | null, id: string): Promise<OrderView | null>;
+  /** A user's orders, newest first (the user themselves or an ADMIN). */
+  listFor(
+    em: EntityManager,
+    identity: Identity | null,
+    userId: string,
+    args: { first?: number | null; after?: string | null },
+  ): Promise<Connection<OrderView>>;
+  /** Moves a PENDING order to CONFIRMED or REJECTED; anything else is logged and left. */
+  settle(em: EntityManager, orderId: string, outcome: StockOutcome): Promise<void>;
+  /** Records a product's price and currency from the catalog (older states are ignored). */
+  rememberProduct(em: EntityManager, state: ProductState): Promise<void>;
+  /** Records that a product is off sale. */
+  forgetProduct(em: EntityManager, productId: string, version: Date): Promise<void>;
+}
+
+export function createOrderService(options: OrderServiceOptions): OrderService {
+  const { events, logger } = options;
+  const now = options.now ?? (() => new Date());
+  const products = `"${options.schema}".products`;
+  const cartItems = `"${options.schema}".cart_items`;
+  const statusChanges = new Counter({
+    name: 'orders_status_changes_total',
+    help: 'Orders entering each status (PENDING when placed)',
+    labelNames: ['status'] as const,
+    registers: [options.metrics.registry],
+  });
+
+  /** Serialises changes to one user's cart (held until the transaction ends). */
+  const lockCart = (em: EntityManager, userId: string) =>
+    em.execute(`select pg_advisory_xact_lock(hashtextextended('orders.cart:' || ?, 0))`, [userId]);
+
+  const knownProduct = async (em: EntityManager, id: string): Promise<KnownProduct | null> => {
+    if (!isUuid(id)) return null;
+    const [row] = await em.execute<ProductRow[]>(
+      `select id, price_cents, currency, on_sale from ${products} where id = ?`,
+      [id],
+    );
+    return row ? productOf(row) : null;
+  };
+
+  const cartLines = async (em: EntityManager, userId: string): Promise<CartLine[]> => {
+    const rows = await em.execute<(ProductRow & { product_id: string; quantity: number })[]>(
+      `select c.product_id, c.quantity, p.id, p.price_cents, p.currency, p.on_sale
+       from ${cartItems} c left join ${products} p on p.id = c.product_id
+       where c.user_id = ? order by c.added_at, c.product_id`,
+      [userId],
+    );
+    return rows.map((row) => ({
+      productId: row.product_id,
+      quantity: row.quantity,
+      product: row.id ? productOf(row) : null,
+    }));
+  };
+
+  const cartOf = async (em: EntityManager, userId: string): Promise<CartView> => {
+    const lines = await cartLines(em, userId);
+    const priced = lines.filter((line) => line.product);
+    return {
+      items: lines.map((line) => ({
+        productId: line.productId,
+        quantity: line.quantity,
+        unitPriceCents: line.product?.priceCents ?? 0,
+      })),
+      totalCents: priced.reduce((sum, line) => sum + line.quantity * line.product!.priceCents, 0),
+      currency: priced[0]?.product!.currency ?? null,
+    };
+  };
+
+  const lockedOrder = async (em: EntityManager, id: string): Promise<Order | null> =>
+    isUuid(id) ? em.findOne(OrderEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE }) : null;
+
+  return {
+    async cart(em, identity) {
+      assertSignedIn(identity);
+      return cartOf(em, identity.userId);
+    },
+
+    async addToCart(em, identity, productId, quantity) {
+      assertSignedIn(identity);
+      validQuantity(quantity);
+      return em.transactional(async (tx) => {
+        await lockCart(tx, identity.userId);
+        const [lines, product] = [
+          await cartLines(tx, identity.userId),
+          await knownProduct(tx, productId),
+        ];
+        const next = decideAddToCart(lines, product, quantity);
+        await tx.execute(
+          `insert into ${cartItems} (user_id, product_id, quantity, added_at) values (?, ?, ?, ?)
+           on conflict (user_id, product_id) do update set quantity = excluded.quantity`,
+          [identity.userId, productId, next, now()],
+        );
+        return cartOf(tx, identity.userId);
+      });
+    },
+
+    async removeFromCart(em, identity, productId) {
+      assertSignedIn(identity);
+      return em.transactional(async (tx) => {
+        await lockCart(tx, identity.userId);
+        if (isUuid(productId)) {
+          await tx.execute(`delete from ${cartItems} where user_id = ? and product_id = ?`, [
+            identity.userId,
+            productId,
+          ]);
+        }
+        return cartOf(tx, identity.userId);
+      });
+    },
+
+    async place(em, identity) {
+      assertSignedIn(identity);
+      const userId = identity.userId;
+      const order = await em.transactional(async (tx) => {
+        await lockCart(tx, userId);
+        const placed = decideOrder(await cartLines(tx, userId));
+        const at = now();
+        const created = tx.create(OrderEntity, {
+          id: uuidv7(),
+          userId,
+          status: 'PENDING',
+          ...placed,
+          rejectionReason: null,
+          createdAt: at,
+          updatedAt: at,
+        });
+        await tx.flush();
+        await tx.execute(`delete from ${cartItems} where user_id = ?`, [userId]);
+        const data: OrderPlacedV1 = {
+          orderId: created.id,
+          userId,
+          ...placed,
+          placedAt: at.toISOString(),
+        };
+        await events.publish(tx, [{ type: 'order.placed', subject: created.id, data }]);
+        return created;
+      });
+      statusChanges.inc({ status: 'PENDING' });
+      return viewOf(order);
+    },
+
+    async cancel(em, identity, id) {
+      assertSignedIn(identity);
+      let cancelled = false;
+      const order = await em.transactional(async (tx) => {
+        const found = await lockedOrder(tx, id);
+        if (!found) throw new NotFoundError('Order');
+        assertCanAccessOrders(identity, found.userId);
+        if (decideCancel(found.status) === 'unchanged') return found;
+        const previousStatus = found.status as 'PENDING' | 'CONFIRMED';
+        found.status = 'CANCELLED';
+        found.updatedAt = now();
+        await tx.flush();
+        const data: OrderCancelledV1 = {
+          orderId: found.id,
+          userId: found.userId,
+          totalCents: found.totalCents,
+          currency: found.currency,
+          previousStatus,
+          items: found.items,
+          cancelledAt: found.updatedAt.toISOString(),
+        };
+        await events.publish(tx, [{ type: 'order.cancelled', subject: found.id, data }]);
+        cancelled = true;
+        return found;
+      });
+      if (cancelled) statusChanges.inc({ status: 'CANCELLED' });
+      return viewOf(order);
+    },
+
+    async find(em, identity, id) {
+      assertSignedIn(identity);
+      const order = isUuid(id) ? await em.findOne(OrderEntity, { id }) : null;
+      if (!order) return null;
+      assertCanAccessOrders(identity, order.userId);
+      return viewOf(order);
+    },
+
+    async listFor(em, identity, userId, args) {
+      assertCanAccessOrders(identity, userId);
+      const limit = pageSize(args.first);
+      const after = args.after ? decodeCursor(args.after) : null;
+      const rows = await em.find(
+        OrderEntity,
+        after ? { $and: [{ userId }, afterCursor(after, 'desc')] } : { userId },
+        { orderBy: { createdAt: 'desc', id: 'desc' }, limit: limit + 1 },
+      );
+      return connectionOf(rows.map(viewOf), limit);
+    },
+
+    async settle(em, orderId, outcome) {
+      const order = await lockedOrder(em, orderId);
+      if (!order) {
+        logger.warn(
+          { orderId, outcome: outcome.kind },
+          'orders: stock answer for an unknown order',
+        );
+        return;
+      }
+      const next = decideStockOutcome(order.status, outcome.kind);
+      if (!next) {
+        logger.info(
+          { orderId, status: order.status, outcome: outcome.kind },
+          'orders: stock answer for an order that is no longer pending; left as it is',
+        );
+        return;
+      }
+      order.status = next;
+      order.updatedAt = outcome.at;
+      const totals = {
+        userId: order.userId,
+        totalCents: order.totalCents,
+        currency: order.currency,
+      };
+      if (outcome.kind === 'rejected') {
+        order.rejectionReason = outcome.message;
+        const data: OrderRejectedV1 = {
+          orderId,
+          ...totals,
+          reason: outcome.reason,
+          message: outcome.message,
+          rejectedAt: outcome.at.toISOString(),
+        };
+        await em.flush();
+        await events.publish(em, [{ type: 'order.rejected', subject: orderId, data }]);
+      } else {
+        const data: OrderConfirmedV1 = {
+          orderId,
+          ...totals,
+          items: order.items,
+          confirmedAt: outcome.at.toISOString(),
+        };
+        await em.flush();
+        await events.publish(em, [{ type: 'order.confirmed', subject: orderId, data }]);
+      }
+      statusChanges.inc({ status: next });
+    },
+
+    async rememberProduct(em, state) {
+      await em.execute(
+        `insert into ${products} as p (id, price_cents, currency, on_sale, version)
+         values (?, ?, ?, true, ?)
+         on conflict (id) do update
+           set price_cents = excluded.price_cents, currency = excluded.currency,
+               version = excluded.version
+           where p.version <= excluded.version and p.on_sale`,
+        [state.productId, state.priceCents, state.currency, state.version],
+      );
+    },
+
+    async forgetProduct(em, productId, version) {
+      // 'XXX' is ISO 4217's "no currency": a product never seen on sale has no price here.
+      await em.execute(
+        `insert into ${products} as p (id, price_cents, currency, on_sale, version)
+         values (?, 0, 'XXX', false, ?)
+         on conflict (id) do update set on_sale = false, version = excluded.version
+           where p.version <= excluded.version`,
+        [productId, version],
+      );
+    },
+  };
+}
+
+interface ProductRow {
+  id: string;
+  price_cents: number;
+  currency: string;
+  on_sale: boolean;
+}
+
+function productOf(row: ProductRow): KnownProduct {
+  return {
+    id: row.id,
+    priceCents: row.price_cents,
+    currency: row.currency,
+    onSale: row.on_sale,
+  };
+}
+
+function viewOf(order: Order): OrderView {
+  return {
+    id: order.id,
+    userId: order.userId,
+    status: order.status,
+    items: order.items,
+    totalCents: order.totalCents,
+    currency: order.currency,
+    rejectionReason: order.rejectionReason ?? null,
+    createdAt: new Date(order.createdAt),
+    updatedAt: new Date(order.updatedAt),
+  };
+}
