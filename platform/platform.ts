@@ -13,6 +13,8 @@ import type { SubgraphHandle, SubgraphRuntimeConfig } from '../shared/server/ind
 import { JWKS_PATH, startAuthSubgraph } from '../subgraphs/auth/main.ts';
 import type { AuthSettings } from '../subgraphs/auth/main.ts';
 import { startUsersSubgraph } from '../subgraphs/users/main.ts';
+import { startCatalogSubgraph } from '../subgraphs/catalog/main.ts';
+import { startOrdersSubgraph } from '../subgraphs/orders/main.ts';
 import type { PlatformEnv } from './env.ts';
 import { SUBGRAPHS, serviceByName } from './services.ts';
 import type { SubgraphName } from './services.ts';
@@ -39,6 +41,8 @@ type SubgraphStarter = (options: {
 const STARTERS: Partial<Record<SubgraphName, SubgraphStarter>> = {
   auth: ({ env, ...options }) => startAuthSubgraph({ ...options, settings: authSettings(env) }),
   users: startUsersSubgraph,
+  catalog: startCatalogSubgraph,
+  orders: startOrdersSubgraph,
 };
 
 export function authSettings(env: PlatformEnv): AuthSettings {

@@ -20,8 +20,8 @@ export const SERVICES: readonly ServiceDescriptor[] = [
   { name: 'gateway', port: 4000, kind: 'gateway', implemented: true },
   { name: 'auth', port: 4001, kind: 'subgraph', implemented: true },
   { name: 'users', port: 4002, kind: 'subgraph', implemented: true },
-  { name: 'catalog', port: 4003, kind: 'subgraph', implemented: false },
-  { name: 'orders', port: 4004, kind: 'subgraph', implemented: false },
+  { name: 'catalog', port: 4003, kind: 'subgraph', implemented: true },
+  { name: 'orders', port: 4004, kind: 'subgraph', implemented: true },
   { name: 'analytics', port: 4005, kind: 'subgraph', implemented: false },
 ];
 
