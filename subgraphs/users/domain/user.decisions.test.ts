@@ -4,11 +4,7 @@
 import type { Identity } from '../../../shared/auth/index.ts';
 import { ForbiddenError, UnauthenticatedError } from '../../../shared/errors/index.ts';
 import { thrownBy } from '../../../shared/testing/index.ts';
-import {
-  assertAdmin,
-  assertCanReadUser,
-  provisionalProfile,
-} from './user.decisions.ts';
+import { assertAdmin, assertCanReadUser, provisionalProfile } from './user.decisions.ts';
 
 const ALICE = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 const BOB = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c';
