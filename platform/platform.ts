@@ -22,6 +22,12 @@ import type { SubgraphName } from './services.ts';
 export interface PlatformHandle {
   readonly gateway?: GatewayHandle;
   readonly subgraphs: ReadonlyMap<SubgraphName, SubgraphHandle>;
+  /**
+   * Stops a subgraph of this process (draining it: in-flight requests finish, consumers
+   * leave their groups, the relay stops) and starts it again on the same port with the
+   * same configuration; `subgraphs` then holds the new handle.
+   */
+  restart(name: SubgraphName): Promise<SubgraphHandle>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +69,8 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
   const { env, logger } = options;
   const stoppers: { name: string; stop: () => Promise<void> }[] = [];
   const subgraphs = new Map<SubgraphName, SubgraphHandle>();
+  /** How to start each subgraph of this process again, on a given port. */
+  const restarters = new Map<SubgraphName, (port: number) => Promise<SubgraphHandle>>();
   let gateway: GatewayHandle | undefined;
   const stop = async () => {
     for (const { name, stop: stopOne } of stoppers.reverse()) {
@@ -87,6 +95,17 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
     kafkaCompression: env.KAFKA_COMPRESSION,
     cachePrefix: `${env.REDIS_KEY_PREFIX}${name}:`,
   });
+
+  const startSubgraph = async (
+    name: SubgraphName,
+    start: (port: number) => Promise<SubgraphHandle>,
+    port: number,
+  ) => {
+    subgraphs.set(name, await start(port));
+    restarters.set(name, start);
+    // The handle current at stop time (a restart replaces it).
+    stoppers.push({ name, stop: () => subgraphs.get(name)!.stop() });
+  };
 
   const runGateway = async (endpoints: { name: string; url: string }[]) => {
     const auth = endpoints.find((endpoint) => endpoint.name === 'auth');
@@ -122,13 +141,12 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
           `SERVICE: the ${env.SERVICE} subgraph is not built yet (built: ${builtNames()})`,
         );
       }
-      const handle = await starter({
-        config: subgraphConfig(env.SERVICE, env.PORT ?? descriptor.port),
-        env,
-        logger,
-      });
-      subgraphs.set(env.SERVICE, handle);
-      stoppers.push({ name: env.SERVICE, stop: () => handle.stop() });
+      const name = env.SERVICE;
+      await startSubgraph(
+        name,
+        (port) => starter({ config: subgraphConfig(name, port), env, logger }),
+        env.PORT ?? descriptor.port,
+      );
     } else if (env.SERVICE === 'gateway') {
       gateway = await runGateway(
         builtSubgraphs().map((name) => ({
@@ -150,15 +168,18 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
       for (const name of builtSubgraphs()) {
         const starter = STARTERS[name];
         if (!starter) throw new Error(`${name} is marked implemented but has no starter`);
-        const handle = await starter({
-          // Subgraphs are internal in one-process mode: loopback, free ports, reached via the gateway.
-          config: { ...subgraphConfig(name, 0), host: '127.0.0.1' },
-          env,
-          logger,
-          ...(transport ? { transport } : {}),
-        });
-        subgraphs.set(name, handle);
-        stoppers.push({ name, stop: () => handle.stop() });
+        await startSubgraph(
+          name,
+          (port) =>
+            starter({
+              // Subgraphs are internal in one-process mode: loopback, free ports, reached via the gateway.
+              config: { ...subgraphConfig(name, port), host: '127.0.0.1' },
+              env,
+              logger,
+              ...(transport ? { transport } : {}),
+            }),
+          0,
+        );
       }
       gateway = await runGateway(
         [...subgraphs.values()].map((s) => ({ name: s.name, url: `${s.url}/graphql` })),
@@ -168,7 +189,16 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
     await stop();
     throw error;
   }
-  return { ...(gateway ? { gateway } : {}), subgraphs, stop };
+  const restart = async (name: SubgraphName) => {
+    const current = subgraphs.get(name);
+    const start = restarters.get(name);
+    if (!current || !start) throw new Error(`no ${name} subgraph runs in this process`);
+    await current.stop();
+    const next = await start(current.port);
+    subgraphs.set(name, next);
+    return next;
+  };
+  return { ...(gateway ? { gateway } : {}), subgraphs, restart, stop };
 }
 
 function builtSubgraphs(): SubgraphName[] {

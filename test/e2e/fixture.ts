@@ -3,6 +3,7 @@
  * test PostgreSQL (a database of its own), Redis (a key prefix of its own) and the Kafka test
  * broker (a topic prefix of its own), plus helpers that talk to it as clients do.
  */
+import kafkajs from 'kafkajs';
 import { loadConfig } from '../../shared/config/index.ts';
 import { createGatewayTokens } from '../../shared/auth/index.ts';
 import type { AccessTokenClaims } from '../../shared/auth/index.ts';
@@ -47,6 +48,8 @@ export interface TestPlatform {
     variables?: Record<string, unknown>,
     claims?: AccessTokenClaims | null,
   ): Promise<GraphQLResponse<TData>>;
+  /** Puts envelopes on `<prefix><topic>` as their publisher would (key: the subject). */
+  produce(topic: string, events: readonly EventEnvelope[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -100,6 +103,24 @@ export async function startTestPlatform(
       return postGraphQL(`${handle.url}/graphql`, query, variables, {
         'x-eventgraph-gateway-token': await gatewayTokens.sign({ claims, clientIp: null }),
       });
+    },
+    async produce(topic, events) {
+      const producer = new kafkajs.Kafka({
+        brokers: kafka.brokers,
+        logLevel: kafkajs.logLevel.NOTHING,
+      }).producer();
+      await producer.connect();
+      try {
+        await producer.send({
+          topic: `${kafka.topicPrefix}${topic}`,
+          messages: events.map((event) => ({
+            key: event.subject,
+            value: JSON.stringify(event),
+          })),
+        });
+      } finally {
+        await producer.disconnect();
+      }
     },
     async stop() {
       await platform.stop();
