@@ -88,7 +88,8 @@ export function decideAddToCart(
   if (!existing && cart.length >= CART_LINES_MAX) {
     throw new ValidationError('productId', `a cart holds at most ${CART_LINES_MAX} products`);
   }
-  const others = cart.filter((line) => line.productId !== product.id && line.product);
+  // Lines no longer on sale cannot be ordered: they set neither the currency nor the total.
+  const others = cart.filter((line) => line.productId !== product.id && line.product?.onSale);
   const cartCurrency = others[0]?.product!.currency;
   if (cartCurrency && cartCurrency !== product.currency) {
     throw new ValidationError(
@@ -121,9 +122,7 @@ export function decideOrder(cart: readonly CartLine[]): PlacedOrder {
   if (cart.length === 0) throw new ValidationError('cart', 'your cart is empty');
   const gone = cart.find((line) => !line.product?.onSale);
   if (gone) {
-    throw new NotFoundError(
-      `Product ${gone.productId} (no longer on sale; remove it from the cart)`,
-    );
+    throw new NotFoundError(`Product ${gone.productId}`);
   }
   const currencies = new Set(cart.map((line) => line.product!.currency));
   if (currencies.size > 1) {

@@ -146,7 +146,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
 
   const cartOf = async (em: EntityManager, userId: string): Promise<CartView> => {
     const lines = await cartLines(em, userId);
-    const priced = lines.filter((line) => line.product);
+    // What placing the cart would cost: products no longer on sale are not counted.
+    const priced = lines.filter((line) => line.product?.onSale);
     return {
       items: lines.map((line) => ({
         productId: line.productId,
