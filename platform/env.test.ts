@@ -50,6 +50,8 @@ describe('platform environment', () => {
       GATEWAY_TOKEN_SECRET: SECRET,
       AUTH_URL: 'http://auth:4001/graphql',
       USERS_URL: 'http://users:4002/graphql',
+      CATALOG_URL: 'http://catalog:4003/graphql',
+      ORDERS_URL: 'http://orders:4004/graphql',
     });
     expect(found).toEqual([expect.stringMatching(/^REDIS_URL: expected the Redis that auth and/)]);
   });
@@ -63,6 +65,8 @@ describe('platform environment', () => {
     expect(found).toEqual([
       expect.stringMatching(/^AUTH_URL: expected the auth subgraph's GraphQL URL/),
       expect.stringMatching(/^USERS_URL: expected the users subgraph's GraphQL URL/),
+      expect.stringMatching(/^CATALOG_URL: expected the catalog subgraph's GraphQL URL/),
+      expect.stringMatching(/^ORDERS_URL: expected the orders subgraph's GraphQL URL/),
     ]);
   });
 
