@@ -152,7 +152,10 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
   let consumer: Subscription;
   let dlq: TopicReader;
   let metrics: EventMetrics;
+  let bulk: Subscription;
   const afterCommit: { seq: number; visible: boolean }[] = [];
+  /** Sizes of the batches the bulk consumer's handler was given. */
+  const bulkBatches: number[] = [];
 
   /** Waits for this many effects of these subjects, and returns them in apply order. */
   const appliedTo = (subjects: string[], count: number) =>
@@ -218,6 +221,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
   }, 30_000);
 
   afterAll(async () => {
+    await bulk?.stop();
     await consumer?.stop();
     await dlq?.stop();
     await relay?.stop(1000);
@@ -478,6 +482,70 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
       { seq: 1, visible: true },
       { seq: 3, visible: true },
     ]);
+  });
+
+  it('gives a batch handler every new event once, many per call, in one transaction with the inbox', async () => {
+    bulk = await startEventConsumer({
+      group: 'counters.bulk',
+      topics: [TOPIC],
+      batchHandler: {
+        types: [CounterIncremented.type],
+        async handle({ em, events }) {
+          // The group starts at the topic's beginning: count this test's events only.
+          bulkBatches.push(events.filter(({ event }) => event.subject.startsWith('bulk-')).length);
+          // One statement for the whole batch, as bulk ingest does.
+          await em.execute(
+            `insert into "${schema}".counter_effects (event_id, source, subject, seq, by, consumer)
+             select (e->>'id')::uuid, e->>'source', e->>'subject', (e->'data'->>'seq')::int,
+                    (e->'data'->>'by')::int, 'bulk'
+             from jsonb_array_elements(?::jsonb) as e`,
+            [JSON.stringify(events.map(({ event }) => event))],
+          );
+        },
+      },
+      orm: db.orm,
+      schema,
+      catalogue: counterCatalogue,
+      transport,
+      logger,
+    });
+    const subjects = ['bulk-a', 'bulk-b', 'bulk-c'];
+    const published = await publishIn(
+      db,
+      outbox,
+      subjects.flatMap((subject) => increments(subject, 1, 40)),
+    );
+
+    const applied = await waitFor(
+      async () => {
+        const rows = (await effects(db, schema, { subjects })).filter((e) => e.consumer === 'bulk');
+        return rows.length >= published.length && rows;
+      },
+      { timeoutMs: DELIVERY_MS, what: `${published.length} bulk effects` },
+    );
+    // Redelivered copies change nothing: the inbox holds their ids.
+    const [relayed] = await outboxRows(db, schema, ['bulk-a']);
+    await transport.send([
+      {
+        topic: relayed!.topic,
+        key: relayed!.key,
+        value: relayed!.value,
+        headers: relayed!.headers,
+      },
+    ]);
+    await sleep(500);
+    const after = (await effects(db, schema, { subjects })).filter((e) => e.consumer === 'bulk');
+    await bulk.stop();
+
+    expect(applied.map((e) => e.eventId).sort()).toEqual(published.map((e) => e.id).sort());
+    expect(after).toHaveLength(published.length);
+    expect(seqsBySubject(applied)).toEqual({
+      'bulk-a': Array.from({ length: 40 }, (_, i) => i + 1),
+      'bulk-b': Array.from({ length: 40 }, (_, i) => i + 1),
+      'bulk-c': Array.from({ length: 40 }, (_, i) => i + 1),
+    });
+    expect(Math.max(...bulkBatches)).toBeGreaterThan(1);
+    expect(bulkBatches.reduce((sum, size) => sum + size, 0)).toBe(published.length);
   });
 
   it('changes nothing when an event is delivered again (the same envelope sent twice more through the transport)', async () => {

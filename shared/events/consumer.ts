@@ -40,12 +40,35 @@ export interface HandlerContext<TData = unknown> {
 
 export type EventHandler<TData = unknown> = (context: HandlerContext<TData>) => Promise<void>;
 
+/** What a batch handler receives: every new event of its types in one transaction. */
+export interface BatchHandlerContext {
+  /** In the transaction that also records the events in the inbox. */
+  readonly em: EntityManager;
+  /** New events (never seen by this group), in delivery order, with parsed payloads. */
+  readonly events: readonly { readonly event: EventEnvelope; readonly data: unknown }[];
+  readonly logger: Logger;
+  readonly afterCommit: (task: () => Promise<void>) => void;
+}
+
+/**
+ * For consumers that work on whole batches (bulk ingest): one call per transaction instead
+ * of one per event. When a batch fails it is retried event by event, so the handler must
+ * also accept a batch of one.
+ */
+export interface BatchHandler {
+  /** Event types it takes; others are skipped. */
+  readonly types: readonly string[];
+  handle(context: BatchHandlerContext): Promise<void>;
+}
+
 export interface EventConsumerOptions {
   /** Consumer group, `<service>.<purpose>`. */
   group: string;
   topics: readonly string[];
   /** Handlers by event type. Types without one are skipped. */
-  handlers: Readonly<Record<string, EventHandler<never>>>;
+  handlers?: Readonly<Record<string, EventHandler<never>>>;
+  /** Instead of `handlers`: one handler for whole batches. */
+  batchHandler?: BatchHandler;
   orm: MikroORM;
   /** Postgres schema holding the `inbox` table. */
   schema: string;
@@ -67,7 +90,8 @@ type Prepared =
       message: ConsumedMessage;
       event: EventEnvelope;
       data: unknown;
-      handler: EventHandler;
+      /** Undefined when the batch handler takes it. */
+      handler: EventHandler | undefined;
     }
   | { kind: 'ignore'; message: ConsumedMessage; event: EventEnvelope }
   | { kind: 'invalid'; message: ConsumedMessage; error: InvalidEventError };
@@ -116,13 +140,18 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
   const maxAttempts = options.maxAttempts ?? 5;
   const retryBaseMs = options.retryBaseMs ?? 100;
   const retryMaxMs = options.retryMaxMs ?? 5000;
-  const handlers = options.handlers as Record<string, EventHandler>;
+  const handlers = (options.handlers ?? {}) as Record<string, EventHandler>;
+  const { batchHandler } = options;
+  if (batchHandler && options.handlers) {
+    throw new Error(`consumer ${group}: give either handlers or a batchHandler, not both`);
+  }
+  const batchTypes = new Set(batchHandler?.types ?? []);
 
   const prepare = (message: ConsumedMessage): Prepared => {
     try {
       const event = parseEnvelope(message.value);
       const handler = handlers[event.type];
-      if (!handler) return { kind: 'ignore', message, event };
+      if (!handler && !batchTypes.has(event.type)) return { kind: 'ignore', message, event };
       return { kind: 'apply', message, event, data: catalogue.parse(event), handler };
     } catch (error) {
       if (error instanceof InvalidEventError) return { kind: 'invalid', message, error };
@@ -152,8 +181,18 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
         for (const item of items) {
           // A batch may hold one event twice (a relay resend): apply its first copy only.
           if (!fresh.delete(item.event.id)) continue;
-          await item.handler({ em, event: item.event, data: item.data, logger, afterCommit });
+          if (item.handler) {
+            await item.handler({ em, event: item.event, data: item.data, logger, afterCommit });
+          }
           applied.push(item);
+        }
+        if (batchHandler && applied.length > 0) {
+          await batchHandler.handle({
+            em,
+            events: applied.map(({ event, data }) => ({ event, data })),
+            logger,
+            afterCommit,
+          });
         }
         return applied;
       });

@@ -21,7 +21,13 @@ export type { Outbox, OutboxOptions } from './outbox.ts';
 export { startOutboxRelay } from './outbox-relay.ts';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
 export { startEventConsumer, isTransientError } from './consumer.ts';
-export type { EventConsumerOptions, EventHandler, HandlerContext } from './consumer.ts';
+export type {
+  BatchHandler,
+  BatchHandlerContext,
+  EventConsumerOptions,
+  EventHandler,
+  HandlerContext,
+} from './consumer.ts';
 export { createEventMetrics } from './metrics.ts';
 export type { EventMetrics } from './metrics.ts';
 export { startServiceEvents } from './service-events.ts';

@@ -9,7 +9,7 @@ import type { EntityManager, MikroORM } from '../db/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { EventCatalogue } from './catalogue.ts';
 import { startEventConsumer } from './consumer.ts';
-import type { EventConsumerOptions, EventHandler } from './consumer.ts';
+import type { BatchHandler, EventConsumerOptions, EventHandler } from './consumer.ts';
 import type { EventEnvelope, NewEvent } from './envelope.ts';
 import type { EventMetrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
@@ -41,7 +41,9 @@ export interface ConsumeOptions extends Pick<
   /** Consumer group, `<service>.<purpose>`. */
   group: string;
   topics: readonly string[];
-  handlers: Readonly<Record<string, EventHandler<never>>>;
+  /** Handlers by event type; or, for bulk work, one `batchHandler`. */
+  handlers?: Readonly<Record<string, EventHandler<never>>>;
+  batchHandler?: BatchHandler;
 }
 
 /** Publishing and consuming domain events, bound to a service's outbox and inbox. */
