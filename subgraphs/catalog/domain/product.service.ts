@@ -137,7 +137,7 @@ export function createProductService(options: ProductServiceOptions): ProductSer
     createLoader(em) {
       return new DataLoader<string, ProductView | null>(async (ids) => {
         batches.inc();
-        const valid = ids.filter(isUuid);
+        const valid = ids.filter(isUuid).map((id) => id.toLowerCase());
         const fromCache = await cached(valid);
         const found = new Map<string, ProductView>();
         const misses: string[] = [];
@@ -162,7 +162,8 @@ export function createProductService(options: ProductServiceOptions): ProductSer
             ),
           );
         }
-        return ids.map((id) => found.get(id) ?? null);
+        // Ids are matched as Postgres matches uuids: whatever the case they were given in.
+        return ids.map((id) => found.get(id.toLowerCase()) ?? null);
       });
     },
 
@@ -211,8 +212,9 @@ export function createProductService(options: ProductServiceOptions): ProductSer
       return viewOf(product);
     },
 
-    async update(em, identity, id, changes) {
+    async update(em, identity, rawId, changes) {
       assertAdmin(identity);
+      const id = rawId.toLowerCase(); // one spelling for events and cache keys
       const updated = await em.transactional(async (tx) => {
         const product = await forChange(tx, id);
         const { next, changed } = applyChanges(fieldsOf(product), changes);
@@ -232,8 +234,9 @@ export function createProductService(options: ProductServiceOptions): ProductSer
       return viewOf(updated);
     },
 
-    async delete(em, identity, id) {
+    async delete(em, identity, rawId) {
       assertAdmin(identity);
+      const id = rawId.toLowerCase(); // one spelling for events and cache keys
       await em.transactional(async (tx) => {
         const product = await forChange(tx, id);
         product.deletedAt = now();

@@ -140,7 +140,7 @@ export function createUserService(options: UserServiceOptions): UserService {
   return {
     createLoader(em) {
       return new DataLoader<string, UserView | null>(async (ids) => {
-        const valid = ids.filter(isUuid);
+        const valid = ids.filter(isUuid).map((id) => id.toLowerCase());
         const fromCache = await cached(valid);
         const found = new Map<string, UserView>();
         const misses: string[] = [];
@@ -165,7 +165,8 @@ export function createUserService(options: UserServiceOptions): UserService {
             ),
           );
         }
-        return ids.map((id) => found.get(id) ?? null);
+        // Ids are matched as Postgres matches uuids: whatever the case they were given in.
+        return ids.map((id) => found.get(id.toLowerCase()) ?? null);
       });
     },
 
@@ -189,7 +190,8 @@ export function createUserService(options: UserServiceOptions): UserService {
     },
 
     async updateProfile(em, identity, input) {
-      const id = input.id ?? identity?.userId ?? '';
+      // One spelling for events and cache keys (Postgres matches uuids in any case).
+      const id = (input.id ?? identity?.userId ?? '').toLowerCase();
       assertCanChangeUser(identity, id);
       const name =
         input.name === undefined || input.name === null ? null : normaliseName(input.name);
@@ -207,8 +209,9 @@ export function createUserService(options: UserServiceOptions): UserService {
       return viewOf(updated);
     },
 
-    async setRole(em, identity, id, role) {
+    async setRole(em, identity, rawId, role) {
       assertAdmin(identity);
+      const id = rawId.toLowerCase();
       const updated = await em.transactional(async (tx) => {
         const user = await load(tx, id);
         if (user.role === role) return user;
@@ -229,7 +232,8 @@ export function createUserService(options: UserServiceOptions): UserService {
       return viewOf(updated);
     },
 
-    async delete(em, identity, id) {
+    async delete(em, identity, rawId) {
+      const id = rawId.toLowerCase();
       assertCanChangeUser(identity, id);
       await em.transactional(async (tx) => {
         const user = await load(tx, id);
