@@ -43,6 +43,8 @@ export interface EventCatalogue {
   find(type: string, version: number): EventType | undefined;
   /** The newest version of a type. */
   latest(type: string): EventType | undefined;
+  /** Every type it knows, in definition order. */
+  types(): string[];
   /** Validates an envelope's `data`; throws `InvalidEventError` naming the event id. */
   parse(event: Pick<EventEnvelope, 'id' | 'type' | 'data' | 'dataschema'>): unknown;
 }
@@ -63,6 +65,7 @@ export function createCatalogue(definitions: readonly EventType[]): EventCatalog
   return {
     find: (type, version) => byKey.get(`${type}@${version}`),
     latest: (type) => latest.get(type),
+    types: () => [...latest.keys()],
     parse(event) {
       const version = versionOf(event.dataschema);
       const definition = byKey.get(`${event.type}@${version}`);
