@@ -52,6 +52,7 @@ describe('platform environment', () => {
       USERS_URL: 'http://users:4002/graphql',
       CATALOG_URL: 'http://catalog:4003/graphql',
       ORDERS_URL: 'http://orders:4004/graphql',
+      ANALYTICS_URL: 'http://analytics:4005/graphql',
     });
     expect(found).toEqual([expect.stringMatching(/^REDIS_URL: expected the Redis that auth and/)]);
   });
@@ -67,6 +68,7 @@ describe('platform environment', () => {
       expect.stringMatching(/^USERS_URL: expected the users subgraph's GraphQL URL/),
       expect.stringMatching(/^CATALOG_URL: expected the catalog subgraph's GraphQL URL/),
       expect.stringMatching(/^ORDERS_URL: expected the orders subgraph's GraphQL URL/),
+      expect.stringMatching(/^ANALYTICS_URL: expected the analytics subgraph's GraphQL URL/),
     ]);
   });
 

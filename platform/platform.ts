@@ -15,6 +15,7 @@ import type { AuthSettings } from '../subgraphs/auth/main.ts';
 import { startUsersSubgraph } from '../subgraphs/users/main.ts';
 import { startCatalogSubgraph } from '../subgraphs/catalog/main.ts';
 import { startOrdersSubgraph } from '../subgraphs/orders/main.ts';
+import { startAnalyticsSubgraph } from '../subgraphs/analytics/main.ts';
 import type { PlatformEnv } from './env.ts';
 import { SUBGRAPHS, serviceByName } from './services.ts';
 import type { SubgraphName } from './services.ts';
@@ -49,6 +50,7 @@ const STARTERS: Partial<Record<SubgraphName, SubgraphStarter>> = {
   users: startUsersSubgraph,
   catalog: startCatalogSubgraph,
   orders: startOrdersSubgraph,
+  analytics: startAnalyticsSubgraph,
 };
 
 export function authSettings(env: PlatformEnv): AuthSettings {

@@ -22,7 +22,7 @@ export const SERVICES: readonly ServiceDescriptor[] = [
   { name: 'users', port: 4002, kind: 'subgraph', implemented: true },
   { name: 'catalog', port: 4003, kind: 'subgraph', implemented: true },
   { name: 'orders', port: 4004, kind: 'subgraph', implemented: true },
-  { name: 'analytics', port: 4005, kind: 'subgraph', implemented: false },
+  { name: 'analytics', port: 4005, kind: 'subgraph', implemented: true },
 ];
 
 export const SUBGRAPHS = SERVICES.filter((s) => s.kind === 'subgraph');
