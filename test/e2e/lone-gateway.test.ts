@@ -1,0 +1,95 @@
+/**
+ * A lone gateway process (SERVICE=gateway) and its supergraph: it comes from SUPERGRAPH_PATH
+ * or is composed at start (SUPERGRAPH_SOURCE=compose); start-up fails with a message naming
+ * SUPERGRAPH_PATH when the file cannot be served. No subgraph is needed: the gateway answers
+ * introspection from the supergraph itself.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DEFAULT_SUPERGRAPH_PATH } from '../../gateway/supergraph.ts';
+import { platformEnvSchema } from '../../platform/env.ts';
+import { startPlatform } from '../../platform/platform.ts';
+import type { PlatformHandle } from '../../platform/platform.ts';
+import { loadConfig } from '../../shared/config/index.ts';
+import { postGraphQL, testLogger, testRedis } from '../../shared/testing/index.ts';
+import { TEST_GATEWAY_SECRET } from './fixture.ts';
+
+function startGateway(env: Record<string, string>): Promise<PlatformHandle> {
+  const redis = testRedis();
+  return startPlatform({
+    env: loadConfig(platformEnvSchema, {
+      SERVICE: 'gateway',
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      GATEWAY_TOKEN_SECRET: TEST_GATEWAY_SECRET,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: redis.prefix,
+      // Nothing listens there: these tests never reach a subgraph.
+      AUTH_URL: 'http://127.0.0.1:9/graphql',
+      USERS_URL: 'http://127.0.0.1:9/graphql',
+      ...env,
+    }),
+    logger: testLogger(),
+  });
+}
+
+describe('the supergraph a gateway serves', () => {
+  let platform: PlatformHandle | undefined;
+  afterEach(async () => {
+    await platform?.stop();
+    platform = undefined;
+  });
+
+  it.each([['file'], ['compose']])(
+    'is the composition of the subgraph SDL with SUPERGRAPH_SOURCE=%s',
+    async (source) => {
+      platform = await startGateway({ SUPERGRAPH_SOURCE: source });
+      const response = await postGraphQL<{ __type: { fields: { name: string }[] } }>(
+        `${platform.gateway!.url}/graphql`,
+        '{ __type(name: "Query") { fields { name } } }',
+      );
+      expect(response.body.data?.__type.fields.map((f) => f.name)).toEqual(['me', 'user', 'users']);
+    },
+  );
+});
+
+describe('a gateway whose supergraph cannot be served', () => {
+  let directory: string;
+  beforeAll(async () => {
+    directory = await mkdtemp(path.join(os.tmpdir(), 'eventgraph-gateway-'));
+  });
+  afterAll(async () => {
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it('fails start-up naming SUPERGRAPH_PATH when the file is missing', async () => {
+    const missing = path.join(directory, 'missing.graphql');
+    await expect(startGateway({ SUPERGRAPH_PATH: missing })).rejects.toThrow(
+      `SUPERGRAPH_PATH: ${missing} cannot be read: ENOENT`,
+    );
+  });
+
+  it('fails start-up naming SUPERGRAPH_PATH when the file is not a supergraph', async () => {
+    const corrupt = path.join(directory, 'corrupt.graphql');
+    await writeFile(corrupt, 'type Query {\n  me: User\n');
+    await expect(startGateway({ SUPERGRAPH_PATH: corrupt })).rejects.toThrow(
+      `SUPERGRAPH_PATH: ${corrupt} is not a usable supergraph: Syntax Error: Expected Name, found <EOF>. (line 3, column 1)`,
+    );
+  });
+
+  it('fails start-up naming the subgraph the file routes to without an endpoint', async () => {
+    const withCatalog = path.join(directory, 'with-catalog.graphql');
+    const checkedIn = await readFile(DEFAULT_SUPERGRAPH_PATH, 'utf8');
+    await writeFile(
+      withCatalog,
+      checkedIn.replace(
+        /(enum join__Graph \{\n)/,
+        '$1  CATALOG @join__graph(name: "catalog", url: "http://catalog:4003/graphql")\n',
+      ),
+    );
+    await expect(startGateway({ SUPERGRAPH_PATH: withCatalog })).rejects.toThrow(
+      `SUPERGRAPH_PATH: ${withCatalog} is not a usable supergraph: it routes to catalog, which this gateway has no endpoint for (it has auth, users)`,
+    );
+  });
+});
