@@ -3,7 +3,7 @@
  * changes, or composed at start; see supergraph-source.ts), verifies the caller's access
  * token, enforces `@authenticated`/`@requiresScopes` before anything executes, plans and
  * executes operations across the subgraphs (@apollo/gateway) with the caller in a
- * gateway-signed token, and serves `POST|GET /graphql`, Apollo Sandbox at `/` in development,
+ * gateway-signed token, and serves `POST|GET /graphql`, Apollo Sandbox at `/` when enabled,
  * `/health`, `/ready` (every subgraph and the revocation store ready) and `/metrics`.
  * Requests go to each subgraph's configured endpoint, whatever URL the supergraph names.
  * `stop()` drains in-flight requests before closing.
@@ -40,11 +40,14 @@ export interface GatewayConfig {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  nodeEnv: 'development' | 'production' | 'test';
   /** Where the supergraph comes from: the SUPERGRAPH_PATH file (watched) or composed at start. */
   supergraph: SupergraphSourceConfig;
   /** The subgraph endpoints, by name: where requests go, whatever the supergraph's URLs say. */
   subgraphs: readonly SubgraphEndpoint[];
+  /** Answer introspection queries (GATEWAY_INTROSPECTION; on unless NODE_ENV=production). */
+  introspection: boolean;
+  /** Serve Apollo Sandbox at `/` (GATEWAY_SANDBOX; on unless NODE_ENV=production). */
+  sandbox: boolean;
   /** GATEWAY_TOKEN_SECRET: signs the identity token subgraphs accept. */
   gatewayTokenSecret: string;
   /** How access tokens are checked. */
@@ -135,17 +138,16 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     },
   });
   const httpServer = createServer(http.app);
-  const development = config.nodeEnv !== 'production';
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     formatError,
     includeStacktraceInErrorResponses: false,
     // The process entry point owns signals and stops services in order.
     stopOnTerminationSignals: false,
-    introspection: development,
+    introspection: config.introspection,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      development
+      config.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
       observabilityPlugin<GatewayContext>(metrics),

@@ -32,6 +32,10 @@ export const platformEnvSchema = commonEnvSchema
       .default('file'),
     /** The supergraph file (relative to the working directory); default: this installation's. */
     SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH_PATH),
+    /** Gateway: answer introspection queries. Default: on unless NODE_ENV=production. */
+    GATEWAY_INTROSPECTION: env.flag().optional(),
+    /** Gateway: serve Apollo Sandbox at `/`. Default: on unless NODE_ENV=production. */
+    GATEWAY_SANDBOX: env.flag().optional(),
     /** The first account registered with this address becomes ADMIN. */
     ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
     /**

@@ -1,8 +1,10 @@
 /**
- * A lone gateway process (SERVICE=gateway) and its supergraph: it comes from SUPERGRAPH_PATH
- * or is composed at start (SUPERGRAPH_SOURCE=compose); start-up fails with a message naming
- * SUPERGRAPH_PATH when the file cannot be served. No subgraph is needed: the gateway answers
- * introspection from the supergraph itself.
+ * A lone gateway process (SERVICE=gateway) and its supergraph: introspection and the
+ * Sandbox landing page are off in production unless switched on (GATEWAY_INTROSPECTION,
+ * GATEWAY_SANDBOX); the supergraph comes from SUPERGRAPH_PATH or is composed at start
+ * (SUPERGRAPH_SOURCE=compose); start-up fails with a message naming SUPERGRAPH_PATH when the
+ * file cannot be served. No subgraph is needed: the gateway answers introspection from the
+ * supergraph itself.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,7 +15,9 @@ import { startPlatform } from '../../platform/platform.ts';
 import type { PlatformHandle } from '../../platform/platform.ts';
 import { loadConfig } from '../../shared/config/index.ts';
 import { postGraphQL, testLogger, testRedis } from '../../shared/testing/index.ts';
-import { TEST_GATEWAY_SECRET } from './fixture.ts';
+import { TEST_GATEWAY_SECRET, codes } from './fixture.ts';
+
+const INTROSPECTION = '{ __schema { queryType { name } } }';
 
 function startGateway(env: Record<string, string>): Promise<PlatformHandle> {
   const redis = testRedis();
@@ -33,6 +37,56 @@ function startGateway(env: Record<string, string>): Promise<PlatformHandle> {
     logger: testLogger(),
   });
 }
+
+async function landingPage(gatewayUrl: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${gatewayUrl}/`, { headers: { accept: 'text/html' } });
+  return { status: response.status, text: await response.text() };
+}
+
+describe('a production gateway', () => {
+  let platform: PlatformHandle | undefined;
+  afterEach(async () => {
+    await platform?.stop();
+    platform = undefined;
+  });
+
+  it('refuses introspection and serves no Sandbox page', async () => {
+    platform = await startGateway({ NODE_ENV: 'production' });
+    const url = platform.gateway!.url;
+
+    const introspection = await postGraphQL(`${url}/graphql`, INTROSPECTION);
+    expect(introspection.status).toBe(400);
+    expect(codes(introspection)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(introspection.body.errors?.[0]?.message).toMatch(/introspection is not allowed/);
+
+    const landing = await landingPage(url);
+    expect(landing.status).not.toBe(200);
+    expect(landing.text).not.toMatch(/sandbox/i);
+  });
+
+  it('serves both when GATEWAY_INTROSPECTION and GATEWAY_SANDBOX are switched on', async () => {
+    platform = await startGateway({
+      NODE_ENV: 'production',
+      GATEWAY_INTROSPECTION: 'true',
+      GATEWAY_SANDBOX: 'true',
+    });
+    const url = platform.gateway!.url;
+
+    const introspection = await postGraphQL(`${url}/graphql`, INTROSPECTION);
+    expect(introspection.body).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+
+    const landing = await landingPage(url);
+    expect(landing.status).toBe(200);
+    expect(landing.text).toMatch(/embeddable-sandbox/);
+  });
+
+  it('keeps both on in development unless switched off', async () => {
+    platform = await startGateway({ NODE_ENV: 'development', GATEWAY_SANDBOX: 'false' });
+    const url = platform.gateway!.url;
+    expect((await postGraphQL(`${url}/graphql`, INTROSPECTION)).status).toBe(200);
+    expect((await landingPage(url)).text).not.toMatch(/sandbox/i);
+  });
+});
 
 describe('the supergraph a gateway serves', () => {
   let platform: PlatformHandle | undefined;
