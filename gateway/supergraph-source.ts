@@ -35,8 +35,6 @@ export type SupergraphSourceConfig =
       kind: 'file';
       /** Absolute path of the supergraph file (SUPERGRAPH_PATH). */
       path: string;
-      /** How often the file is also polled, for file systems without change events. @default 500 */
-      pollIntervalMs?: number;
     }
   | { kind: 'compose' };
 
@@ -64,6 +62,8 @@ export class SupergraphSourceError extends Error {
 
 /** Change events come in bursts (truncate, write, rename): one reload after they settle. */
 const SETTLE_MS = 100;
+/** The file is also polled, for file systems whose change events are unreliable. */
+const POLL_INTERVAL_MS = 500;
 
 export function createSupergraphSource(options: SupergraphSourceOptions): SupergraphSource {
   const { source, subgraphs, logger } = options;
@@ -104,7 +104,8 @@ export function createSupergraphSource(options: SupergraphSourceOptions): Superg
   };
 
   if (source.kind === 'compose') {
-    const label = 'SUPERGRAPH_SOURCE=compose: composing subgraphs/*/schema.graphql';
+    const label =
+      'SUPERGRAPH_SOURCE=compose: the supergraph composed from subgraphs/*/schema.graphql';
     return {
       label,
       async initialize() {
@@ -112,9 +113,12 @@ export function createSupergraphSource(options: SupergraphSourceOptions): Superg
         try {
           prepared = prepare(await composeSupergraph(subgraphs), label);
         } catch (error) {
-          throw new SupergraphSourceError(`${label} failed: ${(error as Error).message}`, {
-            cause: error,
-          });
+          throw new SupergraphSourceError(
+            `${label} could not be made: ${(error as Error).message}`,
+            {
+              cause: error,
+            },
+          );
         }
         reloads.inc({ outcome: 'success' });
         logger.info({ subgraphs: prepared.subgraphs }, 'supergraph composed from the subgraph SDL');
@@ -148,7 +152,7 @@ export function createSupergraphSource(options: SupergraphSourceOptions): Superg
       }
       reloads.inc({ outcome: 'success' });
       logger.info({ path: file, subgraphs: prepared.subgraphs }, 'supergraph loaded');
-      const reloader = startReloading({ file, text, update, prepare, logger, reloads, ...source });
+      const reloader = startReloading({ file, text, update, prepare, logger, reloads });
       return { supergraphSdl: prepared.sdl, cleanup: () => reloader.stop() };
     },
   };
@@ -162,7 +166,6 @@ interface ReloadingOptions {
   prepare: (text: string, name: string) => { sdl: string; subgraphs: string[] };
   logger: Logger;
   reloads: Counter<'outcome'>;
-  pollIntervalMs?: number | undefined;
 }
 
 /** Watches the file and hands each new, valid text to `update`, one reload at a time. */
@@ -186,6 +189,7 @@ function startReloading(options: ReloadingOptions): { stop(): Promise<void> } {
   };
 
   const reload = async () => {
+    if (stopped) return;
     let text: string;
     try {
       text = await readFile(file, 'utf8');
@@ -249,7 +253,7 @@ function startReloading(options: ReloadingOptions): { stop(): Promise<void> } {
       schedule();
     }
   };
-  watchFile(file, { interval: options.pollIntervalMs ?? 500, persistent: false }, polled);
+  watchFile(file, { interval: POLL_INTERVAL_MS, persistent: false }, polled);
   // A change between the first read and the watch starting is caught by one check now (it
   // runs after the gateway has applied the first text).
   schedule();
