@@ -80,13 +80,19 @@ async function check(root: string, args: string[]): Promise<number> {
 
 const [command, ...rest] = process.argv.slice(2);
 const root = process.cwd();
-let code: number;
+let run: () => Promise<number>;
 if (command === 'compose') {
   if (rest.length > 0) usageError(`compose takes no arguments, got ${rest.join(' ')}`);
-  code = await compose(root);
+  run = () => compose(root);
 } else if (command === 'check') {
-  code = await check(root, rest);
+  run = () => check(root, rest);
 } else {
   usageError(command ? `unknown command ${command}` : 'no command');
 }
-process.exitCode = code;
+try {
+  process.exitCode = await run();
+} catch (error) {
+  // Not a finding but a failure to look (e.g. a subgraph without its schema.graphql).
+  process.stderr.write(`schema:${command} failed: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+}

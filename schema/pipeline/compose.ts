@@ -29,7 +29,7 @@ export const SUPERGRAPH_FILE = path.join(SCHEMA_DIR, 'supergraph.graphql');
 export const API_FILE = path.join(SCHEMA_DIR, 'api.graphql');
 
 /** Every top-level `schema/*.graphql` is generated; anything composition does not produce is stale. */
-export function isGeneratedFile(relativePath: string): boolean {
+function isGeneratedFile(relativePath: string): boolean {
   return path.dirname(relativePath) === SCHEMA_DIR && relativePath.endsWith('.graphql');
 }
 
