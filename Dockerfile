@@ -25,7 +25,8 @@ FROM deps AS build
 COPY . .
 RUN npm run build
 # `npm run build` also copies the files the code reads at run time (every
-# subgraphs/*/schema.graphql) into dist/, next to the compiled code that reads them.
+# subgraphs/*/schema.graphql, and schema/supergraph.graphql that the gateway serves by
+# default) into dist/, next to the compiled code that reads them.
 
 # ---- runtime ----------------------------------------------------------------------------------
 FROM node:24-slim AS runtime

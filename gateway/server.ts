@@ -1,10 +1,12 @@
 /**
- * The gateway process: composes the supergraph, verifies the caller's access token,
- * enforces `@authenticated`/`@requiresScopes` before anything executes, plans and executes
- * operations across the subgraphs (@apollo/gateway) with the caller in a gateway-signed
- * token, and serves `POST|GET /graphql`, Apollo Sandbox at `/` in development, `/health`,
- * `/ready` (every subgraph and the revocation store ready) and `/metrics`. `stop()` drains
- * in-flight requests before closing.
+ * The gateway process: serves the supergraph (the SUPERGRAPH_PATH file, reloaded when it
+ * changes, or composed at start; see supergraph-source.ts), verifies the caller's access
+ * token, enforces `@authenticated`/`@requiresScopes` before anything executes, plans and
+ * executes operations across the subgraphs (@apollo/gateway) with the caller in a
+ * gateway-signed token, and serves `POST|GET /graphql`, Apollo Sandbox at `/` when enabled,
+ * `/health`, `/ready` (every subgraph and the revocation store ready) and `/metrics`.
+ * Requests go to each subgraph's configured endpoint, whatever URL the supergraph names.
+ * `stop()` drains in-flight requests before closing.
  */
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
@@ -30,15 +32,22 @@ import type { GatewayContext } from './context.ts';
 import { authorizationPlugin, createAccessPolicy } from './plugins/authorization.plugin.ts';
 import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource } from './datasource.ts';
-import { acknowledgeEnforcedFeatures, composeSupergraph } from './supergraph.ts';
+import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
+import type { SupergraphSourceConfig } from './supergraph-source.ts';
 import type { SubgraphEndpoint } from './supergraph.ts';
 
 export interface GatewayConfig {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  nodeEnv: 'development' | 'production' | 'test';
+  /** Where the supergraph comes from: the SUPERGRAPH_PATH file (watched) or composed at start. */
+  supergraph: SupergraphSourceConfig;
+  /** The subgraph endpoints, by name: where requests go, whatever the supergraph's URLs say. */
   subgraphs: readonly SubgraphEndpoint[];
+  /** Answer introspection queries (GATEWAY_INTROSPECTION; on unless NODE_ENV=production). */
+  introspection: boolean;
+  /** Serve Apollo Sandbox at `/` (GATEWAY_SANDBOX; on unless NODE_ENV=production). */
+  sandbox: boolean;
   /** GATEWAY_TOKEN_SECRET: signs the identity token subgraphs accept. */
   gatewayTokenSecret: string;
   /** How access tokens are checked. */
@@ -72,12 +81,26 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const { config } = options;
   const logger = options.logger.child({ service: 'gateway' });
   const metrics = createMetrics('gateway');
-  const supergraphSdl = await composeSupergraph(config.subgraphs);
   const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
   const signedPerRequest = new WeakMap<object, { token: Promise<string>; at: number }>();
+  const endpoints = new Map(config.subgraphs.map(({ name, url }) => [name, url]));
+  const supergraph = createSupergraphSource({
+    source: config.supergraph,
+    subgraphs: config.subgraphs,
+    logger,
+    registry: metrics.registry,
+  });
   const gateway = new ApolloGateway({
-    supergraphSdl: acknowledgeEnforcedFeatures(supergraphSdl),
-    buildService: ({ url }) => createSubgraphDataSource(url!, gatewayTokens, signedPerRequest),
+    supergraphSdl: supergraph,
+    // The supergraph names each subgraph; the URL written in it (compose's) is not used.
+    buildService: ({ name }) => {
+      const url = endpoints.get(name);
+      if (!url) throw new Error(`the supergraph routes to ${name}, which has no endpoint`);
+      return createSubgraphDataSource(url, gatewayTokens, signedPerRequest);
+    },
+    // Also in production (where @apollo/gateway would skip it): a reloaded file must be
+    // proven valid before it replaces the supergraph that serves.
+    validateSupergraph: true,
     logger,
   });
   // Built from every supergraph the gateway loads (the first load included), before it serves.
@@ -115,17 +138,16 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     },
   });
   const httpServer = createServer(http.app);
-  const development = config.nodeEnv !== 'production';
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     formatError,
     includeStacktraceInErrorResponses: false,
     // The process entry point owns signals and stops services in order.
     stopOnTerminationSignals: false,
-    introspection: development,
+    introspection: config.introspection,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      development
+      config.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
       observabilityPlugin<GatewayContext>(metrics),
@@ -143,6 +165,14 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await apollo.start();
   } catch (error) {
     await revocationCache.stop();
+    // No supergraph loaded and not the source's own error: the gateway refused the
+    // supergraph (not a valid one); say which.
+    if (!policy && !(error instanceof SupergraphSourceError)) {
+      throw new SupergraphSourceError(
+        `${supergraph.label} is not a usable supergraph: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
     throw error;
   }
 

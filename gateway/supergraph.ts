@@ -1,10 +1,16 @@
 /**
- * Composes the supergraph from each subgraph's SDL (`subgraphs/<name>/schema.graphql`, the
- * source of truth) with @apollo/composition. Errors name the subgraph and the code.
+ * Composition of the supergraph from each subgraph's SDL (`subgraphs/<name>/schema.graphql`,
+ * the source of truth) with @apollo/composition — the one implementation that both the
+ * schema pipeline (`schema/pipeline/`, which writes `schema/supergraph.graphql`) and the
+ * gateway's live mode use. Every error and hint keeps its code and where it is: subgraph,
+ * file, line and column.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { composeServices } from '@apollo/composition';
-import { Kind, parse, print, visit } from 'graphql';
+import { GraphQLError, Kind, Source, getLocation, parse, print, visit } from 'graphql';
+import type { ASTNode, DocumentNode, GraphQLSchema } from 'graphql';
 
 export interface SubgraphEndpoint {
   name: string;
@@ -12,35 +18,181 @@ export interface SubgraphEndpoint {
   url: string;
 }
 
-export class CompositionError extends Error {
-  constructor(messages: string[]) {
-    super(`supergraph composition failed:\n${messages.map((m) => `  - ${m}`).join('\n')}`);
-    this.name = 'CompositionError';
-  }
+/** One subgraph's SDL, ready to compose. */
+export interface SubgraphSdl extends SubgraphEndpoint {
+  sdl: string;
+  /** Where the SDL came from, as reports should show it (e.g. `subgraphs/users/schema.graphql`). */
+  file: string;
 }
 
-export function subgraphSdlPath(name: string): URL {
-  return new URL(`../subgraphs/${name}/schema.graphql`, import.meta.url);
+/** A place in a subgraph's SDL. */
+export interface SdlLocation {
+  subgraph?: string;
+  file: string;
+  line: number;
+  column: number;
 }
 
-export async function composeSupergraph(subgraphs: readonly SubgraphEndpoint[]): Promise<string> {
-  const services = await Promise.all(
-    subgraphs.map(async ({ name, url }) => ({
-      name,
-      url,
-      typeDefs: parse(await readFile(subgraphSdlPath(name), 'utf8')),
-    })),
+/** A composition error or hint: its code, its message, and where it points. */
+export interface CompositionIssue {
+  code: string;
+  message: string;
+  locations: SdlLocation[];
+}
+
+export type CompositionOutcome =
+  | {
+      ok: true;
+      supergraphSdl: string;
+      /** What clients see: no federation/join internals, nothing `@inaccessible`. */
+      apiSchema: GraphQLSchema;
+      hints: CompositionIssue[];
+    }
+  | { ok: false; errors: CompositionIssue[] };
+
+/**
+ * The directory `subgraphs/` and `schema/` are read from: the project root when running
+ * the TypeScript, `dist/` in the image (the build copies the files next to the code).
+ */
+export const INSTALL_ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** The checked-in supergraph the gateway serves by default (SUPERGRAPH_PATH). */
+export const DEFAULT_SUPERGRAPH_PATH = path.join(INSTALL_ROOT, 'schema', 'supergraph.graphql');
+
+/** `subgraphs/<name>/schema.graphql`, relative to a root. */
+export function subgraphSdlFile(name: string): string {
+  return path.join('subgraphs', name, 'schema.graphql');
+}
+
+/** Reads the SDL of each subgraph from `<root>/subgraphs/<name>/schema.graphql`. */
+export async function readSubgraphSdls(
+  subgraphs: readonly SubgraphEndpoint[],
+  root: string = INSTALL_ROOT,
+): Promise<SubgraphSdl[]> {
+  return Promise.all(
+    subgraphs.map(async ({ name, url }) => {
+      const file = subgraphSdlFile(name);
+      return { name, url, file, sdl: await readFile(path.join(root, file), 'utf8') };
+    }),
   );
-  const result = composeServices(services);
-  if (result.errors) {
-    throw new CompositionError(
-      result.errors.map((error) => {
-        const code = (error.extensions['code'] as string | undefined) ?? 'COMPOSITION_ERROR';
-        return `[${code}] ${error.message}`;
-      }),
+}
+
+export class CompositionError extends Error {
+  readonly issues: readonly CompositionIssue[];
+  constructor(issues: readonly CompositionIssue[]) {
+    super(
+      `supergraph composition failed:\n${issues.map((issue) => `  - ${describeIssue(issue)}`).join('\n')}`,
     );
+    this.name = 'CompositionError';
+    this.issues = issues;
   }
-  return result.supergraphSdl;
+}
+
+/** `[CODE] message (file:line:column, …)` */
+export function describeIssue(issue: CompositionIssue): string {
+  const where = issue.locations.map((l) => `${l.file}:${l.line}:${l.column}`).join(', ');
+  return `[${issue.code}] ${issue.message}${where ? ` (${where})` : ''}`;
+}
+
+/** Composes the subgraphs; never throws for a problem in the SDL (it is in `errors`). */
+export function composeSubgraphs(subgraphs: readonly SubgraphSdl[]): CompositionOutcome {
+  const subgraphOfFile = new Map(subgraphs.map((s) => [s.file, s.name]));
+  const services = [];
+  const syntaxErrors: CompositionIssue[] = [];
+  for (const subgraph of subgraphs) {
+    try {
+      // The source name carries the file into every node's location, so errors can cite it.
+      const typeDefs = parse(new Source(subgraph.sdl, subgraph.file));
+      services.push({ name: subgraph.name, url: subgraph.url, typeDefs });
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+      syntaxErrors.push(issueOf('INVALID_GRAPHQL', `[${subgraph.name}] ${error.message}`, error));
+    }
+  }
+  if (syntaxErrors.length > 0) return { ok: false, errors: syntaxErrors };
+
+  const result = composeServices(services);
+  const locate = (nodes: readonly ASTNode[] | undefined) => locationsOf(nodes, subgraphOfFile);
+  if (result.errors) {
+    return {
+      ok: false,
+      errors: result.errors.map((error) => ({
+        code: (error.extensions['code'] as string | undefined) ?? 'COMPOSITION_ERROR',
+        message: error.message,
+        locations: locate(error.nodes),
+      })),
+    };
+  }
+  return {
+    ok: true,
+    supergraphSdl: result.supergraphSdl,
+    apiSchema: result.schema.toAPISchema().toGraphQLJSSchema(),
+    hints: result.hints.map((hint) => ({
+      code: hint.definition.code,
+      message: hint.message,
+      locations: locate(hint.nodes),
+    })),
+  };
+}
+
+/**
+ * Composes the supergraph from the SDL files of this installation (the gateway's live
+ * mode). Throws `CompositionError` listing every error.
+ */
+export async function composeSupergraph(subgraphs: readonly SubgraphEndpoint[]): Promise<string> {
+  const outcome = composeSubgraphs(await readSubgraphSdls(subgraphs));
+  if (!outcome.ok) throw new CompositionError(outcome.errors);
+  return outcome.supergraphSdl;
+}
+
+function issueOf(code: string, message: string, error: GraphQLError): CompositionIssue {
+  const file = error.source?.name ?? '(unknown)';
+  return {
+    code,
+    message,
+    locations: (error.locations ?? []).map(({ line, column }) => ({ file, line, column })),
+  };
+}
+
+function locationsOf(
+  nodes: readonly ASTNode[] | undefined,
+  subgraphOfFile: ReadonlyMap<string, string>,
+): SdlLocation[] {
+  const locations: SdlLocation[] = [];
+  for (const node of nodes ?? []) {
+    if (!node.loc) continue;
+    const { source } = node.loc;
+    const { line, column } = getLocation(source, node.loc.start);
+    const subgraph = subgraphOfFile.get(source.name);
+    locations.push({ ...(subgraph ? { subgraph } : {}), file: source.name, line, column });
+  }
+  return locations;
+}
+
+/**
+ * The subgraphs a supergraph routes to (its `join__Graph` enum): name and the URL written
+ * at composition. Throws when the document is not a supergraph.
+ */
+export function subgraphsOfSupergraph(document: DocumentNode): SubgraphEndpoint[] {
+  const graphs = document.definitions.find(
+    (definition) =>
+      definition.kind === Kind.ENUM_TYPE_DEFINITION && definition.name.value === 'join__Graph',
+  );
+  if (graphs?.kind !== Kind.ENUM_TYPE_DEFINITION) {
+    throw new Error('not a supergraph: it defines no join__Graph enum');
+  }
+  return (graphs.values ?? []).map((value) => {
+    const graph = value.directives?.find((d) => d.name.value === 'join__graph');
+    const argument = (name: string) => {
+      const found = graph?.arguments?.find((arg) => arg.name.value === name)?.value;
+      return found?.kind === Kind.STRING ? found.value : undefined;
+    };
+    const name = argument('name');
+    if (name === undefined) {
+      throw new Error(`not a supergraph: join__Graph.${value.name.value} has no @join__graph name`);
+    }
+    return { name, url: argument('url') ?? '' };
+  });
 }
 
 /** Authorization features the gateway enforces itself (plugins/authorization.plugin.ts). */
@@ -56,8 +208,8 @@ const ENFORCED_FEATURES = [
  * unconditionally), so it drops the `for:` of exactly those links before handing the
  * supergraph over; any other security feature still fails start-up.
  */
-export function acknowledgeEnforcedFeatures(supergraphSdl: string): string {
-  const document = visit(parse(supergraphSdl), {
+export function acknowledgeEnforcedFeatures(supergraph: string | DocumentNode): string {
+  const document = visit(typeof supergraph === 'string' ? parse(supergraph) : supergraph, {
     Directive(node) {
       if (node.name.value !== 'link') return undefined;
       const url = node.arguments?.find((arg) => arg.name.value === 'url')?.value;

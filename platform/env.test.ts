@@ -72,6 +72,23 @@ describe('platform environment', () => {
     ]);
   });
 
+  it('refuses switches that are not true or false, and an unknown supergraph source', () => {
+    expect(
+      problems({
+        GATEWAY_INTROSPECTION: 'yes',
+        GATEWAY_SANDBOX: 'on',
+        SUPERGRAPH_SOURCE: 'uplink',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^SUPERGRAPH_SOURCE: expected file or compose \(got "uplink"\)/),
+      expect.stringMatching(/^GATEWAY_INTROSPECTION: expected true or false \(got "yes"\)/),
+      expect.stringMatching(/^GATEWAY_SANDBOX: expected true or false \(got "on"\)/),
+    ]);
+    expect(
+      loadConfig(platformEnvSchema, { GATEWAY_INTROSPECTION: 'true', GATEWAY_SANDBOX: '0' }),
+    ).toMatchObject({ GATEWAY_INTROSPECTION: true, GATEWAY_SANDBOX: false });
+  });
+
   it('refuses a negative signing-key rotation period, naming it', () => {
     expect(problems({ AUTH_SIGNING_KEY_ROTATION_DAYS: '-1' })).toEqual([
       expect.stringMatching(/^AUTH_SIGNING_KEY_ROTATION_DAYS: expected a whole number of days/),

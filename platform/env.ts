@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { GATEWAY_SECRET_MIN_LENGTH } from '../shared/auth/index.ts';
+import { DEFAULT_SUPERGRAPH_PATH } from '../gateway/supergraph.ts';
 import { commonEnvSchema, env } from '../shared/config/index.ts';
 import { SUBGRAPHS } from './services.ts';
 
@@ -22,6 +23,19 @@ export const platformEnvSchema = commonEnvSchema
     CATALOG_URL: env.httpUrl().optional(),
     ORDERS_URL: env.httpUrl().optional(),
     ANALYTICS_URL: env.httpUrl().optional(),
+    /**
+     * Where the gateway's supergraph comes from: `file` serves SUPERGRAPH_PATH and reloads it
+     * when it changes; `compose` composes the subgraphs' SDL at start (`npm run dev`).
+     */
+    SUPERGRAPH_SOURCE: z
+      .enum(['file', 'compose'], { message: 'expected file or compose' })
+      .default('file'),
+    /** The supergraph file (relative to the working directory); default: this installation's. */
+    SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH_PATH),
+    /** Gateway: answer introspection queries. Default: on unless NODE_ENV=production. */
+    GATEWAY_INTROSPECTION: env.flag().optional(),
+    /** Gateway: serve Apollo Sandbox at `/`. Default: on unless NODE_ENV=production. */
+    GATEWAY_SANDBOX: env.flag().optional(),
     /** The first account registered with this address becomes ADMIN. */
     ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
     /**

@@ -4,6 +4,7 @@
  * in dependency order and `stop()` stops them in reverse.
  */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type { GatewayHandle } from '../gateway/server.ts';
 import { startGateway } from '../gateway/server.ts';
 import { createInProcessTransport } from '../shared/events/index.ts';
@@ -116,8 +117,13 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
       config: {
         host: env.HOST,
         port: env.PORT ?? 4000,
-        nodeEnv: env.NODE_ENV,
+        supergraph:
+          env.SUPERGRAPH_SOURCE === 'compose'
+            ? { kind: 'compose' }
+            : { kind: 'file', path: path.resolve(env.SUPERGRAPH_PATH) },
         subgraphs: endpoints,
+        introspection: env.GATEWAY_INTROSPECTION ?? env.NODE_ENV !== 'production',
+        sandbox: env.GATEWAY_SANDBOX ?? env.NODE_ENV !== 'production',
         gatewayTokenSecret,
         accessTokens: {
           jwksUrl: new URL(JWKS_PATH, auth.url),

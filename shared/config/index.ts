@@ -75,6 +75,11 @@ export const env = {
         message: 'expected a comma-separated list of host:port',
       })
       .transform((value) => value.split(',')),
+  /** true/false (also 1/0), as a boolean. */
+  flag: () =>
+    z
+      .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+      .transform((value) => value === 'true' || value === '1'),
   positiveInt: (fallback: number) =>
     z.coerce
       .number({ message: 'expected a positive integer' })
