@@ -208,9 +208,11 @@ export function createAnalyticsService(options: AnalyticsServiceOptions): Analyt
         let done = 0;
         let after: { time: string; id: string } | null = null;
         for (;;) {
-          const page: { id: string; type: string; time: string; data: unknown }[] =
+          // `cursor` is the stored time exactly (microseconds): a JS Date keeps milliseconds
+          // only, and a truncated cursor would read rows again (or forever).
+          const page: { id: string; type: string; time: string; cursor: string; data: unknown }[] =
             await tx.execute(
-              `select id, type, time, data from ${table('events')}
+              `select id, type, time, time::text as cursor, data from ${table('events')}
                ${after ? 'where (time, id) > (?::timestamptz, ?::uuid)' : ''}
                order by time, id limit ?`,
               after ? [after.time, after.id, PAGE] : [PAGE],
@@ -224,7 +226,7 @@ export function createAnalyticsService(options: AnalyticsServiceOptions): Analyt
           await apply(tx, rollupDeltas(events));
           done += page.length;
           const last = page.at(-1)!;
-          after = { time: new Date(last.time).toISOString(), id: last.id };
+          after = { time: last.cursor, id: last.id };
           onProgress?.(done, Number(total));
         }
         logger.info({ events: done }, 'analytics: rollups rebuilt');
@@ -237,9 +239,9 @@ export function createAnalyticsService(options: AnalyticsServiceOptions): Analyt
       const { from, to } = eventRange(args.from, args.to, now());
       const rows = await em.execute<{ type: string; count: string }[]>(
         `select type, count(*) as count from ${table('events')}
-         where time >= ? and time < ? ${args.type ? 'and type = ?' : ''}
+         where time >= ? and time < ? ${args.type != null ? 'and type = ?' : ''}
          group by type order by type`,
-        args.type ? [from, to, args.type] : [from, to],
+        args.type != null ? [from, to, args.type] : [from, to],
       );
       return rows.map((row) => ({ type: row.type, count: Number(row.count) }));
     },

@@ -28,7 +28,7 @@ class CreateAnalytics extends Migration {
         raise exception 'analytics.events is append-only (% refused)', tg_op;
       end $$`);
     this.addSql(`
-      create trigger events_append_only before update or delete on events
+      create trigger events_append_only before update or delete or truncate on events
       for each statement execute function events_append_only()`);
 
     /* Rollups, kept up to date as events arrive; `analytics:rebuild` recomputes them. */
