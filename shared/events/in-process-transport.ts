@@ -175,7 +175,14 @@ export function createInProcessTransport(options: InProcessTransportOptions): Ev
         active: true,
       };
       members.set(subscribe.group, member);
-      for (const topic of subscribe.topics) partitionsOf(topic);
+      for (const topic of subscribe.topics) {
+        const partitions = partitionsOf(topic);
+        if (subscribe.fromBeginning === false) {
+          partitions.forEach((partition, index) =>
+            member.committed.set(`${topic}/${index}`, partition.base + partition.log.length),
+          );
+        }
+      }
       setImmediate(() => detached(() => subscribe.topics.forEach(pumpTopic)));
       return {
         async stop() {

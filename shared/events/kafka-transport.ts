@@ -190,7 +190,7 @@ export async function startKafkaTransport(options: KafkaTransportOptions): Promi
         await member.connect();
         await member.subscribe({
           topics: subscribe.topics.map((topic) => prefix + topic),
-          fromBeginning: true,
+          fromBeginning: subscribe.fromBeginning ?? true,
         });
         await member.run({
           partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,

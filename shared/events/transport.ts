@@ -36,6 +36,11 @@ export interface SubscribeOptions {
    * are committed; the rest, and the whole batch when it rejects, are delivered again.
    */
   eachBatch(messages: readonly ConsumedMessage[], control: BatchControl): Promise<number>;
+  /**
+   * Where a group with no committed offsets starts: every retained message (the default),
+   * or only messages sent from now on (`false`: live feeds that must not replay history).
+   */
+  fromBeginning?: boolean;
   /** Reports how far the group is behind on a partition after each batch. */
   onLag?(topic: string, partition: number, lag: number): void;
 }
