@@ -6,7 +6,8 @@
  * gateway-signed token, and serves `POST|GET /graphql`, Apollo Sandbox at `/` when enabled,
  * `/health`, `/ready` (every subgraph and the revocation store ready) and `/metrics`.
  * Requests go to each subgraph's configured endpoint, whatever URL the supergraph names.
- * `stop()` drains in-flight requests before closing.
+ * Subscriptions are served on the same `/graphql` over graphql-ws, fed by the domain events
+ * (subscriptions/). `stop()` closes subscriptions and drains in-flight requests first.
  */
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
@@ -14,10 +15,13 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
+import { randomUUID } from 'node:crypto';
 import express from 'express';
+import type { GraphQLSchema } from 'graphql';
 import { createGatewayTokens, createRevocationReader } from '../shared/auth/index.ts';
 import { startCache } from '../shared/cache/index.ts';
 import { formatError } from '../shared/errors/index.ts';
+import type { EventTransport } from '../shared/events/index.ts';
 import { createMetrics } from '../shared/observability/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 import {
@@ -35,6 +39,13 @@ import { createSubgraphDataSource } from './datasource.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
 import type { SupergraphSourceConfig } from './supergraph-source.ts';
 import type { SubgraphEndpoint } from './supergraph.ts';
+import { startChangeFeed } from './subscriptions/change-feed.ts';
+import type { ChangeFeed } from './subscriptions/change-feed.ts';
+import { startSubscriptionServer } from './subscriptions/subscription-server.ts';
+import type {
+  SubscriptionLimits,
+  SubscriptionServer,
+} from './subscriptions/subscription-server.ts';
 
 export interface GatewayConfig {
   host: string;
@@ -63,17 +74,26 @@ export interface GatewayConfig {
   redisUrl?: string | undefined;
   /** Auth's cache prefix, `${REDIS_KEY_PREFIX}auth:`. */
   revocationPrefix: string;
+  /** Limits of subscriptions over WebSocket. */
+  subscriptions?: SubscriptionLimits;
 }
 
 export interface GatewayOptions {
   config: GatewayConfig;
   logger: Logger;
+  /**
+   * Where the domain events that feed subscriptions come from (the platform's transport).
+   * Without one, subscriptions are refused with an error saying so.
+   */
+  transport?: EventTransport;
 }
 
 export interface GatewayHandle {
   /** Base URL, e.g. `http://127.0.0.1:4000`; GraphQL at `${url}/graphql`. */
   readonly url: string;
   readonly port: number;
+  /** Open WebSocket connections and subscriptions. */
+  readonly subscriptions: Pick<SubscriptionServer, 'stats'>;
   stop(): Promise<void>;
 }
 
@@ -105,8 +125,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   });
   // Built from every supergraph the gateway loads (the first load included), before it serves.
   let policy: AccessPolicy | undefined;
-  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+  let apiSchema: GraphQLSchema | undefined;
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl, apiSchema: schema }) => {
     policy = createAccessPolicy(coreSupergraphSdl);
+    apiSchema = schema;
   });
   const revocationCache = await startCache({
     url: config.redisUrl,
@@ -193,14 +215,41 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   // Sandbox on `/` sends its operations to the page's own URL, so `/` serves GraphQL too.
   http.app.all('/', ...graphql);
 
+  let feed: ChangeFeed | null = null;
   let listening;
   try {
+    if (options.transport) feed = await startChangeFeed({ transport: options.transport, logger });
+    else logger.warn('gateway: no event transport; subscriptions will be refused');
     listening = await listen(httpServer, config.host, config.port);
   } catch (error) {
+    await feed?.stop();
     await apollo.stop();
     await revocationCache.stop();
     throw error;
   }
+  const subscriptions = startSubscriptionServer({
+    httpServer,
+    path: '/graphql',
+    verifier,
+    revocations: createRevocationReader(revocationCache),
+    feed,
+    apiSchema: () => apiSchema,
+    async execute(request, claims) {
+      const response = await apollo.executeOperation(request, {
+        contextValue: {
+          requestId: `ws-${randomUUID()}`,
+          logger,
+          accessClaims: claims,
+          clientIp: null,
+        },
+      });
+      if (response.body.kind !== 'single') throw new Error('incremental delivery is not used');
+      return response.body.singleResult;
+    },
+    logger,
+    registry: metrics.registry,
+    ...config.subscriptions,
+  });
   logger.info(
     { url: `${listening.url}/graphql`, subgraphs: config.subgraphs.map((s) => s.name) },
     `gateway ready at ${listening.url}/graphql`,
@@ -208,9 +257,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   return {
     url: listening.url,
     port: listening.port,
+    subscriptions: { stats: () => subscriptions.stats() },
     async stop() {
       http.markStopping();
       logger.info('gateway: stopping');
+      await subscriptions.stop();
+      await feed?.stop();
       await apollo.stop();
       await revocationCache.stop();
       logger.info('gateway: stopped');

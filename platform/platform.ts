@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { GatewayHandle } from '../gateway/server.ts';
 import { startGateway } from '../gateway/server.ts';
-import { createInProcessTransport } from '../shared/events/index.ts';
+import { createInProcessTransport, startKafkaTransport } from '../shared/events/index.ts';
 import type { EventTransport } from '../shared/events/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 import type { SubgraphHandle, SubgraphRuntimeConfig } from '../shared/server/index.ts';
@@ -110,10 +110,28 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
     stoppers.push({ name, stop: () => subgraphs.get(name)!.stop() });
   };
 
-  const runGateway = async (endpoints: { name: string; url: string }[]) => {
+  const runGateway = async (
+    endpoints: { name: string; url: string }[],
+    sharedTransport: EventTransport | undefined,
+  ) => {
     const auth = endpoints.find((endpoint) => endpoint.name === 'auth');
     if (!auth) throw new Error('the gateway needs the auth subgraph (AUTH_URL)');
+    // Subscriptions need the domain events: the process's bus, or a Kafka client of its own.
+    let transport = sharedTransport;
+    if (!transport && env.KAFKA_BROKERS) {
+      const own = await startKafkaTransport({
+        brokers: env.KAFKA_BROKERS,
+        clientId: 'eventgraph-gateway',
+        topicPrefix: env.KAFKA_TOPIC_PREFIX,
+        logger,
+        sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
+        defaultPartitions: env.KAFKA_TOPIC_PARTITIONS,
+      });
+      transport = own;
+      stoppers.push({ name: 'gateway event transport', stop: () => own.stop() });
+    }
     const started = await startGateway({
+      ...(transport ? { transport } : {}),
       config: {
         host: env.HOST,
         port: env.PORT ?? 4000,
@@ -161,6 +179,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
           name,
           url: env[`${name.toUpperCase()}_URL` as 'USERS_URL']!,
         })),
+        undefined,
       );
     } else {
       // Everything in one process: one in-process transport shared by all, unless Kafka is set.
@@ -191,6 +210,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
       }
       gateway = await runGateway(
         [...subgraphs.values()].map((s) => ({ name: s.name, url: `${s.url}/graphql` })),
+        transport,
       );
     }
   } catch (error) {

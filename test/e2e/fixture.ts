@@ -56,6 +56,8 @@ export interface TestPlatform {
 export async function startTestPlatform(
   logger: Logger,
   env: Record<string, string> = {},
+  /** `kafka: false` runs the platform on its in-process event bus instead. */
+  options: { kafka?: boolean } = {},
 ): Promise<TestPlatform> {
   const database = await createTestDatabase();
   const redis = testRedis();
@@ -70,9 +72,13 @@ export async function startTestPlatform(
         DATABASE_URL: database.url,
         REDIS_URL: redis.url,
         REDIS_KEY_PREFIX: redis.prefix,
-        KAFKA_BROKERS: kafka.brokers.join(','),
-        KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
-        KAFKA_SESSION_TIMEOUT_MS: '6000',
+        ...(options.kafka === false
+          ? {}
+          : {
+              KAFKA_BROKERS: kafka.brokers.join(','),
+              KAFKA_TOPIC_PREFIX: kafka.topicPrefix,
+              KAFKA_SESSION_TIMEOUT_MS: '6000',
+            }),
         GATEWAY_TOKEN_SECRET: TEST_GATEWAY_SECRET,
         ...env,
       }),

@@ -1,0 +1,63 @@
+/**
+ * Which domain events are changes a subscriber hears about: every order event (with its
+ * owner), price or stock changes of a product, and the products a stock event names.
+ */
+import { changesOf } from './change-feed.ts';
+
+const ORDER = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a01';
+const USER = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a02';
+const P1 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a03';
+const P2 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a04';
+
+describe('changesOf', () => {
+  it.each([['order.placed'], ['order.confirmed'], ['order.rejected'], ['order.cancelled']])(
+    'makes %s a change of the order, with its owner',
+    (type) => {
+      expect(changesOf(type, { orderId: ORDER, userId: USER })).toEqual([
+        { kind: 'order', id: ORDER, userId: USER, type },
+      ]);
+    },
+  );
+
+  it('makes a product update a change only when the price or the stock changed', () => {
+    expect(changesOf('product.updated', { productId: P1, changed: ['priceCents'] })).toEqual([
+      { kind: 'product', id: P1, type: 'product.updated' },
+    ]);
+    expect(
+      changesOf('product.updated', { productId: P1, changed: ['stock', 'name'] }),
+    ).toHaveLength(1);
+    expect(
+      changesOf('product.updated', { productId: P1, changed: ['name', 'description'] }),
+    ).toEqual([]);
+  });
+
+  it.each([['stock.reserved'], ['stock.released']])(
+    'makes %s a change of every product it names',
+    (type) => {
+      expect(
+        changesOf(type, {
+          orderId: ORDER,
+          items: [
+            { productId: P1, quantity: 1, stockAfter: 0 },
+            { productId: P2, quantity: 2, stockAfter: 5 },
+          ],
+        }),
+      ).toEqual([
+        { kind: 'product', id: P1, type },
+        { kind: 'product', id: P2, type },
+      ]);
+    },
+  );
+
+  it.each([
+    ['user.registered', { userId: USER }],
+    ['stock.rejected', { orderId: ORDER, items: [] }],
+    ['product.created', { productId: P1 }],
+    ['order.placed', { orderId: ORDER }],
+  ])(
+    'ignores %s (nothing a subscriber follows changed, or the payload lacks the owner)',
+    (type, data) => {
+      expect(changesOf(type, data)).toEqual([]);
+    },
+  );
+});
