@@ -24,6 +24,7 @@ import type { Server } from 'node:http';
 import {
   GraphQLError,
   Kind,
+  OperationTypeNode,
   getArgumentValues,
   getOperationAST,
   getVariableValues,
@@ -201,7 +202,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
     }
     const operation = getOperationAST(document, payload.operationName);
     if (!operation) return [error('No operation to run', 'BAD_USER_INPUT')];
-    if (operation.operation !== 'subscription') {
+    if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
       return [
         error(
           'Only subscriptions are served over WebSocket; send queries and mutations over HTTP',
@@ -244,7 +245,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
       async onConnect(ctx) {
         const raw =
           ctx.connectionParams?.['authorization'] ?? ctx.connectionParams?.['Authorization'];
-        let claims: AccessTokenClaims | null = null;
+        let claims: AccessTokenClaims | null;
         try {
           claims = await verifier.verify(typeof raw === 'string' ? raw : undefined);
         } catch {
@@ -433,7 +434,7 @@ function plan(
   );
   const query: OperationDefinitionNode = {
     kind: Kind.OPERATION_DEFINITION,
-    operation: 'query' as OperationDefinitionNode['operation'],
+    operation: OperationTypeNode.QUERY,
     ...(operation.name ? { name: operation.name } : {}),
     variableDefinitions: [
       ...(operation.variableDefinitions ?? []).filter((d) => used.has(d.variable.name.value)),
