@@ -6,16 +6,11 @@
  *   node bench/events.bench.ts [--transport kafka|in-process] [--events 20000] [--rate 1000]
  *                              [--rate-seconds 10] [--strict] [--help] ...
  */
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import kafkajs from 'kafkajs';
-import pg from 'pg';
-import { pino } from 'pino';
 import { createInProcessTransport, dlqTopic, startKafkaTransport } from '../shared/events/index.ts';
 import type { EventMetrics, EventTransport } from '../shared/events/index.ts';
 import { redactUrl } from '../shared/config/index.ts';
-import { startBrokerProcess } from './lib/broker.ts';
 import {
   cleanUpOnSignals,
   cleanup,
@@ -44,6 +39,16 @@ import {
   runWarmup,
 } from './lib/timeline.ts';
 import type { PhaseResult, Pipeline } from './lib/timeline.ts';
+import {
+  adminQuery,
+  createBenchDatabase,
+  createBenchLogger,
+  flagParsers,
+  newRunId,
+  serverUrl,
+  startBus,
+} from './lib/setup.ts';
+import type { Bus } from './lib/setup.ts';
 
 const TARGET_EVENTS_PER_SECOND = 5000;
 const TARGET_P99_MS = 500;
@@ -126,36 +131,7 @@ if (values.help) {
   process.exit(0);
 }
 
-function int(name: string, value: string, min?: number): number;
-function int(name: string, value: string | undefined, min?: number): number | undefined;
-function int(name: string, value: string | undefined, min = 1): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`--${name} must be an integer >= ${min}, got '${value}'\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
-
-function oneOf<T extends string>(name: string, value: string, choices: readonly T[]): T;
-function oneOf<T extends string>(
-  name: string,
-  value: string | undefined,
-  choices: readonly T[],
-): T | undefined;
-function oneOf<T extends string>(
-  name: string,
-  value: string | undefined,
-  choices: readonly T[],
-): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(choices as readonly string[]).includes(value)) {
-    console.error(`--${name} must be one of ${choices.join(', ')}, got '${value}'\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return value as T;
-}
+const { int, optionalInt, oneOf, optionalOneOf } = flagParsers(USAGE);
 
 const opts = {
   transport: oneOf('transport', values.transport, ['kafka', 'in-process'] as const),
@@ -170,14 +146,14 @@ const opts = {
   partitions: int('partitions', values.partitions),
   brokers: int('brokers', values.brokers),
   basePort: int('base-port', values['base-port']),
-  relayBatch: int('relay-batch', values['relay-batch']),
-  relayPollMs: int('relay-poll-ms', values['relay-poll-ms']),
-  lingerMs: int('linger-ms', values['linger-ms'], 0),
-  maxWaitMs: int('max-wait-ms', values['max-wait-ms'], 0),
-  compression: oneOf('compression', values.compression, ['none', 'gzip'] as const),
-  concurrentPartitions: int('concurrent-partitions', values['concurrent-partitions']),
+  relayBatch: optionalInt('relay-batch', values['relay-batch']),
+  relayPollMs: optionalInt('relay-poll-ms', values['relay-poll-ms']),
+  lingerMs: optionalInt('linger-ms', values['linger-ms'], 0),
+  maxWaitMs: optionalInt('max-wait-ms', values['max-wait-ms'], 0),
+  compression: optionalOneOf('compression', values.compression, ['none', 'gzip'] as const),
+  concurrentPartitions: optionalInt('concurrent-partitions', values['concurrent-partitions']),
   sessionTimeoutMs: int('session-timeout-ms', values['session-timeout-ms']),
-  poolMax: int('pool-max', values['pool-max']),
+  poolMax: optionalInt('pool-max', values['pool-max']),
   effect: oneOf('effect', values.effect, ['insert', 'persist'] as const),
   drainTimeoutMs: int('drain-timeout-s', values['drain-timeout-s']) * 1000,
   baseline: values.baseline,
@@ -189,95 +165,27 @@ const ticks = Math.max(1, Math.round((opts.rateSeconds * 1000) / opts.tickMs));
 const timelineSize = opts.warmup + opts.events + perTick * ticks;
 
 // ---------------------------------------------------------------------------------------------
-// Logging: the code under test logs through pino; lines are counted, and shown on stderr
-// from BENCH_LOG_LEVEL up.
+// Resources: logger, database, broker
 
-const logCounts = new Map<string, number>();
-const shownLevel = pino.levels.values[process.env['BENCH_LOG_LEVEL'] ?? 'warn'] ?? 40;
-const logger = pino(
-  { level: 'debug', base: {} },
-  {
-    write(line: string) {
-      const entry = JSON.parse(line) as { level: number; msg?: string };
-      const key = `${pino.levels.labels[entry.level] ?? entry.level}: ${entry.msg ?? ''}`;
-      logCounts.set(key, (logCounts.get(key) ?? 0) + 1);
-      if (entry.level >= shownLevel && !interrupted()) process.stderr.write(line);
-    },
-  },
-);
-
-// ---------------------------------------------------------------------------------------------
-// Resources: database, broker
-
-const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-const serverUrl =
-  process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const databaseName = `eventgraph_bench_${runId}`;
-const databaseUrl = (() => {
-  const url = new URL(serverUrl);
-  url.pathname = `/${databaseName}`;
-  return url.toString();
-})();
-
-async function adminQuery<T extends pg.QueryResultRow>(sql: string, url = serverUrl): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const log = createBenchLogger();
+const { logger } = log;
+const runId = newRunId();
+let databaseUrl = '';
 
 async function createDatabase(): Promise<string> {
-  const [version] = await adminQuery<{ server_version: string }>('show server_version');
-  await adminQuery(`create database "${databaseName}"`);
-  onCleanup('drop database', async () => {
-    await adminQuery(`drop database if exists "${databaseName}" with (force)`);
-    progress(`dropped database ${databaseName}`);
-  });
-  return version?.server_version ?? '?';
+  const database = await createBenchDatabase(runId);
+  databaseUrl = database.url;
+  return database.serverVersion;
 }
 
-interface Bus {
-  readonly brokers: readonly string[];
-  readonly description: string;
-  readonly topicPrefix: string;
-}
-
-async function startBus(): Promise<Bus | undefined> {
+async function startEventsBus(): Promise<Bus | undefined> {
   if (opts.transport !== 'kafka') return undefined;
-  const topicPrefix = `bench-${runId}.`;
-  const external = process.env['KAFKA_BROKERS'];
-  if (external) {
-    const brokers = external.split(',').map((b) => b.trim());
-    onCleanup('delete topics', async () => {
-      const admin = new kafkajs.Kafka({
-        clientId: 'eventgraph-bench-cleanup',
-        brokers,
-        logLevel: kafkajs.logLevel.NOTHING,
-      }).admin();
-      await admin.connect();
-      try {
-        const topics = [TOPIC, dlqTopic(TOPIC), 'bench.raw'].map((t) => topicPrefix + t);
-        await admin.deleteTopics({ topics });
-      } finally {
-        await admin.disconnect();
-      }
-    });
-    return { brokers, description: `KAFKA_BROKERS=${external}`, topicPrefix };
-  }
-  progress(`starting Kafka test broker (${opts.brokers} brokers from port ${opts.basePort})`);
-  const broker = await startBrokerProcess(opts.brokers, opts.basePort);
-  onCleanup('stop test broker', async () => {
-    await broker.stop();
-    progress('stopped test broker');
+  return startBus({
+    runId,
+    brokers: opts.brokers,
+    basePort: opts.basePort,
+    topics: [TOPIC, dlqTopic(TOPIC), 'bench.raw'],
   });
-  return {
-    brokers: broker.brokers,
-    description: `test broker (librdkafka mock cluster behind proxy, child process), ${opts.brokers} brokers at ${broker.brokers.join(',')}`,
-    topicPrefix,
-  };
 }
 
 async function kafkaTransport(bus: Bus, clientId: string): Promise<EventTransport> {
@@ -641,12 +549,8 @@ function report(results: Results, pgVersion: string, bus: Bus | undefined): bool
         .join(', ')}`,
     );
   }
-  const notable = [...logCounts].filter(([key]) => !key.startsWith('info:'));
-  if (notable.length > 0) {
-    out.push(
-      `log lines of the code under test: ${notable.map(([k, v]) => `${v}× "${k}"`).join(', ')}`,
-    );
-  }
+  const notable = log.notable();
+  if (notable) out.push(`log lines of the code under test: ${notable}`);
   for (const check of results.checks) out.push(`check: ${check}`);
 
   if (opts.baseline) {
@@ -707,9 +611,8 @@ function report(results: Results, pgVersion: string, bus: Bus | undefined): bool
 async function main(): Promise<number> {
   cleanUpOnSignals();
   const startedAt = now();
-  progress(`creating database ${databaseName} on ${redactUrl(serverUrl)}`);
   const pgVersion = await createDatabase();
-  const bus = await startBus();
+  const bus = await startEventsBus();
   const results: Results = { checks: [], phaseCounters: {} };
   if (opts.baseline) {
     await runPgBaseline(results);

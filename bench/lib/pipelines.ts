@@ -87,19 +87,22 @@ export function tickEvent(seq: number, publisher: number, subjects: number): New
   };
 }
 
+/** The Kafka headers the outbox writes for an envelope (CloudEvents Kafka binding, structured). */
+export function cloudEventHeaders(envelope: EventEnvelope): Record<string, string> {
+  return {
+    'content-type': 'application/cloudevents+json; charset=UTF-8',
+    ce_id: envelope.id,
+    ce_type: envelope.type,
+    ce_source: envelope.source,
+    ce_subject: envelope.subject,
+    ...(envelope.traceparent ? { traceparent: envelope.traceparent } : {}),
+  };
+}
+
 /** The envelope and headers the outbox would write for an event (for the baselines). */
 function asMessage(event: NewEvent<Tick>): { envelope: EventEnvelope<Tick>; headers: IHeaders } {
   const envelope = createEnvelope(SOURCE, event, dataSchemaUri(TICK, 1));
-  return {
-    envelope,
-    headers: {
-      'content-type': 'application/cloudevents+json; charset=UTF-8',
-      ce_id: envelope.id,
-      ce_type: envelope.type,
-      ce_source: envelope.source,
-      ce_subject: envelope.subject,
-    },
-  };
+  return { envelope, headers: cloudEventHeaders(envelope) };
 }
 
 // ---------------------------------------------------------------------------------------------

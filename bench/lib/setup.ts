@@ -1,0 +1,203 @@
+/**
+ * What every benchmark sets up the same way: its run id, flag parsing, a logger for the code
+ * under test, a throw-away database and the Kafka bus (the test broker in a child process, or
+ * `KAFKA_BROKERS`). Everything it creates registers its clean-up with the harness.
+ */
+import { randomBytes } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import pg from 'pg';
+import { pino } from 'pino';
+import { redactUrl } from '../../shared/config/index.ts';
+import type { Logger } from '../../shared/observability/index.ts';
+import { startBrokerProcess } from './broker.ts';
+import { interrupted, onCleanup, progress } from './harness.ts';
+
+/** A short id, unique per run: names the database, the topic prefix and the groups. */
+export const newRunId = (): string => `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
+export interface FlagParsers {
+  readonly int: (name: string, value: string, min?: number) => number;
+  /** Undefined stays undefined: the code's default applies. */
+  readonly optionalInt: (
+    name: string,
+    value: string | undefined,
+    min?: number,
+  ) => number | undefined;
+  readonly oneOf: <T extends string>(name: string, value: string, choices: readonly T[]) => T;
+  readonly optionalOneOf: <T extends string>(
+    name: string,
+    value: string | undefined,
+    choices: readonly T[],
+  ) => T | undefined;
+}
+
+/** Flag value checks that print the problem and `usage`, then exit 2. */
+export function flagParsers(usage: string): FlagParsers {
+  const fail = (message: string): never => {
+    console.error(`${message}\n\n${usage}`);
+    process.exit(2);
+  };
+  const optionalInt = (name: string, value: string | undefined, min = 1) => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min)
+      fail(`--${name} must be an integer >= ${min}, got '${value}'`);
+    return n;
+  };
+  const optionalOneOf = <T extends string>(
+    name: string,
+    value: string | undefined,
+    choices: readonly T[],
+  ) => {
+    if (value === undefined) return undefined;
+    if (!(choices as readonly string[]).includes(value)) {
+      fail(`--${name} must be one of ${choices.join(', ')}, got '${value}'`);
+    }
+    return value as T;
+  };
+  return {
+    int: (name, value, min) => optionalInt(name, value, min)!,
+    optionalInt,
+    oneOf: (name, value, choices) => optionalOneOf(name, value, choices)!,
+    optionalOneOf,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logging: the code under test logs through pino; lines are counted, and shown on stderr
+// from BENCH_LOG_LEVEL (default warn) up.
+
+export interface BenchLogger {
+  readonly logger: Logger;
+  /** `level: message` → lines logged. */
+  readonly counts: ReadonlyMap<string, number>;
+  /** The counted lines other than info (warnings, errors, debug), for the report. */
+  notable(): string | undefined;
+}
+
+export function createBenchLogger(): BenchLogger {
+  const counts = new Map<string, number>();
+  const shownLevel = pino.levels.values[process.env['BENCH_LOG_LEVEL'] ?? 'warn'] ?? 40;
+  const logger = pino(
+    { level: 'debug', base: {} },
+    {
+      write(line: string) {
+        const entry = JSON.parse(line) as { level: number; msg?: string };
+        const key = `${pino.levels.labels[entry.level] ?? entry.level}: ${entry.msg ?? ''}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        if (entry.level >= shownLevel && !interrupted()) process.stderr.write(line);
+      },
+    },
+  );
+  return {
+    logger,
+    counts,
+    notable() {
+      const lines = [...counts].filter(([key]) => !key.startsWith('info:'));
+      return lines.length > 0 ? lines.map(([k, v]) => `${v}× "${k}"`).join(', ') : undefined;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Database
+
+/** The server the benchmarks create their databases on. */
+export const serverUrl =
+  process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** One query on a connection of its own (default: the server's maintenance database). */
+export async function adminQuery<T extends pg.QueryResultRow>(
+  sql: string,
+  url = serverUrl,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface BenchDatabase {
+  readonly name: string;
+  /** URL of the new database (credentials of `serverUrl`). */
+  readonly url: string;
+  readonly serverVersion: string;
+}
+
+/** Creates database `eventgraph_bench_<runId>` on `serverUrl`; dropped at clean-up. */
+export async function createBenchDatabase(runId: string): Promise<BenchDatabase> {
+  const name = `eventgraph_bench_${runId}`;
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  progress(`creating database ${name} on ${redactUrl(serverUrl)}`);
+  const [version] = await adminQuery<{ server_version: string }>('show server_version');
+  await adminQuery(`create database "${name}"`);
+  onCleanup('drop database', async () => {
+    await adminQuery(`drop database if exists "${name}" with (force)`);
+    progress(`dropped database ${name}`);
+  });
+  return { name, url: url.toString(), serverVersion: version?.server_version ?? '?' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kafka
+
+export interface Bus {
+  readonly brokers: readonly string[];
+  readonly description: string;
+  /** Prepended to every topic and group name of the run. */
+  readonly topicPrefix: string;
+}
+
+export interface BusOptions {
+  readonly runId: string;
+  /** Test broker size and first port (ignored with KAFKA_BROKERS). */
+  readonly brokers: number;
+  readonly basePort: number;
+  /** Topics (without prefix) to delete at clean-up on external brokers. */
+  readonly topics: readonly string[];
+}
+
+/**
+ * The brokers of `KAFKA_BROKERS` when set (the run's topics are deleted at clean-up), else
+ * the Kafka test broker in a child process (stopped at clean-up).
+ */
+export async function startBus(options: BusOptions): Promise<Bus> {
+  const topicPrefix = `bench-${options.runId}.`;
+  const external = process.env['KAFKA_BROKERS'];
+  if (external) {
+    const brokers = external.split(',').map((b) => b.trim());
+    onCleanup('delete topics', async () => {
+      const admin = new kafkajs.Kafka({
+        clientId: 'eventgraph-bench-cleanup',
+        brokers,
+        logLevel: kafkajs.logLevel.NOTHING,
+      }).admin();
+      await admin.connect();
+      try {
+        await admin.deleteTopics({ topics: options.topics.map((t) => topicPrefix + t) });
+      } finally {
+        await admin.disconnect();
+      }
+    });
+    return { brokers, description: `KAFKA_BROKERS=${external}`, topicPrefix };
+  }
+  progress(`starting Kafka test broker (${options.brokers} brokers from port ${options.basePort})`);
+  const broker = await startBrokerProcess(options.brokers, options.basePort);
+  onCleanup('stop test broker', async () => {
+    await broker.stop();
+    progress('stopped test broker');
+  });
+  return {
+    brokers: broker.brokers,
+    description: `test broker (librdkafka mock cluster behind proxy, child process), ${options.brokers} brokers at ${broker.brokers.join(',')}`,
+    topicPrefix,
+  };
+}
