@@ -1,0 +1,49 @@
+/**
+ * The baseline of `bench:gateway`: a plain @apollo/gateway with its defaults behind a plain
+ * Apollo Server, serving the same supergraph from the same subgraphs. Only what the
+ * subgraphs require is added: the identity token they verify (signed for one fixed caller,
+ * since this gateway checks no access token) and the `for: SECURITY` links it would refuse.
+ * Runs as a child process; prints `ready <url>` on stdout once it serves.
+ *
+ * Environment: SUPERGRAPH_PATH, SUBGRAPH_URLS (JSON name → GraphQL URL), GATEWAY_TOKEN_SECRET,
+ * CLAIMS (JSON access-token claims of the caller), PORT.
+ */
+import { readFileSync } from 'node:fs';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { GATEWAY_TOKEN_HEADER, createGatewayTokens } from '../../shared/auth/index.ts';
+import type { AccessTokenClaims } from '../../shared/auth/index.ts';
+import { acknowledgeEnforcedFeatures } from '../../gateway/supergraph.ts';
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`plain gateway: ${name} is required`);
+  return value;
+};
+
+const urls = JSON.parse(env('SUBGRAPH_URLS')) as Record<string, string>;
+const claims = JSON.parse(env('CLAIMS')) as AccessTokenClaims;
+const tokens = createGatewayTokens({ secret: env('GATEWAY_TOKEN_SECRET') });
+
+const gateway = new ApolloGateway({
+  supergraphSdl: acknowledgeEnforcedFeatures(readFileSync(env('SUPERGRAPH_PATH'), 'utf8')),
+  buildService: ({ name }) =>
+    new RemoteGraphQLDataSource({
+      url: urls[name]!,
+      async willSendRequest({ request }) {
+        request.http?.headers.set(
+          GATEWAY_TOKEN_HEADER,
+          await tokens.sign({ claims, clientIp: null }),
+        );
+      },
+    }),
+});
+const server = new ApolloServer({ gateway });
+const { url } = await startStandaloneServer(server, {
+  listen: { port: Number(env('PORT')), host: '127.0.0.1' },
+});
+process.stdout.write(`ready ${url}\n`);
+const stop = () => void server.stop().then(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
