@@ -34,6 +34,7 @@ import {
 import { authenticate, clientIpOf, createAccessTokenVerifier } from './auth.ts';
 import type { GatewayContext } from './context.ts';
 import { authorizationPlugin, createAccessPolicy } from './plugins/authorization.plugin.ts';
+import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource } from './datasource.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
@@ -173,6 +174,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
       observabilityPlugin<GatewayContext>(metrics),
+      metricsPlugin<GatewayContext>({ registry: metrics.registry }),
       authorizationPlugin<GatewayContext>({
         policy: () => {
           if (!policy) throw new Error('no supergraph loaded yet');
