@@ -28,10 +28,16 @@ async function serverWith(maxOperationNames: number) {
   return { server, registry };
 }
 
-const counts = async (registry: Registry, name: string) =>
-  (await registry.getSingleMetric(name)!.get()).values
-    .filter((v) => !('metricName' in v) || v.metricName?.endsWith('_count') || !v.metricName)
+/** A counter's values, or a histogram's `_count` values, with their labels. */
+const counts = async (registry: Registry, name: string) => {
+  const { values } = await registry.getSingleMetric(name)!.get();
+  return values
+    .filter((v) => {
+      const metricName = (v as { metricName?: string }).metricName;
+      return metricName === undefined || metricName.endsWith('_count');
+    })
     .map((v) => ({ labels: v.labels, value: v.value }));
+};
 
 describe('the metrics plugin', () => {
   it('times operations by name and type, keeping only the first N names as labels', async () => {
