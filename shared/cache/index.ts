@@ -350,3 +350,6 @@ export function createMemoryCache(prefix: string, maxEntries = 10_000): Cache {
     },
   };
 }
+
+export { createCacheAside } from './cache-aside.ts';
+export type { CacheAside, CacheAsideOptions, ReadThrough } from './cache-aside.ts';

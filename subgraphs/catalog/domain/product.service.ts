@@ -12,6 +12,7 @@ import DataLoader from 'dataloader';
 import { Counter } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Identity } from '../../../shared/auth/index.ts';
+import { createCacheAside } from '../../../shared/cache/index.ts';
 import type { Cache } from '../../../shared/cache/index.ts';
 import { LockMode } from '../../../shared/db/index.ts';
 import type { EntityManager } from '../../../shared/db/index.ts';
@@ -77,8 +78,6 @@ export interface ProductService {
   invalidate(...ids: string[]): Promise<void>;
 }
 
-const cacheKey = (id: string) => `product:${id}`;
-
 export function createProductService(options: ProductServiceOptions): ProductService {
   const { cache, events, logger } = options;
   const ttlMs = options.ttlMs ?? 300_000;
@@ -100,25 +99,15 @@ export function createProductService(options: ProductServiceOptions): ProductSer
     registers: [options.metrics.registry],
   });
 
-  /** The cache is an optimisation: when it fails, reads fall back to the database. */
-  const cached = async (ids: readonly string[]): Promise<(ProductView | null)[]> => {
-    try {
-      const values = await cache.getMany(...ids.map(cacheKey));
-      return values.map((value) => (value === null ? null : fromJson(value)));
-    } catch (error) {
-      logger.warn({ err: error }, 'catalog: cache read failed; reading the database');
-      return ids.map(() => null);
-    }
-  };
-
-  const invalidate = async (...ids: string[]) => {
-    if (ids.length === 0) return;
-    try {
-      await cache.delete(...ids.map(cacheKey));
-    } catch (error) {
-      logger.warn({ err: error, ids }, 'catalog: cache invalidation failed');
-    }
-  };
+  const cached = createCacheAside<ProductView>({
+    cache,
+    key: (id) => `product:${id}`,
+    ttlMs,
+    logger,
+    name: 'catalog',
+    revive: reviveView,
+  });
+  const invalidate = (...ids: string[]) => cached.invalidate(...ids);
 
   /** A product on sale, locked for the change; NOT_FOUND otherwise. */
   const forChange = async (em: EntityManager, id: string): Promise<Product> => {
@@ -137,31 +126,14 @@ export function createProductService(options: ProductServiceOptions): ProductSer
     createLoader(em) {
       return new DataLoader<string, ProductView | null>(async (ids) => {
         batches.inc();
-        const valid = ids.filter(isUuid).map((id) => id.toLowerCase());
-        const fromCache = await cached(valid);
-        const found = new Map<string, ProductView>();
-        const misses: string[] = [];
-        valid.forEach((id, index) => {
-          const hit = fromCache[index];
-          if (hit) found.set(id, hit);
-          else misses.push(id);
-        });
-        lookups.inc({ result: 'hit' }, found.size);
-        lookups.inc({ result: 'miss' }, misses.length);
-        if (misses.length > 0) {
+        const valid = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+        const { found, hits, misses } = await cached.read(valid, async (missing) => {
           queries.inc();
-          const rows = await em.find(ProductEntity, { id: { $in: misses } });
-          for (const row of rows) found.set(row.id, viewOf(row));
-          await Promise.all(
-            rows.map((row) =>
-              cache
-                .set(cacheKey(row.id), JSON.stringify(viewOf(row)), ttlMs)
-                .catch((error: unknown) =>
-                  logger.warn({ err: error }, 'catalog: cache write failed'),
-                ),
-            ),
-          );
-        }
+          const rows = await em.find(ProductEntity, { id: { $in: missing } });
+          return new Map(rows.map((row) => [row.id, viewOf(row)]));
+        });
+        lookups.inc({ result: 'hit' }, hits);
+        lookups.inc({ result: 'miss' }, misses);
         // Ids are matched as Postgres matches uuids: whatever the case they were given in.
         return ids.map((id) => found.get(id.toLowerCase()) ?? null);
       });
@@ -275,20 +247,18 @@ function viewOf(product: Product): ProductView {
   };
 }
 
-function fromJson(value: string): ProductView | null {
-  try {
-    const parsed = JSON.parse(value) as ProductView & {
-      createdAt: string;
-      updatedAt: string;
-      deletedAt: string | null;
-    };
-    return {
-      ...parsed,
-      createdAt: new Date(parsed.createdAt),
-      updatedAt: new Date(parsed.updatedAt),
-      deletedAt: parsed.deletedAt ? new Date(parsed.deletedAt) : null,
-    };
-  } catch {
-    return null;
-  }
+/** A view from its cached JSON (dates come back as strings). */
+function reviveView(json: unknown): ProductView | null {
+  const parsed = json as ProductView & {
+    createdAt: string;
+    updatedAt: string;
+    deletedAt: string | null;
+  };
+  if (typeof parsed?.id !== 'string') return null;
+  return {
+    ...parsed,
+    createdAt: new Date(parsed.createdAt),
+    updatedAt: new Date(parsed.updatedAt),
+    deletedAt: parsed.deletedAt ? new Date(parsed.deletedAt) : null,
+  };
 }

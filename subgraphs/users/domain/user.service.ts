@@ -12,6 +12,7 @@
 import DataLoader from 'dataloader';
 import { Counter } from 'prom-client';
 import type { Identity, Role } from '../../../shared/auth/index.ts';
+import { createCacheAside } from '../../../shared/cache/index.ts';
 import type { Cache } from '../../../shared/cache/index.ts';
 import type { EntityManager } from '../../../shared/db/index.ts';
 import { NotFoundError } from '../../../shared/errors/index.ts';
@@ -84,8 +85,6 @@ export interface UserService {
   invalidate(...ids: string[]): Promise<void>;
 }
 
-const cacheKey = (id: string) => `user:${id}`;
-
 export function createUserService(options: UserServiceOptions): UserService {
   const { cache, events, logger } = options;
   const ttlMs = options.ttlMs ?? 300_000;
@@ -103,26 +102,15 @@ export function createUserService(options: UserServiceOptions): UserService {
     registers: [options.metrics.registry],
   });
 
-  /** The cache is an optimisation: when it fails, reads fall back to the database. */
-  const cached = async (ids: readonly string[]): Promise<(UserView | null)[]> => {
-    try {
-      const values = await cache.getMany(...ids.map(cacheKey));
-      return values.map((value) => (value === null ? null : fromJson(value)));
-    } catch (error) {
-      logger.warn({ err: error }, 'users: cache read failed; reading the database');
-      return ids.map(() => null);
-    }
-  };
-
-  const invalidate = async (...ids: string[]) => {
-    if (ids.length === 0) return;
-    try {
-      await cache.delete(...ids.map(cacheKey));
-    } catch (error) {
-      // The event-driven invalidation and the TTL still remove it.
-      logger.warn({ err: error, ids }, 'users: cache invalidation failed');
-    }
-  };
+  const cached = createCacheAside<UserView>({
+    cache,
+    key: (id) => `user:${id}`,
+    ttlMs,
+    logger,
+    name: 'users',
+    revive: reviveView,
+  });
+  const invalidate = (...ids: string[]) => cached.invalidate(...ids);
 
   const isDeleted = async (em: EntityManager, id: string) => {
     if (!isUuid(id)) return false;
@@ -140,31 +128,14 @@ export function createUserService(options: UserServiceOptions): UserService {
   return {
     createLoader(em) {
       return new DataLoader<string, UserView | null>(async (ids) => {
-        const valid = ids.filter(isUuid).map((id) => id.toLowerCase());
-        const fromCache = await cached(valid);
-        const found = new Map<string, UserView>();
-        const misses: string[] = [];
-        valid.forEach((id, index) => {
-          const hit = fromCache[index];
-          if (hit) found.set(id, hit);
-          else misses.push(id);
-        });
-        lookups.inc({ result: 'hit' }, found.size);
-        lookups.inc({ result: 'miss' }, misses.length);
-        if (misses.length > 0) {
+        const valid = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
+        const { found, hits, misses } = await cached.read(valid, async (missing) => {
           queries.inc();
-          const rows = await em.find(UserEntity, { id: { $in: misses } });
-          for (const row of rows) found.set(row.id, viewOf(row));
-          await Promise.all(
-            rows.map((row) =>
-              cache
-                .set(cacheKey(row.id), JSON.stringify(viewOf(row)), ttlMs)
-                .catch((error: unknown) =>
-                  logger.warn({ err: error }, 'users: cache write failed'),
-                ),
-            ),
-          );
-        }
+          const rows = await em.find(UserEntity, { id: { $in: missing } });
+          return new Map(rows.map((row) => [row.id, viewOf(row)]));
+        });
+        lookups.inc({ result: 'hit' }, hits);
+        lookups.inc({ result: 'miss' }, misses);
         // Ids are matched as Postgres matches uuids: whatever the case they were given in.
         return ids.map((id) => found.get(id.toLowerCase()) ?? null);
       });
@@ -272,11 +243,9 @@ function viewOf(user: User): UserView {
   };
 }
 
-function fromJson(value: string): UserView | null {
-  try {
-    const parsed = JSON.parse(value) as UserView & { createdAt: string };
-    return { ...parsed, createdAt: new Date(parsed.createdAt) };
-  } catch {
-    return null;
-  }
+/** A view from its cached JSON (dates come back as strings). */
+function reviveView(json: unknown): UserView | null {
+  const parsed = json as UserView & { createdAt: string };
+  if (typeof parsed?.id !== 'string') return null;
+  return { ...parsed, createdAt: new Date(parsed.createdAt) };
 }
