@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
+import type { Identity } from '../auth/index.ts';
 import { createLogger } from '../observability/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { TEST_ENV, databasePrefix, kafkaPrefix, redisPrefix } from './test-env.ts';
@@ -167,4 +168,21 @@ export function captureLogs(level = 'info'): CapturedLogs {
     { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
   );
   return { logger, lines };
+}
+
+/** A caller as subgraphs see it, for decision tests: a fixed session, token and profile. */
+export function testIdentity(
+  userId: string,
+  role: Identity['role'],
+  scopes: string[] = [],
+): Identity {
+  return {
+    userId,
+    role,
+    scopes,
+    sessionId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a00',
+    tokenId: 'token-1',
+    tokenExpiresAt: new Date('2026-11-22T12:15:00Z'),
+    profile: { email: 'someone@example.com', name: 'Someone', createdAt: new Date(0) },
+  };
 }

@@ -4,13 +4,12 @@
  * what lets live ingest and `analytics:rebuild` agree), whose event it is, which ranges and
  * sizes may be asked for, which UTC days a report covers, and who may read what.
  */
-import type { Identity } from '../../../shared/auth/index.ts';
 import {
   ForbiddenError,
   UnauthenticatedError,
   ValidationError,
 } from '../../../shared/errors/index.ts';
-import { thrownBy } from '../../../shared/testing/index.ts';
+import { testIdentity, thrownBy } from '../../../shared/testing/index.ts';
 import {
   DEFAULT_RANGE_DAYS,
   RANGE_MAX_DAYS,
@@ -45,15 +44,7 @@ const O1 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4b01';
 const O2 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4b02';
 const O3 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4b03';
 
-const identity = (userId: string, role: Identity['role'], scopes: string[] = []): Identity => ({
-  userId,
-  role,
-  scopes,
-  sessionId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a00',
-  tokenId: 'token-1',
-  tokenExpiresAt: new Date('2026-11-22T12:15:00Z'),
-  profile: { email: 'someone@example.com', name: 'Someone', createdAt: new Date(0) },
-});
+const identity = testIdentity;
 const user = (userId: string) => identity(userId, 'USER', ['user']);
 const admin = (userId: string) => identity(userId, 'ADMIN', ['user', 'admin']);
 

@@ -10,7 +10,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '../../../shared/errors/index.ts';
-import { thrownBy } from '../../../shared/testing/index.ts';
+import { testIdentity, thrownBy } from '../../../shared/testing/index.ts';
 import {
   DESCRIPTION_MAX_LENGTH,
   INT_MAX,
@@ -29,15 +29,7 @@ const P1 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a01';
 const P2 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a02';
 const P3 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a03';
 
-const identity = (userId: string, role: Identity['role']): Identity => ({
-  userId,
-  role,
-  scopes: [],
-  sessionId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a00',
-  tokenId: 'token-1',
-  tokenExpiresAt: new Date('2026-11-22T12:15:00Z'),
-  profile: { email: 'someone@example.com', name: 'Someone', createdAt: new Date(0) },
-});
+const identity = (userId: string, role: Identity['role']): Identity => testIdentity(userId, role);
 
 /** A product that passes every rule, with `overrides` applied. */
 const fields = (overrides: Partial<ProductFields> = {}): ProductFields => ({

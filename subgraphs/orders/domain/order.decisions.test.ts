@@ -4,7 +4,6 @@
  * that fits a GraphQL Int), what order a cart becomes, and how an order's status may move
  * when it is cancelled or when the catalog answers for its stock.
  */
-import type { Identity } from '../../../shared/auth/index.ts';
 import {
   ConflictError,
   ForbiddenError,
@@ -12,7 +11,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '../../../shared/errors/index.ts';
-import { thrownBy } from '../../../shared/testing/index.ts';
+import { testIdentity, thrownBy } from '../../../shared/testing/index.ts';
 import {
   CART_LINES_MAX,
   QUANTITY_MAX,
@@ -37,15 +36,7 @@ const P3 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a03';
 /** The i-th of many distinct product ids. */
 const productId = (i: number) => `0190a1b2-c3d4-7e5f-8a9b-${String(i).padStart(12, '0')}`;
 
-const identity = (userId: string, role: Identity['role'], scopes: string[] = []): Identity => ({
-  userId,
-  role,
-  scopes,
-  sessionId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a00',
-  tokenId: 'token-1',
-  tokenExpiresAt: new Date('2026-11-22T12:15:00Z'),
-  profile: { email: 'someone@example.com', name: 'Someone', createdAt: new Date(0) },
-});
+const identity = testIdentity;
 const user = (userId: string) => identity(userId, 'USER');
 const admin = (userId: string) => identity(userId, 'ADMIN');
 

@@ -1,23 +1,14 @@
 /**
  * Who may read whose profile, and what can name a user: pure decisions, given/when/then.
  */
-import type { Identity } from '../../../shared/auth/index.ts';
 import { ForbiddenError, UnauthenticatedError } from '../../../shared/errors/index.ts';
-import { thrownBy } from '../../../shared/testing/index.ts';
+import { testIdentity, thrownBy } from '../../../shared/testing/index.ts';
 import { assertAdmin, assertCanReadUser, provisionalProfile } from './user.decisions.ts';
 
 const ALICE = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 const BOB = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c';
 
-const identity = (userId: string, role: Identity['role'], scopes: string[] = []): Identity => ({
-  userId,
-  role,
-  scopes,
-  sessionId: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a00',
-  tokenId: 'token-1',
-  tokenExpiresAt: new Date('2026-11-22T12:15:00Z'),
-  profile: { email: 'someone@example.com', name: 'Someone', createdAt: new Date(0) },
-});
+const identity = testIdentity;
 const user = (userId: string) => identity(userId, 'USER');
 const admin = (userId: string) => identity(userId, 'ADMIN');
 
