@@ -54,15 +54,8 @@ const DAILY = 'date signups logins ordersPlaced ordersConfirmed revenueCents';
 const ACTIVITY = 'lastLoginAt loginCount orderCount totalSpentCents';
 
 /** A GraphQL call that must succeed; returns its data. */
-async function ok<TData>(
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-): Promise<TData> {
-  const response = await fixture.gql<TData>(query, variables, token);
-  expect(response.body.errors).toBeUndefined();
-  return response.body.data!;
-}
+const ok = <TData>(query: string, variables: Record<string, unknown> = {}, token?: string) =>
+  fixture.data<TData>(query, variables, token);
 
 async function register(email: string): Promise<{ id: string; token: string }> {
   const data = await ok<{ register: { accessToken: string; user: { id: string } } }>(
@@ -87,12 +80,7 @@ async function createProduct(input: { name: string; priceCents: number; stock: n
     { input: { currency: 'EUR', ...input } },
     admin,
   );
-  await waitFor(
-    async () =>
-      (await db.query('select 1 from orders.products where id = $1 and on_sale', [product.id]))
-        .rowCount === 1,
-    { timeoutMs: 10_000, what: `orders to learn of product ${product.name}` },
-  );
+  await fixture.untilSellable(product.id);
   return product;
 }
 

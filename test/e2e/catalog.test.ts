@@ -17,7 +17,6 @@ import { codes, startTestPlatform } from './fixture.ts';
 import type { TestPlatform } from './fixture.ts';
 
 const ADMIN_EMAIL = 'admin@example.com';
-const PASSWORD = 'correct horse battery staple';
 
 let fixture: TestPlatform;
 let db: pg.Client;
@@ -71,23 +70,10 @@ const DELETE = 'mutation ($id: ID!) { deleteProduct(id: $id) }';
 const newTag = () => `t${randomUUID().slice(0, 8)}`;
 
 /** A GraphQL call that must succeed; returns its data. */
-async function ok<TData>(
-  query: string,
-  variables: Record<string, unknown>,
-  token?: string,
-): Promise<TData> {
-  const response = await fixture.gql<TData>(query, variables, token);
-  expect(response.body.errors).toBeUndefined();
-  return response.body.data!;
-}
+const ok = <TData>(query: string, variables: Record<string, unknown>, token?: string) =>
+  fixture.data<TData>(query, variables, token);
 
-async function register(email: string): Promise<string> {
-  const data = await ok<{ register: { accessToken: string } }>(
-    'mutation ($input: RegisterInput!) { register(input: $input) { accessToken } }',
-    { input: { email, password: PASSWORD, name: email.split('@')[0] } },
-  );
-  return data.register.accessToken;
-}
+const register = (email: string): Promise<string> => fixture.register(email);
 
 /**
  * Creates a product as the admin. With `sellable`, also waits until orders can sell it (it
@@ -109,12 +95,7 @@ async function createProduct(
     admin,
   );
   if (sellable) {
-    await waitFor(
-      async () =>
-        (await db.query('select 1 from orders.products where id = $1 and on_sale', [product.id]))
-          .rowCount === 1,
-      { timeoutMs: 10_000, what: `orders to learn of product ${product.name}` },
-    );
+    await fixture.untilSellable(product.id);
   }
   return product;
 }

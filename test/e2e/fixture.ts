@@ -4,6 +4,7 @@
  * broker (a topic prefix of its own), plus helpers that talk to it as clients do.
  */
 import kafkajs from 'kafkajs';
+import pg from 'pg';
 import { loadConfig } from '../../shared/config/index.ts';
 import { createGatewayTokens } from '../../shared/auth/index.ts';
 import type { AccessTokenClaims } from '../../shared/auth/index.ts';
@@ -14,6 +15,7 @@ import {
   postGraphQL,
   testKafka,
   testRedis,
+  waitFor,
 } from '../../shared/testing/index.ts';
 import type {
   GraphQLResponse,
@@ -25,6 +27,9 @@ import type { Logger } from '../../shared/observability/index.ts';
 import { platformEnvSchema } from '../../platform/env.ts';
 import { startPlatform } from '../../platform/platform.ts';
 import type { PlatformHandle } from '../../platform/platform.ts';
+
+/** The password of the accounts tests register. */
+export const TEST_PASSWORD = 'correct horse battery staple';
 
 /** The secret tests start the platform with, so they can also forge with the right key. */
 export const TEST_GATEWAY_SECRET = 'test-gateway-secret-0123456789-abcdefghijklmnop';
@@ -48,6 +53,16 @@ export interface TestPlatform {
     variables?: Record<string, unknown>,
     claims?: AccessTokenClaims | null,
   ): Promise<GraphQLResponse<TData>>;
+  /** A GraphQL request through the gateway that must succeed (no errors); its data. */
+  data<TData = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    accessToken?: string,
+  ): Promise<TData>;
+  /** Registers an account (password TEST_PASSWORD); its access token. */
+  register(email: string, name?: string): Promise<string>;
+  /** Waits until orders can sell a product (it learns of products by event). */
+  untilSellable(productId: string): Promise<void>;
   /** Puts envelopes on `<prefix><topic>` as their publisher would (key: the subject). */
   produce(topic: string, events: readonly EventEnvelope[]): Promise<void>;
   stop(): Promise<void>;
@@ -90,19 +105,58 @@ export async function startTestPlatform(
   }
   const gatewayUrl = platform.gateway!.url;
   const gatewayTokens = createGatewayTokens({ secret: TEST_GATEWAY_SECRET });
+  const gql = <TData>(
+    query: string,
+    variables?: Record<string, unknown>,
+    accessToken?: string,
+  ): Promise<GraphQLResponse<TData>> =>
+    postGraphQL<TData>(
+      `${gatewayUrl}/graphql`,
+      query,
+      variables,
+      accessToken ? { authorization: `Bearer ${accessToken}` } : {},
+    );
+  const data = async <TData>(
+    query: string,
+    variables?: Record<string, unknown>,
+    accessToken?: string,
+  ): Promise<TData> => {
+    const response = await gql<TData>(query, variables, accessToken);
+    expect(response.body.errors).toBeUndefined();
+    return response.body.data!;
+  };
   return {
     platform,
     gatewayUrl,
     database,
     redis,
     kafka,
-    gql: (query, variables, accessToken) =>
-      postGraphQL(
-        `${gatewayUrl}/graphql`,
-        query,
-        variables,
-        accessToken ? { authorization: `Bearer ${accessToken}` } : {},
-      ),
+    gql,
+    data,
+    async register(email, name = email.split('@')[0]!) {
+      const { register } = await data<{ register: { accessToken: string } }>(
+        'mutation ($input: RegisterInput!) { register(input: $input) { accessToken } }',
+        { input: { email, password: TEST_PASSWORD, name } },
+      );
+      return register.accessToken;
+    },
+    async untilSellable(productId) {
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        await waitFor(
+          async () =>
+            (
+              await client.query('select 1 from orders.products where id = $1 and on_sale', [
+                productId,
+              ])
+            ).rowCount === 1,
+          { timeoutMs: 10_000, what: `orders to learn of product ${productId}` },
+        );
+      } finally {
+        await client.end();
+      }
+    },
     async subgraphGql(subgraph, query, variables, claims = null) {
       const handle = platform.subgraphs.get(subgraph as 'users');
       if (!handle) throw new Error(`no ${subgraph} subgraph in this platform`);

@@ -15,7 +15,6 @@ import { codes, startTestPlatform } from './fixture.ts';
 import type { TestPlatform } from './fixture.ts';
 
 const ADMIN_EMAIL = 'admin@example.com';
-const PASSWORD = 'correct horse battery staple';
 
 let fixture: TestPlatform;
 let db: pg.Client;
@@ -42,23 +41,10 @@ const ORDER =
   'id status totalCents currency rejectionReason items { quantity unitPriceCents product { id name } }';
 
 /** A GraphQL call that must succeed; returns its data. */
-async function ok<TData>(
-  query: string,
-  variables: Record<string, unknown>,
-  token?: string,
-): Promise<TData> {
-  const response = await fixture.gql<TData>(query, variables, token);
-  expect(response.body.errors).toBeUndefined();
-  return response.body.data!;
-}
+const ok = <TData>(query: string, variables: Record<string, unknown>, token?: string) =>
+  fixture.data<TData>(query, variables, token);
 
-async function register(email: string): Promise<string> {
-  const data = await ok<{ register: { accessToken: string } }>(
-    'mutation ($input: RegisterInput!) { register(input: $input) { accessToken } }',
-    { input: { email, password: PASSWORD, name: email.split('@')[0] } },
-  );
-  return data.register.accessToken;
-}
+const register = (email: string): Promise<string> => fixture.register(email);
 
 /** Creates a product as the admin and waits until orders can sell it (it learns by event). */
 async function createProduct(input: {
@@ -74,12 +60,7 @@ async function createProduct(input: {
     { input: { currency: 'EUR', ...input } },
     admin,
   );
-  await waitFor(
-    async () =>
-      (await db.query('select 1 from orders.products where id = $1 and on_sale', [product.id]))
-        .rowCount === 1,
-    { timeoutMs: 10_000, what: `orders to learn of product ${product.name}` },
-  );
+  await fixture.untilSellable(product.id);
   return product;
 }
 

@@ -16,7 +16,6 @@ import { startTestPlatform } from './fixture.ts';
 import type { TestPlatform } from './fixture.ts';
 
 const ADMIN_EMAIL = 'admin@example.com';
-const PASSWORD = 'correct horse battery staple';
 const logs = captureLogs();
 
 setFlagsFromString('--expose-gc');
@@ -34,30 +33,16 @@ function withPlatform(kafka: boolean) {
   let db!: pg.Client;
   const clients: Client[] = [];
 
-  const gql = async <T>(query: string, variables: Record<string, unknown> = {}, token?: string) => {
-    const response = await fixture.gql<T>(query, variables, token);
-    expect(response.body.errors).toBeUndefined();
-    return response.body.data!;
-  };
-  const register = async (email: string) =>
-    (
-      await gql<{ register: { accessToken: string } }>(
-        'mutation ($i: RegisterInput!) { register(input: $i) { accessToken } }',
-        { i: { email, password: PASSWORD, name: email.split('@')[0] } },
-      )
-    ).register.accessToken;
+  const gql = <T>(query: string, variables: Record<string, unknown> = {}, token?: string) =>
+    fixture.data<T>(query, variables, token);
+  const register = (email: string) => fixture.register(email);
   const createProduct = async (admin: string, name: string, stock: number) => {
     const { createProduct: product } = await gql<{ createProduct: { id: string } }>(
       'mutation ($i: CreateProductInput!) { createProduct(input: $i) { id } }',
       { i: { name, priceCents: 1000, currency: 'EUR', stock } },
       admin,
     );
-    await waitFor(
-      async () =>
-        (await db.query('select 1 from orders.products where id = $1', [product.id])).rowCount ===
-        1,
-      { what: `orders to learn of ${name}` },
-    );
+    await fixture.untilSellable(product.id);
     return product.id;
   };
 
