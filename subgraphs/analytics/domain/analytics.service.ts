@@ -108,22 +108,6 @@ export function createAnalyticsService(options: AnalyticsServiceOptions): Analyt
   const apply = async (em: EntityManager, deltas: RollupDeltas) => {
     const sorted = <T>(map: Map<string, T>) =>
       [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    if (deltas.daily.size > 0) {
-      await em.execute(
-        `insert into ${table('daily_metrics')} as r
-           (day, signups, logins, orders_placed, orders_confirmed, revenue_cents)
-         select day, "signups", "logins", "ordersPlaced", "ordersConfirmed", "revenueCents"
-         from jsonb_to_recordset(?::jsonb) as x(day date, "signups" int, "logins" int,
-           "ordersPlaced" int, "ordersConfirmed" int, "revenueCents" bigint)
-         on conflict (day) do update set
-           signups = r.signups + excluded.signups,
-           logins = r.logins + excluded.logins,
-           orders_placed = r.orders_placed + excluded.orders_placed,
-           orders_confirmed = r.orders_confirmed + excluded.orders_confirmed,
-           revenue_cents = r.revenue_cents + excluded.revenue_cents`,
-        [JSON.stringify(sorted(deltas.daily).map(([day, delta]) => ({ day, ...delta })))],
-      );
-    }
     if (deltas.products.size > 0) {
       await em.execute(
         `insert into ${table('product_sales')} as r (product_id, units_sold, revenue_cents)
@@ -153,6 +137,23 @@ export function createAnalyticsService(options: AnalyticsServiceOptions): Analyt
            order_count = r.order_count + excluded.order_count,
            total_spent_cents = r.total_spent_cents + excluded.total_spent_cents`,
         [JSON.stringify(sorted(deltas.users).map(([userId, delta]) => ({ userId, ...delta })))],
+      );
+    }
+    // Last: every batch updates today's row, so it is held (until commit) for the shortest time.
+    if (deltas.daily.size > 0) {
+      await em.execute(
+        `insert into ${table('daily_metrics')} as r
+           (day, signups, logins, orders_placed, orders_confirmed, revenue_cents)
+         select day, "signups", "logins", "ordersPlaced", "ordersConfirmed", "revenueCents"
+         from jsonb_to_recordset(?::jsonb) as x(day date, "signups" int, "logins" int,
+           "ordersPlaced" int, "ordersConfirmed" int, "revenueCents" bigint)
+         on conflict (day) do update set
+           signups = r.signups + excluded.signups,
+           logins = r.logins + excluded.logins,
+           orders_placed = r.orders_placed + excluded.orders_placed,
+           orders_confirmed = r.orders_confirmed + excluded.orders_confirmed,
+           revenue_cents = r.revenue_cents + excluded.revenue_cents`,
+        [JSON.stringify(sorted(deltas.daily).map(([day, delta]) => ({ day, ...delta })))],
       );
     }
   };
