@@ -24,6 +24,7 @@ import { RateLimitedError } from '../shared/errors/index.ts';
 import { RequestRefusedError } from '../shared/server/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 import { clientIpOf } from './auth.ts';
+import { nestingOf } from './plugins/limits.plugin.ts';
 
 export interface SecurityHeadersOptions {
   /** Send `Strict-Transport-Security` (behind TLS, i.e. in production). */
@@ -124,6 +125,40 @@ export function limitBatchSize(maxBatch: number): RequestHandler {
         ),
       );
       return;
+    }
+    next();
+  };
+}
+
+/**
+ * Refuses a document nested deeper than `maxNesting` brackets before anything parses it
+ * (runs after the JSON body parser; GET reads `query` from the URL), with
+ * GRAPHQL_PARSE_FAILED and HTTP 400. Far above any query GATEWAY_MAX_DEPTH allows, far below
+ * what overflows the recursive parser.
+ */
+export function limitNesting(maxNesting: number): RequestHandler {
+  return (req, _res, next) => {
+    const body: unknown = req.body;
+    const sources = [
+      ...(Array.isArray(body) ? body : [body]).map(
+        (entry) => (entry as { query?: unknown } | null)?.query,
+      ),
+      req.method === 'GET' ? req.query['query'] : undefined,
+    ];
+    for (const source of sources) {
+      if (typeof source !== 'string') continue;
+      const nesting = nestingOf(source, maxNesting);
+      if (nesting > maxNesting) {
+        next(
+          new RequestRefusedError(
+            400,
+            'GRAPHQL_PARSE_FAILED',
+            `Query nesting exceeds the limit of ${maxNesting} levels`,
+            { limit: { name: 'nesting', maximum: maxNesting } },
+          ),
+        );
+        return;
+      }
     }
     next();
   };

@@ -33,8 +33,18 @@ import {
   observabilityPlugin,
 } from '../shared/server/index.ts';
 import { authenticate, clientIpOf, createAccessTokenVerifier } from './auth.ts';
-import { corsPolicy, limitBatchSize, rateLimitPerClient, securityHeaders } from './http-guards.ts';
-import { DEFAULT_OPERATION_LIMITS, limitsValidationRule } from './plugins/limits.plugin.ts';
+import {
+  corsPolicy,
+  limitBatchSize,
+  limitNesting,
+  rateLimitPerClient,
+  securityHeaders,
+} from './http-guards.ts';
+import {
+  DEFAULT_OPERATION_LIMITS,
+  limitsValidationRule,
+  operationResolutionPlugin,
+} from './plugins/limits.plugin.ts';
 import type { OperationLimits } from './plugins/limits.plugin.ts';
 import type { GatewayContext } from './context.ts';
 import { authorizationPlugin, createAccessPolicy } from './plugins/authorization.plugin.ts';
@@ -68,6 +78,9 @@ export interface GatewayLimits extends OperationLimits {
   /** Send Strict-Transport-Security (on in production). @default false */
   hsts: boolean;
 }
+
+/** Brackets a document may nest before it is refused unparsed (the parser recurses). */
+const MAX_NESTING = 128;
 
 export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
   ...DEFAULT_OPERATION_LIMITS,
@@ -234,6 +247,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
       observabilityPlugin<GatewayContext>(metrics),
+      operationResolutionPlugin<GatewayContext>(),
       authorizationPlugin<GatewayContext>({
         policy: () => {
           if (!policy) throw new Error('no supergraph loaded yet');
@@ -268,6 +282,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     rateLimitPerClient({ cache: rateLimitCache, perMinute: limits.rateLimitPerMinute, logger }),
     express.json({ limit: limits.maxBodyBytes }),
     limitBatchSize(limits.maxBatch),
+    limitNesting(MAX_NESTING),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => ({
         requestId: res.locals.requestId,

@@ -25,6 +25,7 @@
  * The walk is memoised per fragment and guards against (invalid) fragment cycles, so it is
  * linear in the document and terminates on anything the parser accepts.
  */
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLError, Kind, getNamedType, getNullableType, isListType } from 'graphql';
 import type {
   ASTVisitor,
@@ -271,4 +272,62 @@ export function limitsValidationRule(limits: OperationLimits): ValidationRule {
       },
     },
   });
+}
+
+/**
+ * Deepest nesting of `{`, `[` and `(` in a GraphQL source, strings and comments skipped;
+ * stops counting once past `stopAt`. graphql-js parses recursively, so a document nested a
+ * few thousand levels overflows the stack: this check runs before the parser does.
+ */
+export function nestingOf(source: string, stopAt = Number.POSITIVE_INFINITY): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < source.length; i++) {
+    const char = source[i];
+    if (char === '#') {
+      while (i < source.length && source[i] !== '\n' && source[i] !== '\r') i++;
+    } else if (char === '"') {
+      if (source.startsWith('"""', i)) {
+        const end = source.indexOf('"""', i + 3);
+        i = end === -1 ? source.length : end + 2;
+      } else {
+        for (i++; i < source.length && source[i] !== '"' && source[i] !== '\n'; i++) {
+          if (source[i] === '\\') i++;
+        }
+      }
+    } else if (char === '{' || char === '[' || char === '(') {
+      depth++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > stopAt) return deepest;
+    } else if (char === '}' || char === ']' || char === ')') {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+/**
+ * Refuses a request whose `operationName` names no operation of the document (or that omits
+ * it for a document of several) with OPERATION_RESOLUTION_FAILURE and HTTP 400. Apollo Server
+ * lets such a request through to the gateway, which then fails with an internal error.
+ */
+export function operationResolutionPlugin<
+  TContext extends BaseContext,
+>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, request }) {
+          if (operation) return;
+          const name = request.operationName;
+          throw new GraphQLError(
+            typeof name === 'string' && name !== ''
+              ? `Unknown operation named "${name.slice(0, 100)}"`
+              : 'Must provide operation name if query contains multiple operations',
+            { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } },
+          );
+        },
+      };
+    },
+  };
 }

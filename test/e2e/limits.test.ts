@@ -114,6 +114,34 @@ describe('a gateway with its limits', () => {
     expect(parsed.status).toBe(200);
   });
 
+  it('refuses a document nested too deep to parse safely, before parsing it', async () => {
+    // Within GATEWAY_MAX_BODY_BYTES here; a few thousand levels overflow graphql-js's parser.
+    const levels = 3000;
+    const response = await postGraphQL(graphqlUrl, `${'{a'.repeat(levels)}${'}'.repeat(levels)}`);
+    expect(response.status).toBe(400);
+    expect(response.body.errors?.[0]).toEqual({
+      message: 'Query nesting exceeds the limit of 128 levels',
+      extensions: { code: 'GRAPHQL_PARSE_FAILED', limit: { name: 'nesting', maximum: 128 } },
+    });
+  });
+
+  it('refuses an operationName that names no operation with 400', async () => {
+    const response = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }', operationName: 'Nope' }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      errors: [
+        {
+          message: 'Unknown operation named "Nope"',
+          extensions: { code: 'OPERATION_RESOLUTION_FAILURE' },
+        },
+      ],
+    });
+  });
+
   it('answers a batch within GATEWAY_MAX_BATCH and refuses a larger one', async () => {
     const batch = (size: number) =>
       fetch(graphqlUrl, {
