@@ -17,6 +17,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { expressMiddleware } from '@as-integrations/express5';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
+import { specifiedRules } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import { createGatewayTokens, createRevocationReader } from '../shared/auth/index.ts';
 import { startCache } from '../shared/cache/index.ts';
@@ -32,6 +33,19 @@ import {
   observabilityPlugin,
 } from '../shared/server/index.ts';
 import { authenticate, clientIpOf, createAccessTokenVerifier } from './auth.ts';
+import {
+  corsPolicy,
+  limitBatchSize,
+  limitNesting,
+  rateLimitPerClient,
+  securityHeaders,
+} from './http-guards.ts';
+import {
+  DEFAULT_OPERATION_LIMITS,
+  limitsValidationRule,
+  operationResolutionPlugin,
+} from './plugins/limits.plugin.ts';
+import type { OperationLimits } from './plugins/limits.plugin.ts';
 import type { GatewayContext } from './context.ts';
 import { authorizationPlugin, createAccessPolicy } from './plugins/authorization.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
@@ -47,6 +61,38 @@ import type {
   SubscriptionLimits,
   SubscriptionServer,
 } from './subscriptions/subscription-server.ts';
+
+/** What the gateway accepts from a client (README, "Limits"); each from a GATEWAY_* variable. */
+export interface GatewayLimits extends OperationLimits {
+  /** Tokens the parser reads before giving up on a document (GATEWAY_MAX_TOKENS). @default 10000 */
+  maxTokens: number;
+  /** Largest JSON request body; over it, HTTP 413 (GATEWAY_MAX_BODY_BYTES). @default 1048576 */
+  maxBodyBytes: number;
+  /** Operations in one batched HTTP request; 1 turns batching off (GATEWAY_MAX_BATCH). @default 10 */
+  maxBatch: number;
+  /** Time one subgraph attempt may take (GATEWAY_SUBGRAPH_TIMEOUT_MS). @default 10000 */
+  subgraphTimeoutMs: number;
+  /** GraphQL requests per client per minute (GATEWAY_RATE_LIMIT_PER_MINUTE). @default 600 */
+  rateLimitPerMinute: number;
+  /** Origins allowed to call from a browser (GATEWAY_CORS_ORIGINS). @default [] (no CORS) */
+  corsOrigins: readonly string[];
+  /** Send Strict-Transport-Security (on in production). @default false */
+  hsts: boolean;
+}
+
+/** Brackets a document may nest before it is refused unparsed (the parser recurses). */
+const MAX_NESTING = 128;
+
+export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
+  ...DEFAULT_OPERATION_LIMITS,
+  maxTokens: 10_000,
+  maxBodyBytes: 1024 * 1024,
+  maxBatch: 10,
+  subgraphTimeoutMs: 10_000,
+  rateLimitPerMinute: 600,
+  corsOrigins: [],
+  hsts: false,
+};
 
 export interface GatewayConfig {
   host: string;
@@ -75,8 +121,12 @@ export interface GatewayConfig {
   redisUrl?: string | undefined;
   /** Auth's cache prefix, `${REDIS_KEY_PREFIX}auth:`. */
   revocationPrefix: string;
+  /** The gateway's own cache prefix (rate limits), `${REDIS_KEY_PREFIX}gateway:`. @default 'eventgraph:gateway:' */
+  cachePrefix?: string;
   /** Limits of subscriptions over WebSocket. */
   subscriptions?: SubscriptionLimits;
+  /** Limits of HTTP requests and operations; each unset one takes its default. */
+  limits?: Partial<GatewayLimits>;
 }
 
 export interface GatewayOptions {
@@ -101,6 +151,7 @@ export interface GatewayHandle {
 export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
   const { config } = options;
   const logger = options.logger.child({ service: 'gateway' });
+  const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...config.limits };
   const metrics = createMetrics('gateway');
   const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
   const signedPerRequest = new WeakMap<object, { token: Promise<string>; at: number }>();
@@ -117,7 +168,13 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     buildService: ({ name }) => {
       const url = endpoints.get(name);
       if (!url) throw new Error(`the supergraph routes to ${name}, which has no endpoint`);
-      return createSubgraphDataSource(url, gatewayTokens, signedPerRequest);
+      return createSubgraphDataSource({
+        name,
+        url,
+        gatewayTokens,
+        signed: signedPerRequest,
+        timeoutMs: limits.subgraphTimeoutMs,
+      });
     },
     // Also in production (where @apollo/gateway would skip it): a reloaded file must be
     // proven valid before it replaces the supergraph that serves.
@@ -136,6 +193,17 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     prefix: config.revocationPrefix,
     logger,
   });
+  let rateLimitCache;
+  try {
+    rateLimitCache = await startCache({
+      url: config.redisUrl,
+      prefix: config.cachePrefix ?? 'eventgraph:gateway:',
+      logger,
+    });
+  } catch (error) {
+    await revocationCache.stop();
+    throw error;
+  }
   const verifier = createAccessTokenVerifier({
     ...config.accessTokens,
     revocations: createRevocationReader(revocationCache),
@@ -168,6 +236,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     // The process entry point owns signals and stops services in order.
     stopOnTerminationSignals: false,
     introspection: config.introspection,
+    // Apollo's default, stated: a GET or a "simple" POST must carry a header a browser will
+    // not send cross-site without a preflight (e.g. apollo-require-preflight).
+    csrfPrevention: true,
+    allowBatchedHttpRequests: limits.maxBatch > 1,
+    parseOptions: { maxTokens: limits.maxTokens },
+    validationRules: [limitsValidationRule(limits)],
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       config.sandbox
@@ -175,6 +249,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         : ApolloServerPluginLandingPageDisabled(),
       observabilityPlugin<GatewayContext>(metrics),
       metricsPlugin<GatewayContext>({ registry: metrics.registry }),
+      operationResolutionPlugin<GatewayContext>(),
       authorizationPlugin<GatewayContext>({
         policy: () => {
           if (!policy) throw new Error('no supergraph loaded yet');
@@ -188,6 +263,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   try {
     await apollo.start();
   } catch (error) {
+    await rateLimitCache.stop();
     await revocationCache.stop();
     // No supergraph loaded and not the source's own error: the gateway refused the
     // supergraph (not a valid one); say which.
@@ -200,9 +276,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     throw error;
   }
 
+  const cors = corsPolicy(limits.corsOrigins);
   const graphql = [
+    securityHeaders({ hsts: limits.hsts }),
+    ...(cors ? [cors] : []),
     authenticate(verifier),
-    express.json({ limit: '1mb' }),
+    rateLimitPerClient({ cache: rateLimitCache, perMinute: limits.rateLimitPerMinute, logger }),
+    express.json({ limit: limits.maxBodyBytes }),
+    limitBatchSize(limits.maxBatch),
+    limitNesting(MAX_NESTING),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => ({
         requestId: res.locals.requestId,
@@ -226,6 +308,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   } catch (error) {
     await feed?.stop();
     await apollo.stop();
+    await rateLimitCache.stop();
     await revocationCache.stop();
     throw error;
   }
@@ -236,6 +319,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     revocations: createRevocationReader(revocationCache),
     feed,
     apiSchema: () => apiSchema,
+    validationRules: [...specifiedRules, limitsValidationRule(limits)],
+    maxTokens: limits.maxTokens,
     async execute(request, claims) {
       const response = await apollo.executeOperation(request, {
         contextValue: {
@@ -266,6 +351,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       await subscriptions.stop();
       await feed?.stop();
       await apollo.stop();
+      await rateLimitCache.stop();
       await revocationCache.stop();
       logger.info('gateway: stopped');
     },

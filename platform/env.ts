@@ -36,6 +36,35 @@ export const platformEnvSchema = commonEnvSchema
     GATEWAY_INTROSPECTION: env.flag().optional(),
     /** Gateway: serve Apollo Sandbox at `/`. Default: on unless NODE_ENV=production. */
     GATEWAY_SANDBOX: env.flag().optional(),
+    /** Gateway: deepest field nesting of an operation. */
+    GATEWAY_MAX_DEPTH: env.positiveInt(12),
+    /** Gateway: aliases in one document. */
+    GATEWAY_MAX_ALIASES: env.positiveInt(30),
+    /** Gateway: highest operation cost (README, "Limits"). */
+    GATEWAY_MAX_COST: env.positiveInt(5000),
+    /** Gateway: tokens the parser reads before refusing a document. */
+    GATEWAY_MAX_TOKENS: env.positiveInt(10_000),
+    /** Gateway: largest JSON request body in bytes; over it, HTTP 413. */
+    GATEWAY_MAX_BODY_BYTES: env.positiveInt(1024 * 1024),
+    /** Gateway: operations in one batched request; 1 turns batching off. */
+    GATEWAY_MAX_BATCH: env.positiveInt(10),
+    /** Gateway: time one subgraph attempt may take; queries are retried once. */
+    GATEWAY_SUBGRAPH_TIMEOUT_MS: env.positiveInt(10_000),
+    /** Gateway: GraphQL requests per client (user, else address) in any 60 s. */
+    GATEWAY_RATE_LIMIT_PER_MINUTE: env.positiveInt(600),
+    /** Gateway: comma-separated origins allowed to call from browsers; unset: no CORS headers. */
+    GATEWAY_CORS_ORIGINS: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+      )
+      .refine((origins) => origins.every(isOrigin), {
+        message: 'expected comma-separated origins like https://app.example.com',
+      })
+      .optional(),
     /** The first account registered with this address becomes ADMIN. */
     ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
     /**
@@ -97,3 +126,13 @@ export const platformEnvSchema = commonEnvSchema
   });
 
 export type PlatformEnv = z.infer<typeof platformEnvSchema>;
+
+/** `scheme://host[:port]` and nothing more: what a browser sends in `Origin`. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}

@@ -42,6 +42,7 @@ import type {
   GraphQLFormattedError,
   GraphQLSchema,
   OperationDefinitionNode,
+  ValidationRule,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { Counter, Gauge } from 'prom-client';
@@ -82,6 +83,10 @@ export interface SubscriptionServerOptions extends SubscriptionLimits {
   execute: ExecuteAs;
   logger: Logger;
   registry: Registry;
+  /** Rules a subscription document must pass (the gateway's limits included). @default specifiedRules */
+  validationRules?: readonly ValidationRule[];
+  /** Tokens the parser reads before refusing a document. @default unlimited */
+  maxTokens?: number;
 }
 
 export interface SubscriptionServer {
@@ -192,11 +197,14 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
     if (!schema) return [error('No supergraph is loaded yet', 'INTERNAL_SERVER_ERROR')];
     let document: DocumentNode;
     try {
-      document = parse(payload.query);
+      document = parse(
+        payload.query,
+        options.maxTokens === undefined ? undefined : { maxTokens: options.maxTokens },
+      );
     } catch (parseError) {
       return [error((parseError as Error).message, 'GRAPHQL_PARSE_FAILED')];
     }
-    const invalid = validate(schema, document);
+    const invalid = validate(schema, document, options.validationRules);
     if (invalid.length > 0) {
       return invalid.map((e) => error(e.message, 'GRAPHQL_VALIDATION_FAILED'));
     }

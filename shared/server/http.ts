@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type { Caller } from '../auth/index.ts';
-import { DomainError } from '../errors/index.ts';
+import { DomainError, RateLimitedError } from '../errors/index.ts';
 import type { Logger, ServiceMetrics } from '../observability/index.ts';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observability/index.ts';
 import { withTimeout } from '../async/index.ts';
@@ -109,6 +109,28 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   };
 }
 
+/**
+ * A request refused before GraphQL runs for what it is (too large, too many operations…):
+ * answered with `status` and a GraphQL-shaped error carrying `code` and `extensions`.
+ */
+export class RequestRefusedError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'RequestRefusedError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
 const STATUS_BY_CODE: Record<string, number> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
@@ -132,12 +154,23 @@ export function graphqlErrorHandler(
   }
   let status: number;
   let body: { message: string; extensions: Record<string, unknown> };
-  const httpError = error as { status?: unknown; type?: unknown };
-  if (error instanceof DomainError) {
+  const httpError = error as {
+    status?: unknown;
+    type?: unknown;
+    limit?: unknown;
+    length?: unknown;
+  };
+  if (error instanceof RequestRefusedError) {
+    status = error.status;
+    body = { message: error.message, extensions: { code: error.code, ...error.details } };
+  } else if (error instanceof DomainError) {
     status = STATUS_BY_CODE[error.code] ?? 400;
     body = { message: error.message, extensions: { code: error.code, ...error.extensions() } };
     if (error.code === 'UNAUTHENTICATED' && !res.hasHeader('www-authenticate')) {
       res.setHeader('www-authenticate', 'Bearer');
+    }
+    if (error instanceof RateLimitedError) {
+      res.setHeader('retry-after', String(error.retryAfterSeconds));
     }
   } else if (
     typeof httpError.status === 'number' &&
@@ -148,7 +181,9 @@ export function graphqlErrorHandler(
     status = httpError.status;
     const message =
       httpError.type === 'entity.too.large'
-        ? 'Request body is too large'
+        ? typeof httpError.limit === 'number'
+          ? `Request body is larger than the limit of ${httpError.limit} bytes`
+          : 'Request body is too large'
         : httpError.type === 'entity.parse.failed'
           ? 'Request body is not valid JSON'
           : 'Malformed request';

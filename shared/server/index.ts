@@ -8,7 +8,13 @@ export type {
   SubgraphWiring,
   GraphQLResolverMap,
 } from './subgraph.ts';
-export { createHttpApp, createServer, graphqlErrorHandler, listen } from './http.ts';
+export {
+  RequestRefusedError,
+  createHttpApp,
+  createServer,
+  graphqlErrorHandler,
+  listen,
+} from './http.ts';
 export type { HttpApp, HttpAppOptions, ListeningServer, ReadinessCheck } from './http.ts';
 export { observabilityPlugin } from './graphql-plugin.ts';
 export type { RequestContext } from './graphql-plugin.ts';

@@ -95,6 +95,8 @@ export async function startTestPlatform(
               KAFKA_SESSION_TIMEOUT_MS: '6000',
             }),
         GATEWAY_TOKEN_SECRET: TEST_GATEWAY_SECRET,
+        // Every test client is one address; tests of the rate limit set their own.
+        GATEWAY_RATE_LIMIT_PER_MINUTE: '1000000',
         ...env,
       }),
       logger,

@@ -1,0 +1,134 @@
+/**
+ * The subgraph data source against a fake subgraph on a local port: each attempt is bounded
+ * by the timeout; a query is retried once after a timeout, a lost connection or a 502-504,
+ * and a mutation never is; other failures are not retried.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGatewayTokens } from '../shared/auth/index.ts';
+import { SubgraphTimeoutError, createSubgraphDataSource, isQuery } from './datasource.ts';
+
+type Behaviour = 'hang' | 503 | 500 | 'ok' | 'reset';
+
+/** A subgraph that answers its n-th request as `plan[n]` (the last entry thereafter). */
+async function fakeSubgraph(plan: Behaviour[]) {
+  const received: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      received.push(body);
+      const behaviour = plan[Math.min(received.length - 1, plan.length - 1)]!;
+      if (behaviour === 'hang') return;
+      if (behaviour === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(behaviour === 'ok' ? 200 : behaviour, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(behaviour === 'ok' ? { data: { ok: true } } : { errors: [] }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    received,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const gatewayTokens = createGatewayTokens({
+  secret: 'datasource-test-secret-0123456789-abcdefghijkl',
+});
+
+function call(url: string, query: string, timeoutMs = 300) {
+  const source = createSubgraphDataSource({
+    name: 'catalog',
+    url,
+    gatewayTokens,
+    signed: new WeakMap(),
+    timeoutMs,
+  });
+  // A health-check kind needs no incoming request context.
+  return source.process({ kind: 'health check' as never, request: { query }, context: {} });
+}
+
+describe('a subgraph fetch', () => {
+  let subgraph: Awaited<ReturnType<typeof fakeSubgraph>> | undefined;
+  afterEach(async () => {
+    await subgraph?.stop();
+    subgraph = undefined;
+  });
+
+  it('gives up on a subgraph that never answers, a query after one retry', async () => {
+    subgraph = await fakeSubgraph(['hang']);
+    const started = Date.now();
+    const error = await call(subgraph.url, '{ products { id } }').catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(error).toBeInstanceOf(SubgraphTimeoutError);
+    expect((error as Error).message).toBe('subgraph catalog did not answer within 300 ms');
+    expect(subgraph.received).toHaveLength(2);
+    expect(elapsed).toBeGreaterThanOrEqual(2 * 300 - 20);
+    expect(elapsed).toBeLessThan(2 * 300 + 1000);
+  });
+
+  it('never retries a mutation that timed out', async () => {
+    subgraph = await fakeSubgraph(['hang']);
+    const started = Date.now();
+    const error = await call(subgraph.url, 'mutation { placeOrder { id } }').catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SubgraphTimeoutError);
+    expect(subgraph.received).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(300 + 1000);
+  });
+
+  it('answers a query from the second attempt after a 503', async () => {
+    subgraph = await fakeSubgraph([503, 'ok']);
+    const response = await call(subgraph.url, 'query Op__catalog__0 { products { id } }');
+    expect(response.data).toEqual({ ok: true });
+    expect(subgraph.received).toHaveLength(2);
+  });
+
+  it('answers a query from the second attempt after the connection was reset', async () => {
+    subgraph = await fakeSubgraph(['reset', 'ok']);
+    const response = await call(subgraph.url, '{ products { id } }');
+    expect(response.data).toEqual({ ok: true });
+    expect(subgraph.received).toHaveLength(2);
+  });
+
+  it('does not retry a mutation after a 503', async () => {
+    subgraph = await fakeSubgraph([503, 'ok']);
+    await expect(call(subgraph.url, 'mutation { placeOrder { id } }')).rejects.toThrow(
+      '503: Service Unavailable',
+    );
+    expect(subgraph.received).toHaveLength(1);
+  });
+
+  it('does not retry a query after a 500', async () => {
+    subgraph = await fakeSubgraph([500, 'ok']);
+    await expect(call(subgraph.url, '{ products { id } }')).rejects.toThrow(
+      '500: Internal Server Error',
+    );
+    expect(subgraph.received).toHaveLength(1);
+  });
+});
+
+describe('telling a query from the operation text', () => {
+  it.each([
+    ['{ products { id } }', true],
+    ['query Op__catalog__0 { products { id } }', true],
+    ['  # comment\n query($r:[_Any!]!){_entities(representations:$r){__typename}}', true],
+    ['mutation { placeOrder { id } }', false],
+    ['mutation Op__orders__1 { placeOrder { id } }', false],
+    ['subscription { productChanged { id } }', false],
+    ['queryX { a }', false],
+    ['', false],
+  ])('%j is a query: %s', (operation, expected) => {
+    expect(isQuery(operation)).toBe(expected);
+  });
+});
