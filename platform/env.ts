@@ -41,7 +41,7 @@ export const platformEnvSchema = commonEnvSchema
     /** Gateway: aliases in one document. */
     GATEWAY_MAX_ALIASES: env.positiveInt(30),
     /** Gateway: highest operation cost (README, "Limits"). */
-    GATEWAY_MAX_COST: env.positiveInt(5000),
+    GATEWAY_MAX_COST: env.positiveInt(20000),
     /** Gateway: tokens the parser reads before refusing a document. */
     GATEWAY_MAX_TOKENS: env.positiveInt(10_000),
     /** Gateway: largest JSON request body in bytes; over it, HTTP 413. */

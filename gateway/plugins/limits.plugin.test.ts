@@ -107,7 +107,7 @@ describe('measuring a document', () => {
 
 describe('the limits a document exceeds', () => {
   it('names each limit with its maximum and the actual value', () => {
-    expect(violations({ depth: 14, aliases: 31, cost: 6000 }, DEFAULT_OPERATION_LIMITS)).toEqual([
+    expect(violations({ depth: 14, aliases: 31, cost: 20001 }, DEFAULT_OPERATION_LIMITS)).toEqual([
       {
         name: 'depth',
         maximum: 12,
@@ -122,15 +122,15 @@ describe('the limits a document exceeds', () => {
       },
       {
         name: 'cost',
-        maximum: 5000,
-        actual: 6000,
-        message: 'Query cost 6000 exceeds the limit of 5000',
+        maximum: 20000,
+        actual: 20001,
+        message: 'Query cost 20001 exceeds the limit of 20000',
       },
     ]);
   });
 
   it('allows a document exactly at every limit', () => {
-    expect(violations({ depth: 12, aliases: 30, cost: 5000 }, DEFAULT_OPERATION_LIMITS)).toEqual(
+    expect(violations({ depth: 12, aliases: 30, cost: 20000 }, DEFAULT_OPERATION_LIMITS)).toEqual(
       [],
     );
   });

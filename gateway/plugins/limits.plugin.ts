@@ -52,14 +52,17 @@ export interface OperationLimits {
   maxDepth: number;
   /** Aliases allowed in one document (GATEWAY_MAX_ALIASES). @default 30 */
   maxAliases: number;
-  /** Highest cost allowed under the cost model above (GATEWAY_MAX_COST). @default 5000 */
+  /**
+   * Highest cost allowed under the cost model above (GATEWAY_MAX_COST): a full page (100) of
+   * orders with their items and products costs about 5,000. @default 20000
+   */
   maxCost: number;
 }
 
 export const DEFAULT_OPERATION_LIMITS: OperationLimits = {
   maxDepth: 12,
   maxAliases: 30,
-  maxCost: 5000,
+  maxCost: 20000,
 };
 
 /** The measure of a document: the largest depth and cost of its operations, and its aliases. */

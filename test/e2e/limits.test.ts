@@ -96,10 +96,10 @@ describe('a gateway with its limits', () => {
     );
     expect(response.status).toBe(400);
     expect(response.body.errors?.[0]).toMatchObject({
-      message: 'Query cost 30301 exceeds the limit of 5000',
+      message: 'Query cost 30301 exceeds the limit of 20000',
       extensions: {
         code: 'GRAPHQL_VALIDATION_FAILED',
-        limit: { name: 'cost', maximum: 5000, actual: 30301 },
+        limit: { name: 'cost', maximum: 20000, actual: 30301 },
       },
     });
   });
