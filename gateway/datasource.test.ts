@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createGatewayTokens } from '../shared/auth/index.ts';
 import { SubgraphTimeoutError, createSubgraphDataSource, isQuery } from './datasource.ts';
 
-type Behaviour = 'hang' | 503 | 500 | 'ok' | 'reset';
+type Behaviour = 'hang' | 503 | 500 | 'ok' | 'reset' | 'slow';
 
 /** A subgraph that answers its n-th request as `plan[n]` (the last entry thereafter). */
 async function fakeSubgraph(plan: Behaviour[]) {
@@ -20,6 +20,13 @@ async function fakeSubgraph(plan: Behaviour[]) {
       received.push(body);
       const behaviour = plan[Math.min(received.length - 1, plan.length - 1)]!;
       if (behaviour === 'hang') return;
+      if (behaviour === 'slow') {
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ data: { items: [{ id: 'a' }] } }));
+        }, 100);
+        return;
+      }
       if (behaviour === 'reset') {
         req.socket.destroy();
         return;
@@ -115,6 +122,75 @@ describe('a subgraph fetch', () => {
       '500: Internal Server Error',
     );
     expect(subgraph.received).toHaveLength(1);
+  });
+});
+
+describe('identical subgraph queries in flight', () => {
+  let subgraph: Awaited<ReturnType<typeof fakeSubgraph>> | undefined;
+  afterEach(async () => {
+    await subgraph?.stop();
+    subgraph = undefined;
+  });
+  const claims = (sub: string) =>
+    ({ sub, role: 'USER', scope: 'user', jti: `token-${sub}` }) as never;
+  const request = (
+    source: ReturnType<typeof createSubgraphDataSource>,
+    query: string,
+    context: Record<string, unknown>,
+  ) =>
+    source.process({
+      kind: 'incoming operation' as never,
+      request: { query, variables: {} },
+      context: { requestId: `r-${Math.random()}`, clientIp: null, ...context } as never,
+      incomingRequestContext: {} as never,
+    });
+  const sourceFor = (url: string, deduplicate = true) =>
+    createSubgraphDataSource({
+      name: 'catalog',
+      url,
+      gatewayTokens,
+      signed: new WeakMap(),
+      deduplicate,
+    });
+
+  it('share one fetch for the same caller, and each request gets its own copy', async () => {
+    subgraph = await fakeSubgraph(['slow']);
+    const source = sourceFor(subgraph.url);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        request(source, '{ items { id } }', { accessClaims: claims('ada') }),
+      ),
+    );
+    expect(subgraph.received).toHaveLength(1);
+    expect(answers.map((a) => a.data)).toEqual(Array(10).fill({ items: [{ id: 'a' }] }));
+    (answers[0]!.data as { items: { id: string }[] }).items[0]!.id = 'changed';
+    expect((answers[1]!.data as { items: { id: string }[] }).items[0]!.id).toBe('a');
+  });
+
+  it('are not shared between callers, nor once answered, nor for mutations, nor when switched off', async () => {
+    subgraph = await fakeSubgraph(['slow']);
+    const source = sourceFor(subgraph.url);
+    await Promise.all([
+      request(source, '{ items { id } }', { accessClaims: claims('ada') }),
+      request(source, '{ items { id } }', { accessClaims: claims('bob') }),
+      request(source, '{ items { id } }', { accessClaims: null }),
+    ]);
+    expect(subgraph.received).toHaveLength(3);
+    await request(source, '{ items { id } }', { accessClaims: claims('ada') });
+    expect(subgraph.received).toHaveLength(4);
+    await Promise.all(
+      Array.from({ length: 3 }, () =>
+        request(source, 'mutation { placeOrder { id } }', { accessClaims: claims('ada') }),
+      ),
+    );
+    expect(subgraph.received).toHaveLength(7);
+    const plain = sourceFor(subgraph.url, false);
+    await Promise.all(
+      Array.from({ length: 3 }, () =>
+        request(plain, '{ items { id } }', { accessClaims: claims('ada') }),
+      ),
+    );
+    expect(subgraph.received).toHaveLength(10);
   });
 });
 

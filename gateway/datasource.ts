@@ -8,9 +8,17 @@
  * retried once when it failed in a way a second attempt may fix (no connection, reset,
  * timeout, HTTP 502/503/504); a mutation is never retried, since its first attempt may have
  * taken effect. So a query waits at most twice the timeout for one subgraph.
+ *
+ * Identical queries in flight share one fetch (`deduplicate`): same subgraph, same operation
+ * and variables, and the same caller (access-token claims and client address, i.e. the same
+ * identity token content). Nothing is kept once the fetch has answered — this is not a cache,
+ * so no answer is older than the request it serves — and each request gets its own copy of
+ * the answer (the gateway merges into it). Mutations are never shared.
  */
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { Counter, Histogram } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { GATEWAY_TOKEN_HEADER } from '../shared/auth/index.ts';
 import type { GatewayTokens } from '../shared/auth/index.ts';
 import { REQUEST_ID_HEADER } from '../shared/observability/index.ts';
@@ -31,6 +39,34 @@ export interface SubgraphDataSourceOptions {
   signed: WeakMap<object, { token: Promise<string>; at: number }>;
   /** Time one attempt may take, response body included (GATEWAY_SUBGRAPH_TIMEOUT_MS). @default 10000 */
   timeoutMs?: number;
+  /** Share one fetch among identical queries in flight (GATEWAY_DEDUPLICATE_QUERIES). @default true */
+  deduplicate?: boolean;
+  /** Fetch counts and latency, shared by every subgraph's data source. */
+  metrics?: SubgraphFetchMetrics;
+}
+
+export interface SubgraphFetchMetrics {
+  readonly fetches: Counter<'subgraph' | 'outcome'>;
+  readonly duration: Histogram<'subgraph'>;
+}
+
+/** The metrics of subgraph fetches, registered once per gateway. */
+export function createSubgraphFetchMetrics(registry: Registry): SubgraphFetchMetrics {
+  return {
+    fetches: new Counter({
+      name: 'gateway_subgraph_fetches_total',
+      help: 'Subgraph fetches the query plans asked for: sent, or shared with an identical one in flight',
+      labelNames: ['subgraph', 'outcome'] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'gateway_subgraph_fetch_duration_seconds',
+      help: 'Time a subgraph took to answer a fetch the gateway sent (retries included)',
+      labelNames: ['subgraph'] as const,
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+  };
 }
 
 /** A subgraph that did not answer in time; retriable like a lost connection. */
@@ -83,16 +119,62 @@ export function createSubgraphDataSource(
     },
   });
   const once = source.process.bind(source);
-  source.process = async (processOptions) => {
+  const attempt: typeof once = async (processOptions) => {
+    const started = process.hrtime.bigint();
     try {
       return await once(processOptions);
     } catch (error) {
       const first = timedOut(error);
       if (!isQuery(processOptions.request.query) || !isRetriable(first)) throw first;
-      return once(processOptions).catch((second: unknown) => {
+      return await once(processOptions).catch((second: unknown) => {
         throw timedOut(second);
       });
+    } finally {
+      options.metrics?.fetches.inc({ subgraph: name, outcome: 'sent' });
+      options.metrics?.duration.observe(
+        { subgraph: name },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
     }
+  };
+  if (options.deduplicate === false) {
+    source.process = attempt;
+    return source;
+  }
+  const inFlight = new Map<string, { answer: ReturnType<typeof once>; sharers: number }>();
+  source.process = async (processOptions) => {
+    const context = (processOptions as { context?: Partial<GatewayContext> }).context;
+    if (!context?.requestId || !isQuery(processOptions.request.query)) {
+      return attempt(processOptions);
+    }
+    const key = JSON.stringify([
+      processOptions.request.query,
+      processOptions.request.variables ?? null,
+      context.accessClaims ?? null,
+      context.clientIp ?? null,
+    ]);
+    let shared = inFlight.get(key);
+    if (shared) {
+      shared.sharers++;
+      options.metrics?.fetches.inc({ subgraph: name, outcome: 'shared' });
+    } else {
+      const entry = {
+        answer: attempt(processOptions).finally(() => inFlight.delete(key)),
+        sharers: 1,
+      };
+      inFlight.set(key, entry);
+      shared = entry;
+    }
+    const response = await shared.answer;
+    // Each request merges into what it gets: a shared answer is copied for each.
+    if (shared.sharers === 1) return response;
+    // The parsed JSON is copied; the HTTP part (headers) is only read, so it may be shared.
+    return {
+      ...response,
+      ...(response.data !== undefined ? { data: structuredClone(response.data) } : {}),
+      ...(response.errors ? { errors: structuredClone(response.errors) } : {}),
+      ...(response.extensions ? { extensions: structuredClone(response.extensions) } : {}),
+    };
   };
   return source;
 }

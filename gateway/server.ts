@@ -50,7 +50,7 @@ import type { GatewayContext } from './context.ts';
 import { authorizationPlugin, createAccessPolicy } from './plugins/authorization.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import type { AccessPolicy } from './plugins/authorization.plugin.ts';
-import { createSubgraphDataSource } from './datasource.ts';
+import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
 import type { SupergraphSourceConfig } from './supergraph-source.ts';
 import type { SubgraphEndpoint } from './supergraph.ts';
@@ -125,6 +125,11 @@ export interface GatewayConfig {
   cachePrefix?: string;
   /** Limits of subscriptions over WebSocket. */
   subscriptions?: SubscriptionLimits;
+  /**
+   * Identical subgraph queries in flight for the same caller share one fetch
+   * (GATEWAY_DEDUPLICATE_QUERIES). @default true
+   */
+  deduplicateQueries?: boolean;
   /** Limits of HTTP requests and operations; each unset one takes its default. */
   limits?: Partial<GatewayLimits>;
 }
@@ -153,6 +158,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const logger = options.logger.child({ service: 'gateway' });
   const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...config.limits };
   const metrics = createMetrics('gateway');
+  const fetchMetrics = createSubgraphFetchMetrics(metrics.registry);
   const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
   const signedPerRequest = new WeakMap<object, { token: Promise<string>; at: number }>();
   const endpoints = new Map(config.subgraphs.map(({ name, url }) => [name, url]));
@@ -174,6 +180,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         gatewayTokens,
         signed: signedPerRequest,
         timeoutMs: limits.subgraphTimeoutMs,
+        deduplicate: config.deduplicateQueries ?? true,
+        metrics: fetchMetrics,
       });
     },
     // Also in production (where @apollo/gateway would skip it): a reloaded file must be

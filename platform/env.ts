@@ -36,6 +36,8 @@ export const platformEnvSchema = commonEnvSchema
     GATEWAY_INTROSPECTION: env.flag().optional(),
     /** Gateway: serve Apollo Sandbox at `/`. Default: on unless NODE_ENV=production. */
     GATEWAY_SANDBOX: env.flag().optional(),
+    /** Gateway: identical subgraph queries in flight for one caller share a fetch. */
+    GATEWAY_DEDUPLICATE_QUERIES: env.flag().default(true),
     /** Gateway: deepest field nesting of an operation. */
     GATEWAY_MAX_DEPTH: env.positiveInt(12),
     /** Gateway: aliases in one document. */

@@ -152,6 +152,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
         redisUrl: env.REDIS_URL,
         revocationPrefix: `${env.REDIS_KEY_PREFIX}auth:`,
         cachePrefix: `${env.REDIS_KEY_PREFIX}gateway:`,
+        deduplicateQueries: env.GATEWAY_DEDUPLICATE_QUERIES,
         limits: {
           maxDepth: env.GATEWAY_MAX_DEPTH,
           maxAliases: env.GATEWAY_MAX_ALIASES,
