@@ -49,6 +49,7 @@ import type { OperationLimits } from './plugins/limits.plugin.ts';
 import type { GatewayContext } from './context.ts';
 import { authorizationPlugin, createAccessPolicy } from './plugins/authorization.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
+import { coalescingPlugin } from './plugins/coalescing.plugin.ts';
 import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
@@ -258,6 +259,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       observabilityPlugin<GatewayContext>(metrics),
       metricsPlugin<GatewayContext>({ registry: metrics.registry }),
       operationResolutionPlugin<GatewayContext>(),
+      ...(config.deduplicateQueries === false
+        ? []
+        : [coalescingPlugin<GatewayContext>({ registry: metrics.registry })]),
       authorizationPlugin<GatewayContext>({
         policy: () => {
           if (!policy) throw new Error('no supergraph loaded yet');
