@@ -19,6 +19,11 @@ export function createSubgraphDataSource(
   gatewayTokens: GatewayTokens,
   /** Tokens signed per request, shared by every subgraph fetch of that request. */
   signed: WeakMap<object, { token: Promise<string>; at: number }>,
+  /**
+   * Restrict the response's cache policy by the subgraph's `cache-control` header (its
+   * `@cacheControl` hints); off, every response is uncacheable. @default false
+   */
+  honorCacheControl = false,
 ): RemoteGraphQLDataSource<GatewayContext> {
   const tokenFor = (context: Partial<GatewayContext> | undefined) => {
     const sign = () =>
@@ -35,6 +40,7 @@ export function createSubgraphDataSource(
   };
   return new RemoteGraphQLDataSource<GatewayContext>({
     url,
+    honorSubgraphCacheControlHeader: honorCacheControl,
     async willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext>) {
       const http = options.request.http;
       if (!http) return;

@@ -151,6 +151,11 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
         },
         redisUrl: env.REDIS_URL,
         revocationPrefix: `${env.REDIS_KEY_PREFIX}auth:`,
+        cachePrefix: `${env.REDIS_KEY_PREFIX}gateway:`,
+        responseCache: env.GATEWAY_RESPONSE_CACHE,
+        trustedDocumentsPath: env.GATEWAY_TRUSTED_DOCUMENTS
+          ? path.resolve(env.GATEWAY_TRUSTED_DOCUMENTS)
+          : undefined,
       },
       logger,
     });
