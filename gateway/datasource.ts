@@ -43,6 +43,11 @@ export interface SubgraphDataSourceOptions {
   deduplicate?: boolean;
   /** Fetch counts and latency, shared by every subgraph's data source. */
   metrics?: SubgraphFetchMetrics;
+  /**
+   * Restrict the response's cache policy by the subgraph's `cache-control` header (its
+   * `@cacheControl` hints); off, every response is uncacheable. @default false
+   */
+  honorCacheControl?: boolean;
 }
 
 export interface SubgraphFetchMetrics {
@@ -107,6 +112,7 @@ export function createSubgraphDataSource(
   const source = new RemoteGraphQLDataSource<GatewayContext>({
     url,
     fetcher,
+    honorSubgraphCacheControlHeader: options.honorCacheControl ?? false,
     async willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext>) {
       const http = options.request.http;
       if (!http) return;

@@ -7,7 +7,10 @@
  * `/health`, `/ready` (every subgraph and the revocation store ready) and `/metrics`.
  * Requests go to each subgraph's configured endpoint, whatever URL the supergraph names.
  * Subscriptions are served on the same `/graphql` over graphql-ws, fed by the domain events
- * (subscriptions/). `stop()` closes subscriptions and drains in-flight requests first.
+ * (subscriptions/). Persisted queries (APQ) live in the gateway's cache; with a trusted
+ * documents manifest only its operations run; with the response cache on, cacheable query
+ * responses are reused until an event changes what they contain (cache/, plugins/).
+ * `stop()` closes subscriptions and drains in-flight requests first.
  */
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
@@ -21,6 +24,7 @@ import { specifiedRules } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import { createGatewayTokens, createRevocationReader } from '../shared/auth/index.ts';
 import { startCache } from '../shared/cache/index.ts';
+import type { Cache } from '../shared/cache/index.ts';
 import { formatError } from '../shared/errors/index.ts';
 import type { EventTransport } from '../shared/events/index.ts';
 import { createMetrics } from '../shared/observability/index.ts';
@@ -58,6 +62,13 @@ import type { SubgraphEndpoint } from './supergraph.ts';
 import { startChangeFeed } from './subscriptions/change-feed.ts';
 import type { ChangeFeed } from './subscriptions/change-feed.ts';
 import { startSubscriptionServer } from './subscriptions/subscription-server.ts';
+import { createPersistedQueryCache } from './cache/persisted-queries.ts';
+import { createResponseCache } from './plugins/response-cache.plugin.ts';
+import {
+  loadTrustedDocuments,
+  trustedDocumentsPlugin,
+  trustedDocumentsStore,
+} from './plugins/trusted-documents.plugin.ts';
 import type {
   SubscriptionLimits,
   SubscriptionServer,
@@ -122,7 +133,10 @@ export interface GatewayConfig {
   redisUrl?: string | undefined;
   /** Auth's cache prefix, `${REDIS_KEY_PREFIX}auth:`. */
   revocationPrefix: string;
-  /** The gateway's own cache prefix (rate limits), `${REDIS_KEY_PREFIX}gateway:`. @default 'eventgraph:gateway:' */
+  /**
+   * The gateway's own cache prefix (rate limits, APQ, responses), `${REDIS_KEY_PREFIX}gateway:`.
+   * @default 'eventgraph:gateway:'
+   */
   cachePrefix?: string;
   /** Limits of subscriptions over WebSocket. */
   subscriptions?: SubscriptionLimits;
@@ -133,6 +147,16 @@ export interface GatewayConfig {
   deduplicateQueries?: boolean;
   /** Limits of HTTP requests and operations; each unset one takes its default. */
   limits?: Partial<GatewayLimits>;
+  /**
+   * GATEWAY_TRUSTED_DOCUMENTS: a persisted query manifest; when set, only its operations
+   * run and APQ registration is off. @default unset (any valid operation runs)
+   */
+  trustedDocumentsPath?: string | undefined;
+  /**
+   * GATEWAY_RESPONSE_CACHE: cache PUBLIC query responses by their `@cacheControl` max age,
+   * invalidated by the change feed (needs the event transport). @default false
+   */
+  responseCache?: boolean;
 }
 
 export interface GatewayOptions {
@@ -183,6 +207,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         timeoutMs: limits.subgraphTimeoutMs,
         deduplicate: config.deduplicateQueries ?? true,
         metrics: fetchMetrics,
+        honorCacheControl: config.responseCache ?? false,
       });
     },
     // Also in production (where @apollo/gateway would skip it): a reloaded file must be
@@ -197,14 +222,20 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     policy = createAccessPolicy(coreSupergraphSdl);
     apiSchema = schema;
   });
+  if (config.responseCache && !options.transport) {
+    throw new Error('GATEWAY_RESPONSE_CACHE needs the event transport: events invalidate it');
+  }
+  const trustedDocuments = config.trustedDocumentsPath
+    ? await loadTrustedDocuments(config.trustedDocumentsPath)
+    : null;
   const revocationCache = await startCache({
     url: config.redisUrl,
     prefix: config.revocationPrefix,
     logger,
   });
-  let rateLimitCache;
+  let gatewayCache: Cache;
   try {
-    rateLimitCache = await startCache({
+    gatewayCache = await startCache({
       url: config.redisUrl,
       prefix: config.cachePrefix ?? 'eventgraph:gateway:',
       logger,
@@ -213,6 +244,21 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await revocationCache.stop();
     throw error;
   }
+  // Requests the gateway makes itself (subscriptions' selections): not clients' documents,
+  // and never served from the response cache (they run right after a change).
+  const internalRequests = new WeakSet<GatewayContext>();
+  const isInternal = (context: GatewayContext) => internalRequests.has(context);
+  const responseCache = config.responseCache
+    ? createResponseCache<GatewayContext>({
+        cache: gatewayCache,
+        schema: () => apiSchema,
+        scopeOf: ({ accessClaims }) =>
+          accessClaims ? `scopes:${accessClaims.scope.split(' ').sort().join(' ')}` : 'anonymous',
+        isInternal,
+        registry: metrics.registry,
+        logger,
+      })
+    : null;
   const verifier = createAccessTokenVerifier({
     ...config.accessTokens,
     revocations: createRevocationReader(revocationCache),
@@ -251,6 +297,11 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     allowBatchedHttpRequests: limits.maxBatch > 1,
     parseOptions: { maxTokens: limits.maxTokens },
     validationRules: [limitsValidationRule(limits)],
+    persistedQueries: {
+      cache: trustedDocuments
+        ? trustedDocumentsStore(trustedDocuments)
+        : createPersistedQueryCache({ cache: gatewayCache }),
+    },
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       config.sandbox
@@ -270,12 +321,16 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         scopesOf: (context) =>
           context.accessClaims ? context.accessClaims.scope.split(' ') : null,
       }),
+      ...(trustedDocuments
+        ? [trustedDocumentsPlugin<GatewayContext>({ documents: trustedDocuments, isInternal })]
+        : []),
+      ...(responseCache ? [responseCache.plugin] : []),
     ],
   });
   try {
     await apollo.start();
   } catch (error) {
-    await rateLimitCache.stop();
+    await gatewayCache.stop();
     await revocationCache.stop();
     // No supergraph loaded and not the source's own error: the gateway refused the
     // supergraph (not a valid one); say which.
@@ -293,7 +348,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     securityHeaders({ hsts: limits.hsts }),
     ...(cors ? [cors] : []),
     authenticate(verifier),
-    rateLimitPerClient({ cache: rateLimitCache, perMinute: limits.rateLimitPerMinute, logger }),
+    rateLimitPerClient({ cache: gatewayCache, perMinute: limits.rateLimitPerMinute, logger }),
     express.json({ limit: limits.maxBodyBytes }),
     limitBatchSize(limits.maxBatch),
     limitNesting(MAX_NESTING),
@@ -316,11 +371,13 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   try {
     if (options.transport) feed = await startChangeFeed({ transport: options.transport, logger });
     else logger.warn('gateway: no event transport; subscriptions will be refused');
+    if (feed) responseCache?.follow(feed);
     listening = await listen(httpServer, config.host, config.port);
   } catch (error) {
     await feed?.stop();
+    await responseCache?.stop();
     await apollo.stop();
-    await rateLimitCache.stop();
+    await gatewayCache.stop();
     await revocationCache.stop();
     throw error;
   }
@@ -334,14 +391,14 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     validationRules: [...specifiedRules, limitsValidationRule(limits)],
     maxTokens: limits.maxTokens,
     async execute(request, claims) {
-      const response = await apollo.executeOperation(request, {
-        contextValue: {
-          requestId: `ws-${randomUUID()}`,
-          logger,
-          accessClaims: claims,
-          clientIp: null,
-        },
-      });
+      const contextValue: GatewayContext = {
+        requestId: `ws-${randomUUID()}`,
+        logger,
+        accessClaims: claims,
+        clientIp: null,
+      };
+      internalRequests.add(contextValue);
+      const response = await apollo.executeOperation(request, { contextValue });
       if (response.body.kind !== 'single') throw new Error('incremental delivery is not used');
       return response.body.singleResult;
     },
@@ -362,8 +419,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       logger.info('gateway: stopping');
       await subscriptions.stop();
       await feed?.stop();
+      await responseCache?.stop();
       await apollo.stop();
-      await rateLimitCache.stop();
+      await gatewayCache.stop();
       await revocationCache.stop();
       logger.info('gateway: stopped');
     },

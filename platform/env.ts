@@ -67,6 +67,16 @@ export const platformEnvSchema = commonEnvSchema
         message: 'expected comma-separated origins like https://app.example.com',
       })
       .optional(),
+    /**
+     * Gateway: cache PUBLIC query responses (by `@cacheControl`) in Redis, invalidated by the
+     * domain events the gateway consumes. Default off.
+     */
+    GATEWAY_RESPONSE_CACHE: env.flag().default(false),
+    /**
+     * Gateway: a persisted query manifest (JSON, `npm run schema:manifest`); when set, only
+     * its operations run. Default unset: any valid operation runs (APQ in Redis).
+     */
+    GATEWAY_TRUSTED_DOCUMENTS: z.string().min(1).optional(),
     /** The first account registered with this address becomes ADMIN. */
     ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
     /**

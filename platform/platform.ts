@@ -165,6 +165,10 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
           corsOrigins: env.GATEWAY_CORS_ORIGINS ?? [],
           hsts: env.NODE_ENV === 'production',
         },
+        responseCache: env.GATEWAY_RESPONSE_CACHE,
+        trustedDocumentsPath: env.GATEWAY_TRUSTED_DOCUMENTS
+          ? path.resolve(env.GATEWAY_TRUSTED_DOCUMENTS)
+          : undefined,
       },
       logger,
     });

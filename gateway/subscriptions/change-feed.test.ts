@@ -1,6 +1,7 @@
 /**
  * Which domain events are changes a subscriber hears about: every order event (with its
- * owner), price or stock changes of a product, and the products a stock event names.
+ * owner), price or stock changes of a product, and the products a stock event names; and
+ * which change a product's state for the response cache: every product and stock event.
  */
 import { changesOf } from './change-feed.ts';
 
@@ -19,17 +20,26 @@ describe('changesOf', () => {
     },
   );
 
-  it('makes a product update a change only when the price or the stock changed', () => {
-    expect(changesOf('product.updated', { productId: P1, changed: ['priceCents'] })).toEqual([
+  it('makes a product update a change for subscribers only when the price or the stock changed', () => {
+    const subscribed = (data: unknown) =>
+      changesOf('product.updated', data).filter((change) => change.kind === 'product');
+    expect(subscribed({ productId: P1, changed: ['priceCents'] })).toEqual([
       { kind: 'product', id: P1, type: 'product.updated' },
     ]);
-    expect(
-      changesOf('product.updated', { productId: P1, changed: ['stock', 'name'] }),
-    ).toHaveLength(1);
-    expect(
-      changesOf('product.updated', { productId: P1, changed: ['name', 'description'] }),
-    ).toEqual([]);
+    expect(subscribed({ productId: P1, changed: ['stock', 'name'] })).toHaveLength(1);
+    expect(subscribed({ productId: P1, changed: ['name', 'description'] })).toEqual([]);
   });
+
+  it.each([['product.created'], ['product.updated'], ['product.deleted']])(
+    'makes %s a change of the product state, whatever changed',
+    (type) => {
+      expect(
+        changesOf(type, { productId: P1, changed: ['description'] }).filter(
+          (change) => change.kind === 'product-state',
+        ),
+      ).toEqual([{ kind: 'product-state', id: P1, type }]);
+    },
+  );
 
   it.each([['stock.reserved'], ['stock.released']])(
     'makes %s a change of every product it names',
@@ -44,7 +54,9 @@ describe('changesOf', () => {
         }),
       ).toEqual([
         { kind: 'product', id: P1, type },
+        { kind: 'product-state', id: P1, type },
         { kind: 'product', id: P2, type },
+        { kind: 'product-state', id: P2, type },
       ]);
     },
   );
@@ -52,7 +64,6 @@ describe('changesOf', () => {
   it.each([
     ['user.registered', { userId: USER }],
     ['stock.rejected', { orderId: ORDER, items: [] }],
-    ['product.created', { productId: P1 }],
     ['order.placed', { orderId: ORDER }],
   ])(
     'ignores %s (nothing a subscriber follows changed, or the payload lacks the owner)',

@@ -1,9 +1,13 @@
 /**
- * The gateway's live feed of domain changes, for subscriptions: one consumer per gateway
- * instance (a group of its own, starting at the newest messages: no replay of history) on
- * `orders.events` and `catalog.events`, fanned out in memory to every listener of an order
- * or a product. Listeners are called synchronously and must not block; a listener that
- * throws is logged and the others still hear the change.
+ * The gateway's live feed of domain changes, for subscriptions and the response cache: one
+ * consumer per gateway instance (a group of its own, starting at the newest messages: no
+ * replay of history) on `orders.events` and `catalog.events`, fanned out in memory to every
+ * listener of an order or a product. Listeners are called synchronously and must not block; a
+ * listener that throws is logged and the others still hear the change.
+ *
+ * Two kinds of product change: `product` is what subscribers asked to hear (a price or stock
+ * change), `product-state` is any change to what a product query can return (created,
+ * updated in any field, deleted, stock moved), which the response cache invalidates on.
  */
 import { randomUUID } from 'node:crypto';
 import { TOPICS } from '../../schema/events/index.ts';
@@ -14,7 +18,7 @@ import type { Logger } from '../../shared/observability/index.ts';
 /** What changed: an order (with its owner) or a product. */
 export type Change =
   | { kind: 'order'; id: string; userId: string; type: string }
-  | { kind: 'product'; id: string; type: string };
+  | { kind: 'product' | 'product-state'; id: string; type: string };
 
 export type ChangeListener = (change: Change) => void;
 
@@ -45,13 +49,20 @@ export function changesOf(type: string, data: unknown): Change[] {
   if (type.startsWith('order.') && payload.orderId && payload.userId) {
     return [{ kind: 'order', id: payload.orderId, userId: payload.userId, type }];
   }
+  if ((type === 'product.created' || type === 'product.deleted') && payload.productId) {
+    return [{ kind: 'product-state', id: payload.productId, type }];
+  }
   if (type === 'product.updated' && payload.productId) {
     // Only a price or stock change is a change subscribers asked to hear about.
     const relevant = payload.changed?.some((field) => field === 'priceCents' || field === 'stock');
-    return relevant ? [{ kind: 'product', id: payload.productId, type }] : [];
+    const state: Change = { kind: 'product-state', id: payload.productId, type };
+    return relevant ? [{ kind: 'product', id: payload.productId, type }, state] : [state];
   }
   if ((type === 'stock.reserved' || type === 'stock.released') && payload.items) {
-    return payload.items.map((item) => ({ kind: 'product', id: item.productId, type }));
+    return payload.items.flatMap((item): Change[] => [
+      { kind: 'product', id: item.productId, type },
+      { kind: 'product-state', id: item.productId, type },
+    ]);
   }
   return [];
 }
