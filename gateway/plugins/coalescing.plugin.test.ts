@@ -29,13 +29,12 @@ async function setUp() {
     plugins: [coalescingPlugin<GatewayContext>({ registry: new Registry() })],
   });
   await server.start();
-  const as = (sub: string | null, ip = '10.0.0.1'): GatewayContext =>
-    ({
-      requestId: `r-${Math.random()}`,
-      logger: undefined as never,
-      accessClaims: sub ? ({ sub, jti: `t-${sub}` } as never) : null,
-      clientIp: ip,
-    });
+  const as = (sub: string | null, ip = '10.0.0.1'): GatewayContext => ({
+    requestId: `r-${Math.random()}`,
+    logger: undefined as never,
+    accessClaims: sub ? ({ sub, jti: `t-${sub}` } as never) : null,
+    clientIp: ip,
+  });
   const run = async (query: string, context: GatewayContext, variables?: object) => {
     const response = await server.executeOperation(
       { query, ...(variables ? { variables: variables as Record<string, unknown> } : {}) },
