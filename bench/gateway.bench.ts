@@ -28,6 +28,8 @@ const USAGE = `Usage: npm run bench:gateway -- [options]
   --rounds <n>        interleaved rounds (default 2)
   --connections <n>   concurrent connections (default 50)
   --orders <n>        orders of the user the query reads (default 50; 4 items each)
+  --callers <n>       distinct callers (access tokens of the user, one per login) the
+                      connections take turns with (default 1: every request the same caller)
   --strict            exit 1 when a target (≥ 3× RPS, ≤ 1/3 p99) is missed`;
 
 const { values } = parseArgs({
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     orders: { type: 'string', default: '50' },
+    callers: { type: 'string', default: '1' },
     strict: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -51,6 +54,7 @@ const WARMUP = flags.int('warmup', values.warmup, 0);
 const ROUNDS = flags.int('rounds', values.rounds);
 const CONNECTIONS = flags.int('connections', values.connections);
 const ORDERS = flags.int('orders', values.orders);
+const CALLERS = flags.int('callers', values.callers);
 
 const SECRET = 'bench-gateway-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const ADMIN_EMAIL = 'bench-admin@example.com';
@@ -162,7 +166,7 @@ async function gql<T>(url: string, query: string, variables: object = {}, token?
 }
 
 /** Registers, creates products and places the orders the deep query reads. */
-async function seed(gatewayUrl: string): Promise<string> {
+async function seed(gatewayUrl: string): Promise<string[]> {
   const register = async (email: string) =>
     (
       await gql<{ register: { accessToken: string } }>(
@@ -205,7 +209,17 @@ async function seed(gatewayUrl: string): Promise<string> {
     if ((order + 1) % 10 === 0) progress(`seeded ${order + 1}/${ORDERS} orders`);
   }
   await sleep(1000); // the saga confirms them
-  return user;
+  // More callers: the same user signed in again, each login a token of its own (own jti).
+  const tokens = [user];
+  for (let caller = 1; caller < CALLERS; caller++) {
+    const { login } = await gql<{ login: { accessToken: string } }>(
+      gatewayUrl,
+      'mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
+      { e: 'bench-user@example.com', p: PASSWORD },
+    );
+    tokens.push(login.accessToken);
+  }
+  return tokens;
 }
 
 interface Measurement {
@@ -218,13 +232,21 @@ interface Measurement {
   bytesPerResponse: number;
 }
 
-async function load(url: string, token: string, seconds: number): Promise<Measurement> {
+async function load(url: string, tokens: string[], seconds: number): Promise<Measurement> {
+  let next = 0;
   const result = await autocannon({
     url,
     method: 'POST',
     connections: CONNECTIONS,
     duration: seconds,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'application/json' },
+    // Connections take turns with the callers' tokens.
+    setupClient(client) {
+      client.setHeaders({
+        'content-type': 'application/json',
+        authorization: `Bearer ${tokens[next++ % tokens.length]}`,
+      });
+    },
     body: JSON.stringify({ query: QUERY }),
   });
   return {
@@ -261,6 +283,9 @@ async function main() {
       REDIS_KEY_PREFIX: redisPrefix,
       GATEWAY_TOKEN_SECRET: SECRET,
       ADMIN_EMAIL,
+      // --callers signs the user in many times from this one address.
+      AUTH_LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
+      AUTH_LOGIN_MAX_ATTEMPTS_PER_EMAIL: '100000',
     },
     (line) => {
       try {
@@ -280,7 +305,8 @@ async function main() {
   );
   progress(`subgraphs: ${Object.keys(subgraphUrls).join(', ')}`);
   progress(`seeding ${ORDERS} orders of 4 items`);
-  const token = await seed(servicesGateway);
+  const tokens = await seed(servicesGateway);
+  const token = tokens[0]!;
   const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as object;
 
   progress('starting our gateway (SERVICE=gateway) and the plain @apollo/gateway');
@@ -348,9 +374,9 @@ async function main() {
     const order = round % 2 === 1 ? (['ours', 'plain'] as const) : (['plain', 'ours'] as const);
     for (const which of order) {
       const url = which === 'ours' ? ourUrl : plainUrl;
-      if (WARMUP > 0) await load(url, token, WARMUP);
+      if (WARMUP > 0) await load(url, tokens, WARMUP);
       progress(`round ${round}/${ROUNDS}: ${which}, ${DURATION} s at ${CONNECTIONS} connections`);
-      const measured = await load(url, token, DURATION);
+      const measured = await load(url, tokens, DURATION);
       results[which].push(measured);
       progress(
         `  ${fmt(measured.rps)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, ${measured.errors} errors, ${measured.non2xx} non-2xx`,
@@ -370,7 +396,7 @@ async function main() {
   const o = summary('ours');
   const p = summary('plain');
   console.log(
-    `\nbench:gateway — deep query (${fmt(o.kb, 1)} KB per response), ${CONNECTIONS} connections, ${ROUNDS} × ${DURATION} s each, caching off; medians of the rounds\n`,
+    `\nbench:gateway — deep query (${fmt(o.kb, 1)} KB per response), ${CONNECTIONS} connections, ${CALLERS} caller(s), ${ROUNDS} × ${DURATION} s each, caching off; medians of the rounds\n`,
   );
   console.log(
     table([
