@@ -305,12 +305,16 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     const batchesBy = { A: 0, B: 0 };
     let inFlight = 0;
     let maxInFlight = 0;
+    let attemptsByA = 0;
     const recording = (relay: 'A' | 'B'): EventTransport => ({
       ...producer,
       async send(messages: readonly TransportMessage[]) {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
         try {
+          // A fails its third batch, as on a broker hiccup: it backs off and B, which has
+          // been waiting for the lead, carries on — so both relays really take turns.
+          if (relay === 'A' && ++attemptsByA === 3) throw new Error('A: broker hiccup (test)');
           await sleep(5); // widens the window in which a second sender would overlap
           await producer.send(messages);
           batchesBy[relay]++;

@@ -54,6 +54,8 @@ function withPlatform(kafka: boolean) {
       connectionParams: token ? { authorization: `Bearer ${token}` } : {},
       retryAttempts: 0,
       lazy: false,
+      // The test reads closes through `on.closed` and each sink; not the console.
+      onNonLazyError: () => undefined,
       on: onClosed ? { closed: (event) => onClosed(event as { code?: number }) } : {},
     });
     clients.push(client);
