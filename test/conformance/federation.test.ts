@@ -1,0 +1,222 @@
+/**
+ * Federation conformance: our gateway (`startGateway`, with its authentication,
+ * authorization, limits, coalescing and fetch dedup plugins) answers like a plain
+ * @apollo/gateway on the same supergraph and subgraphs (./subgraphs.ts). Each operation of
+ * ./operations.ts — entities and keys, @requires, @provides, interfaces and
+ * @interfaceObject, unions, @override, @shareable, @inaccessible, null propagation, subgraph
+ * errors, variables/fragments/aliases/@skip/@include/__typename — goes to both, and must
+ * get the same HTTP status, the same `data`, the same errors (path, message, code, except
+ * as below) and the same fetches to the subgraphs (the same query plan).
+ *
+ * One difference is by design (shared/errors `formatError`, the "Errors" habit of STYLE.md)
+ * and is spelled out, not hidden, in the last `describe`: an error whose code is not public
+ * (any subgraph error without one of the public codes, a subgraph answering HTTP 500 or
+ * not answering) reaches our clients masked as "Internal server error" with code
+ * INTERNAL_SERVER_ERROR and the request id, where the plain gateway passes the subgraph's
+ * message, code, extensions, its name (`serviceName`) and even the subgraph's URL and HTTP
+ * body through; errors with a public code pass through without `serviceName`.
+ */
+import { startConformanceGateways } from './gateways.ts';
+import type { ConformanceGateways } from './gateways.ts';
+import { OPERATIONS } from './operations.ts';
+import type { ConformanceOperation } from './operations.ts';
+import { startConformanceSubgraphs } from './subgraphs.ts';
+import type { ConformanceSubgraphs, ReceivedFetch } from './subgraphs.ts';
+
+/**
+ * The codes our gateway shows as they are (a subset of shared/errors' public and
+ * passthrough codes: those this suite produces). Any other error is masked.
+ */
+const PUBLIC_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+]);
+
+interface FormattedError {
+  message: string;
+  path?: (string | number)[];
+  locations?: unknown[];
+  extensions?: Record<string, unknown>;
+}
+
+interface Answer {
+  status: number;
+  contentType: string | null;
+  body: { data?: unknown; errors?: FormattedError[] };
+  /** Our gateway's `x-request-id`, which masked errors quote. */
+  requestId: string | null;
+  /** What the subgraphs received for this request, in a stable order. */
+  fetches: ReceivedFetch[];
+}
+
+let subgraphs: ConformanceSubgraphs;
+let gateways: ConformanceGateways;
+
+beforeAll(async () => {
+  subgraphs = await startConformanceSubgraphs();
+  gateways = await startConformanceGateways(subgraphs);
+});
+
+afterAll(async () => {
+  await gateways?.stop();
+  await subgraphs?.stop();
+});
+
+/** One request at a time, so the subgraphs' records belong to it. */
+async function ask(url: string, operation: ConformanceOperation): Promise<Answer> {
+  subgraphs.takeFetches();
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: operation.query, variables: operation.variables }),
+  });
+  const body = (await response.json()) as Answer['body'];
+  const fetches = subgraphs
+    .takeFetches()
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    body,
+    requestId: response.headers.get('x-request-id'),
+    fetches,
+  };
+}
+
+/** What our gateway reports for an error the plain gateway reports as `error`. */
+function asOursReports(error: FormattedError, requestId: string | null): FormattedError {
+  const code = error.extensions?.['code'];
+  if (typeof code === 'string' && PUBLIC_CODES.has(code)) {
+    const { serviceName: _serviceName, ...extensions } = error.extensions ?? {};
+    return { ...error, extensions };
+  }
+  return {
+    message: 'Internal server error',
+    ...(error.path ? { path: error.path } : {}),
+    extensions: { code: 'INTERNAL_SERVER_ERROR', requestId },
+  };
+}
+
+async function askBoth(operation: ConformanceOperation) {
+  const plain = await ask(gateways.plain, operation);
+  const ours = await ask(gateways.ours, operation);
+  return { plain, ours };
+}
+
+describe('federation conformance: our gateway answers as plain @apollo/gateway', () => {
+  it.each(OPERATIONS.map((operation) => [operation.name, operation] as const))(
+    '%s',
+    async (_name, operation) => {
+      const { plain, ours } = await askBoth(operation);
+
+      expect(plain.body.errors !== undefined).toBe(operation.expect === 'errors');
+      expect(ours.status).toBe(plain.status);
+      expect(ours.contentType).toBe(plain.contentType);
+      expect(ours.fetches).toEqual(plain.fetches);
+      expect(Object.keys(ours.body).sort()).toEqual(Object.keys(plain.body).sort());
+      expect(ours.body.data).toEqual(plain.body.data);
+      expect(ours.body.errors?.map((e) => e.path)).toEqual(plain.body.errors?.map((e) => e.path));
+      expect(ours.body.errors).toEqual(
+        plain.body.errors?.map((error) => asOursReports(error, ours.requestId)),
+      );
+    },
+  );
+
+  it('entities: the references of one entity fetch go to the subgraph in one batch', async () => {
+    const { plain, ours } = await askBoth({
+      name: 'batch',
+      expect: 'data',
+      query: '{ topProducts { upc reviews { id } } }',
+    });
+    for (const { fetches } of [plain, ours]) {
+      const entityFetches = fetches.filter((f) => f.subgraph === 'reviews');
+      expect(entityFetches).toHaveLength(1);
+      expect(entityFetches[0]!.variables['representations']).toEqual(
+        ['1', '2', '3', '4'].map((upc) => ({ __typename: 'Product', upc })),
+      );
+    }
+  });
+});
+
+describe('what differs from plain @apollo/gateway, by design: errors are masked', () => {
+  it('a subgraph error with a code of its own: plain passes it through, ours masks it', async () => {
+    const { plain, ours } = await askBoth({
+      name: 'recall',
+      expect: 'errors',
+      query: '{ product(upc: "2") { upc recall } }',
+    });
+    expect(ours.body.data).toEqual(plain.body.data);
+    expect(plain.body.errors).toEqual([
+      {
+        message: 'Couch recalled',
+        path: ['product', 'recall'],
+        extensions: {
+          code: 'PRODUCT_RECALLED',
+          batch: 7,
+          details: { severity: 'high' },
+          serviceName: 'products',
+        },
+      },
+    ]);
+    expect(ours.requestId).toEqual(expect.any(String));
+    expect(ours.body.errors).toEqual([
+      {
+        message: 'Internal server error',
+        path: ['product', 'recall'],
+        extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: ours.requestId },
+      },
+    ]);
+  });
+
+  it('a subgraph error with a public code: both pass it, only plain names the subgraph', async () => {
+    const { plain, ours } = await askBoth({
+      name: 'warehouse',
+      expect: 'errors',
+      query: '{ product(upc: "1") { warehouse } }',
+    });
+    const error = { message: 'Warehouse not found', path: ['product', 'warehouse'] };
+    expect(plain.body.errors).toEqual([
+      { ...error, extensions: { code: 'NOT_FOUND', serviceName: 'inventory' } },
+    ]);
+    expect(ours.body.errors).toEqual([{ ...error, extensions: { code: 'NOT_FOUND' } }]);
+  });
+
+  it('a subgraph that answers HTTP 500 or is down: plain shows its URL and answer, ours does not', async () => {
+    const legacy = subgraphs.services.find((s) => s.name === 'legacy')!.url;
+    const ghost = new URL(subgraphs.services.find((s) => s.name === 'ghost')!.url);
+    const { plain, ours } = await askBoth({
+      name: 'broken',
+      expect: 'errors',
+      query: '{ legacyStatus ghost }',
+    });
+    expect(ours.body.data).toEqual({ legacyStatus: null, ghost: null });
+    expect(plain.body.data).toEqual(ours.body.data);
+    expect(plain.body.errors).toEqual(
+      expect.arrayContaining([
+        {
+          message: '500: Internal Server Error',
+          extensions: {
+            code: 'INTERNAL_SERVER_ERROR',
+            response: {
+              url: legacy,
+              status: 500,
+              statusText: 'Internal Server Error',
+              body: { errors: [{ message: 'legacy database is down' }] },
+            },
+          },
+        },
+        {
+          message: `request to ${ghost.href} failed, reason: connect ECONNREFUSED ${ghost.host}`,
+          extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        },
+      ]),
+    );
+    const masked = {
+      message: 'Internal server error',
+      extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: ours.requestId },
+    };
+    expect(ours.body.errors).toEqual([masked, masked]);
+  });
+});

@@ -1,0 +1,285 @@
+/**
+ * The operations of the federation conformance suite, by federation feature: each is sent
+ * to both gateways, whose answers must be the same (see federation.test.ts).
+ */
+
+export interface ConformanceOperation {
+  /** `feature: what the operation exercises`; the test's name. */
+  name: string;
+  /** Whether the answer has errors (both gateways agreeing on an accident would not count). */
+  expect: 'data' | 'errors';
+  query: string;
+  variables?: Record<string, unknown>;
+}
+
+export const OPERATIONS: readonly ConformanceOperation[] = [
+  // Entities: @key, references resolved in batches, two keys on Product.
+  {
+    name: 'entities: fields of another subgraph, one batched _entities fetch',
+    expect: 'data',
+    query: '{ topProducts { upc name reviews { id body } } }',
+  },
+  {
+    name: 'entities: a compound key (sku variation { id }) to reach inventory',
+    expect: 'data',
+    query: '{ topProducts(first: 3) { upc inStock } }',
+  },
+  {
+    name: 'entities: a chain over both keys (reviews → products by upc → inventory by sku)',
+    expect: 'data',
+    query: '{ reviews { id product { upc sku inStock } } }',
+  },
+  {
+    name: 'entities: a root field by compound key, then back to reviews and accounts',
+    expect: 'data',
+    query:
+      '{ productBySku(sku: "CHAIR", variation: "ash") { upc name reviews { body author { id nickname } } } }',
+  },
+  {
+    name: 'entities: a missing entity is null',
+    expect: 'data',
+    query: '{ product(upc: "404") { upc name inStock } }',
+  },
+
+  // @requires / @external
+  {
+    name: '@requires: a field computed from another subgraph’s fields',
+    expect: 'data',
+    query: '{ topProducts { upc shippingEstimate } }',
+  },
+  {
+    name: '@requires: the required fields fetched for entities reached from reviews',
+    expect: 'data',
+    query: '{ reviews { id product { upc shippingEstimate inStock } } }',
+  },
+
+  // @provides
+  {
+    name: '@provides: a provided field is taken from the providing subgraph',
+    expect: 'data',
+    query: '{ reviews { id product { upc name } } }',
+  },
+  {
+    name: '@provides: a provided field beside one that is not',
+    expect: 'data',
+    query: '{ review(id: "r2") { product { name price } } }',
+  },
+
+  // Interfaces, @interfaceObject, unions
+  {
+    name: 'interfaces: an entity interface with inline fragments per implementation',
+    expect: 'data',
+    query: '{ media { __typename id title ... on Book { pages } ... on Movie { minutes } } }',
+  },
+  {
+    name: 'interfaces: a field added by an @interfaceObject subgraph',
+    expect: 'data',
+    query: '{ media { __typename id reviewCount } }',
+  },
+  {
+    name: 'interfaces: an @interfaceObject field inside a type condition',
+    expect: 'data',
+    query: '{ media { id ... on Book { title reviewCount } ... on Movie { minutes } } }',
+  },
+  {
+    name: 'unions: members resolved by __resolveType, their fields from other subgraphs',
+    expect: 'data',
+    query: `{
+      search(term: "a") {
+        __typename
+        ... on Product { upc name inStock reviews { rating } }
+        ... on Book { title pages }
+        ... on Movie { title }
+        ... on User { id name nickname }
+      }
+    }`,
+  },
+
+  // @override
+  {
+    name: '@override: the field is resolved by the subgraph it moved to',
+    expect: 'data',
+    query: '{ topProducts(first: 2) { upc delivery } }',
+  },
+
+  // @shareable
+  {
+    name: '@shareable: resolved by accounts when the query starts there',
+    expect: 'data',
+    query: '{ users { id name nickname } }',
+  },
+  {
+    name: '@shareable: resolved by reviews when the query starts there',
+    expect: 'data',
+    query: '{ reviews { id author { id name } } }',
+  },
+  {
+    name: '@shareable: beside a field only the other subgraph has',
+    expect: 'data',
+    query: '{ reviews { id author { name nickname } } }',
+  },
+
+  // @inaccessible
+  {
+    name: '@inaccessible: a field cannot be queried',
+    expect: 'errors',
+    query: '{ topProducts { upc cost } }',
+  },
+  {
+    name: '@inaccessible: a root field cannot be queried',
+    expect: 'errors',
+    query: '{ secretProduct { upc } }',
+  },
+  {
+    name: '@inaccessible: a type cannot be reached',
+    expect: 'errors',
+    query: '{ me { id ledger { balance } } }',
+  },
+  {
+    name: '@inaccessible: a field of another subgraph’s entity cannot be queried',
+    expect: 'errors',
+    query: '{ reviews { author { birthYear } } }',
+  },
+  {
+    name: '@inaccessible: introspection shows neither the fields nor the type',
+    expect: 'data',
+    query: `{
+      product: __type(name: "Product") { fields { name } }
+      user: __type(name: "User") { fields { name } }
+      ledger: __type(name: "Ledger") { name }
+    }`,
+  },
+
+  // Null propagation
+  {
+    name: 'null propagation: a nullable field null or throwing, in a list',
+    expect: 'errors',
+    query: '{ topProducts { upc nickname } }',
+  },
+  {
+    name: 'null propagation: a null non-null field nulls its item in a nullable list',
+    expect: 'errors',
+    query: '{ productsWithGaps { upc code } }',
+  },
+  {
+    name: 'null propagation: a null non-null field in a non-null list nulls data',
+    expect: 'errors',
+    query: '{ strictProducts { upc code } }',
+  },
+  {
+    name: 'null propagation: a null non-null field nulls its nullable parent',
+    expect: 'errors',
+    query: '{ a: product(upc: "3") { upc code } b: product(upc: "1") { upc code } }',
+  },
+  {
+    name: 'null propagation: a non-null entity field throwing in an entity fetch (nullable list)',
+    expect: 'errors',
+    query: '{ productsWithGaps { upc name restockDate } }',
+  },
+  {
+    name: 'null propagation: a non-null entity field throwing in an entity fetch (non-null list)',
+    expect: 'errors',
+    query: '{ topProducts { upc restockDate } }',
+  },
+  {
+    name: 'null propagation: a non-null entity field throwing, nested under another entity',
+    expect: 'errors',
+    query: '{ reviews { id product { upc restockDate } } }',
+  },
+
+  // Errors from subgraphs
+  {
+    name: 'errors: a resolver throws a GraphQLError with a code and extensions',
+    expect: 'errors',
+    query: '{ topProducts(first: 2) { upc recall } }',
+  },
+  {
+    name: 'errors: a resolver throws a plain Error',
+    expect: 'errors',
+    query: '{ product(upc: "1") { upc audit } }',
+  },
+  {
+    name: 'errors: an entity fetch answers a NOT_FOUND error',
+    expect: 'errors',
+    query: '{ topProducts(first: 2) { upc warehouse } }',
+  },
+  {
+    name: 'errors: a subgraph answers HTTP 500 with a GraphQL error body (root field)',
+    expect: 'errors',
+    query: '{ legacyStatus }',
+  },
+  {
+    name: 'errors: a subgraph answers HTTP 500 with a text body (entity fetch)',
+    expect: 'errors',
+    query: '{ topProducts(first: 2) { upc name legacyRating } }',
+  },
+  {
+    name: 'errors: a subgraph that is down (root field)',
+    expect: 'errors',
+    query: '{ ghost }',
+  },
+  {
+    name: 'errors: a subgraph that is down (entity fetch)',
+    expect: 'errors',
+    query: '{ topProducts(first: 2) { upc name ghostScore } }',
+  },
+
+  // Operations: variables, fragments, aliases, @skip/@include, __typename
+  {
+    name: 'operations: variables and an operation name',
+    expect: 'data',
+    query: 'query ProductByUpc($upc: ID!) { product(upc: $upc) { upc name inStock } }',
+    variables: { upc: '2' },
+  },
+  {
+    name: 'operations: a named fragment spanning three subgraphs',
+    expect: 'data',
+    query: `
+      query { topProducts(first: 2) { ...Detail } }
+      fragment Detail on Product { upc name shippingEstimate reviews { rating author { name } } }
+    `,
+  },
+  {
+    name: 'operations: aliases of root and entity fields',
+    expect: 'data',
+    query:
+      '{ a: product(upc: "1") { n: name s: inStock } b: product(upc: "2") { n: name s: inStock } }',
+  },
+  {
+    name: 'operations: @include false and @skip true on entity fields',
+    expect: 'data',
+    query: `query ($yes: Boolean!, $no: Boolean!) {
+      topProducts(first: 2) { upc reviews @include(if: $no) { body } inStock @skip(if: $yes) name @include(if: $yes) }
+    }`,
+    variables: { yes: true, no: false },
+  },
+  {
+    name: 'operations: @include true and @skip false on entity fields',
+    expect: 'data',
+    query: `query ($yes: Boolean!, $no: Boolean!) {
+      topProducts(first: 2) { upc reviews @include(if: $yes) { body } inStock @skip(if: $no) }
+    }`,
+    variables: { yes: true, no: false },
+  },
+  {
+    name: 'operations: __typename at every level',
+    expect: 'data',
+    query:
+      '{ __typename reviews { __typename product { __typename upc } author { __typename id } } }',
+  },
+  {
+    name: 'operations: a missing required variable',
+    expect: 'errors',
+    query: 'query ($upc: ID!) { product(upc: $upc) { upc } }',
+  },
+  {
+    name: 'operations: a field that does not exist',
+    expect: 'errors',
+    query: '{ topProducts { upc nope } }',
+  },
+  {
+    name: 'operations: a syntax error',
+    expect: 'errors',
+    query: '{ topProducts { upc ',
+  },
+];

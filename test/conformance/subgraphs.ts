@@ -1,0 +1,443 @@
+/**
+ * The subgraphs of the federation conformance suite: a tiny store split so that every
+ * federation feature the suite compares has something to exercise, served over HTTP on free
+ * local ports. No database, no identity: the headers the gateways send are ignored.
+ *
+ * - products: `Product` with two keys (`upc`, and the compound `sku variation { id }`),
+ *   the entity interface `Media` (`Book`, `Movie`), the union `SearchResult`, `@inaccessible`
+ *   fields, and fields that return null or throw (null propagation, subgraph errors).
+ * - inventory: reaches `Product` by the compound key only; `@requires` (+ `@external`),
+ *   `@override(from: "products")`, and entity fields that throw.
+ * - reviews: `Review`, `@provides`, `User.name` `@shareable` with accounts, `Media` as an
+ *   `@interfaceObject`.
+ * - accounts: `User` with two keys, an `@inaccessible` field and type.
+ * - legacy: answers every request with HTTP 500 (a text body for entity fetches, a GraphQL
+ *   error body for root fields).
+ * - ghost: composed into the supergraph, but nothing listens at its URL.
+ *
+ * Where two subgraphs can resolve the same field (`@shareable`, `@provides`, `@override`),
+ * each answers with a value tagged by its own name, so the responses also show which
+ * subgraph the query plan chose. Every subgraph records the operations it receives, so the
+ * suite can compare the fetches the two gateways make.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
+import { GraphQLError, parse } from 'graphql';
+
+const FEDERATION =
+  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ' +
+  '["@key", "@shareable", "@external", "@requires", "@provides", "@override", ' +
+  '"@inaccessible", "@interfaceObject"])';
+
+interface ProductRow {
+  upc: string;
+  sku: string;
+  variation: { id: string };
+  name: string;
+  price: number;
+  weight: number;
+}
+
+const PRODUCTS: ProductRow[] = [
+  { upc: '1', sku: 'TABLE', variation: { id: 'oak' }, name: 'Table', price: 899, weight: 100 },
+  { upc: '2', sku: 'COUCH', variation: { id: 'red' }, name: 'Couch', price: 1299, weight: 1000 },
+  { upc: '3', sku: 'CHAIR', variation: { id: 'ash' }, name: 'Chair', price: 54, weight: 50 },
+  { upc: '4', sku: 'LAMP', variation: { id: 'tin' }, name: 'Lamp', price: 12, weight: 2 },
+];
+
+const MEDIA = [
+  { __typename: 'Book', id: 'b1', title: 'Dune', pages: 412 },
+  { __typename: 'Movie', id: 'm1', title: 'Alien', minutes: 117 },
+  { __typename: 'Book', id: 'b2', title: 'Emma', pages: 474 },
+];
+
+const USERS = [
+  { id: 'u1', email: 'ada@example.com', name: 'Ada', nickname: 'countess', birthYear: 1815 },
+  { id: 'u2', email: 'alan@example.com', name: 'Alan', nickname: null, birthYear: 1912 },
+];
+
+const REVIEWS = [
+  { id: 'r1', body: 'Sturdy', rating: 5, authorId: 'u1', upc: '1' },
+  { id: 'r2', body: 'Too red', rating: 2, authorId: 'u2', upc: '2' },
+  { id: 'r3', body: 'Wobbly', rating: 3, authorId: 'u1', upc: '3' },
+  { id: 'r4', body: 'Bright', rating: 4, authorId: 'u2', upc: '4' },
+];
+
+const byUpc = (upc: unknown) => PRODUCTS.find((p) => p.upc === upc) ?? null;
+const bySkuVariation = (sku: unknown, variation: unknown) =>
+  PRODUCTS.find((p) => p.sku === sku && p.variation.id === (variation as { id?: unknown })?.id) ??
+  null;
+
+const products: SubgraphDefinition = {
+  name: 'products',
+  typeDefs: `${FEDERATION}
+    type Query {
+      topProducts(first: Int = 5): [Product!]!
+      product(upc: ID!): Product
+      productBySku(sku: String!, variation: ID!): Product
+      "Nullable items: a product whose non-null field is null becomes a null item."
+      productsWithGaps: [Product]!
+      "Non-null items in a non-null list: one null item nulls the whole response."
+      strictProducts: [Product!]!
+      search(term: String!): [SearchResult!]!
+      media: [Media!]!
+      secretProduct: Product @inaccessible
+    }
+    type Product @key(fields: "upc") @key(fields: "sku variation { id }") {
+      upc: ID!
+      sku: String!
+      variation: Variation!
+      name: String! @shareable
+      price: Int!
+      weight: Int!
+      delivery: String
+      cost: Int @inaccessible
+      "Null for CHAIR; throws for LAMP."
+      nickname: String
+      "Null for CHAIR, though non-null."
+      code: String!
+      "Throws a GraphQLError with a code of its own and extensions."
+      recall: String
+      "Throws a plain Error (an internal one, no code)."
+      audit: String
+    }
+    type Variation @shareable {
+      id: ID!
+    }
+    interface Media @key(fields: "id") {
+      id: ID!
+      title: String!
+    }
+    type Book implements Media @key(fields: "id") {
+      id: ID!
+      title: String!
+      pages: Int!
+    }
+    type Movie implements Media @key(fields: "id") {
+      id: ID!
+      title: String!
+      minutes: Int!
+    }
+    type User @key(fields: "id", resolvable: false) {
+      id: ID!
+    }
+    union SearchResult = Product | Book | Movie | User
+  `,
+  resolvers: {
+    Query: {
+      topProducts: (_: unknown, { first }: { first: number }) => PRODUCTS.slice(0, first),
+      product: (_: unknown, { upc }: { upc: string }) => byUpc(upc),
+      productBySku: (_: unknown, args: { sku: string; variation: string }) =>
+        bySkuVariation(args.sku, { id: args.variation }),
+      productsWithGaps: () => PRODUCTS,
+      strictProducts: () => PRODUCTS,
+      search: (_: unknown, { term }: { term: string }) => {
+        const needle = term.toLowerCase();
+        return [
+          ...PRODUCTS.filter((p) => p.name.toLowerCase().includes(needle)),
+          ...MEDIA.filter((m) => m.title.toLowerCase().includes(needle)),
+          ...USERS.filter((u) => u.name.toLowerCase().includes(needle)).map((u) => ({
+            __typename: 'User',
+            id: u.id,
+          })),
+        ];
+      },
+      media: () => MEDIA,
+      secretProduct: () => PRODUCTS[0],
+    },
+    Product: {
+      __resolveReference: (ref: { upc?: string; sku?: string; variation?: unknown }) =>
+        ref.upc !== undefined ? byUpc(ref.upc) : bySkuVariation(ref.sku, ref.variation),
+      delivery: () => 'delivery by products (overridden)',
+      cost: (p: ProductRow) => p.price / 2,
+      nickname: (p: ProductRow) => {
+        if (p.sku === 'LAMP') throw new Error('nickname service unavailable');
+        return p.sku === 'CHAIR' ? null : `the ${p.name.toLowerCase()}`;
+      },
+      code: (p: ProductRow) => (p.sku === 'CHAIR' ? null : `P-${p.upc}`),
+      recall: (p: ProductRow) => {
+        if (p.sku !== 'COUCH') return null;
+        throw new GraphQLError('Couch recalled', {
+          extensions: { code: 'PRODUCT_RECALLED', batch: 7, details: { severity: 'high' } },
+        });
+      },
+      audit: () => {
+        throw new Error('audit database password rejected');
+      },
+    },
+    SearchResult: {
+      __resolveType: (value: { __typename?: string }) => value.__typename ?? 'Product',
+    },
+    Media: {
+      __resolveType: (value: { __typename: string }) => value.__typename,
+      __resolveReference: (ref: { id: string }) => MEDIA.find((m) => m.id === ref.id) ?? null,
+    },
+    Book: { __resolveReference: (ref: { id: string }) => MEDIA.find((m) => m.id === ref.id) },
+    Movie: { __resolveReference: (ref: { id: string }) => MEDIA.find((m) => m.id === ref.id) },
+  },
+};
+
+const inventory: SubgraphDefinition = {
+  name: 'inventory',
+  typeDefs: `${FEDERATION}
+    type Product @key(fields: "sku variation { id }") {
+      sku: String!
+      variation: Variation!
+      price: Int! @external
+      weight: Int! @external
+      inStock: Boolean!
+      "Computed from products' price and weight."
+      shippingEstimate: Int! @requires(fields: "price weight")
+      delivery: String @override(from: "products")
+      "Non-null, throws for LAMP: the entity fetch loses that product."
+      restockDate: String!
+      "Throws a GraphQLError with a public code (NOT_FOUND) for TABLE."
+      warehouse: String
+    }
+    type Variation @shareable {
+      id: ID!
+    }
+  `,
+  resolvers: {
+    Product: {
+      __resolveReference: (ref: { sku: string; variation: { id: string } }) => ({ ...ref }),
+      inStock: (p: { sku: string }) => p.sku !== 'COUCH',
+      shippingEstimate: (p: { price?: number; weight?: number }) => {
+        if (p.price === undefined || p.weight === undefined) {
+          throw new Error('@requires fields were not provided');
+        }
+        return p.price > 1000 ? 0 : Math.round(p.weight / 2);
+      },
+      delivery: (p: { sku: string }) => `delivery by inventory for ${p.sku}`,
+      restockDate: (p: { sku: string }) => {
+        if (p.sku === 'LAMP') throw new Error('restock planner crashed');
+        return '2030-01-01';
+      },
+      warehouse: (p: { sku: string }) => {
+        if (p.sku === 'TABLE') {
+          throw new GraphQLError('Warehouse not found', { extensions: { code: 'NOT_FOUND' } });
+        }
+        return `WH-${p.sku}`;
+      },
+    },
+  },
+};
+
+const reviews: SubgraphDefinition = {
+  name: 'reviews',
+  typeDefs: `${FEDERATION}
+    type Query {
+      reviews: [Review!]!
+      review(id: ID!): Review
+    }
+    type Review @key(fields: "id") {
+      id: ID!
+      body: String!
+      rating: Int!
+      author: User!
+      product: Product! @provides(fields: "name")
+    }
+    type Product @key(fields: "upc") {
+      upc: ID!
+      name: String! @external
+      reviews: [Review!]!
+    }
+    type User @key(fields: "id") {
+      id: ID!
+      name: String! @shareable
+      reviews: [Review!]!
+    }
+    type Media @key(fields: "id") @interfaceObject {
+      id: ID!
+      reviewCount: Int!
+    }
+  `,
+  resolvers: {
+    Query: {
+      reviews: () => REVIEWS,
+      review: (_: unknown, { id }: { id: string }) => REVIEWS.find((r) => r.id === id) ?? null,
+    },
+    Review: {
+      author: (r: { authorId: string }) => ({ id: r.authorId }),
+      product: (r: { upc: string }) => ({
+        upc: r.upc,
+        name: `${byUpc(r.upc)?.name} (provided by reviews)`,
+      }),
+    },
+    Product: {
+      __resolveReference: (ref: { upc: string }) => ({ upc: ref.upc }),
+      reviews: (p: { upc: string }) => REVIEWS.filter((r) => r.upc === p.upc),
+    },
+    User: {
+      __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+      name: (u: { id: string }) =>
+        `${USERS.find((x) => x.id === u.id)?.name ?? '?'} (from reviews)`,
+      reviews: (u: { id: string }) => REVIEWS.filter((r) => r.authorId === u.id),
+    },
+    Media: {
+      __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+      reviewCount: (m: { id: string }) => m.id.length + (m.id.endsWith('1') ? 1 : 0),
+    },
+  },
+};
+
+const accounts: SubgraphDefinition = {
+  name: 'accounts',
+  typeDefs: `${FEDERATION}
+    type Query {
+      me: User
+      user(id: ID!): User
+      userByEmail(email: String!): User
+      users: [User!]!
+    }
+    type User @key(fields: "id") @key(fields: "email") {
+      id: ID!
+      email: String!
+      name: String! @shareable
+      nickname: String
+      birthYear: Int @inaccessible
+      ledger: Ledger @inaccessible
+    }
+    type Ledger @inaccessible {
+      balance: Int!
+    }
+  `,
+  resolvers: {
+    Query: {
+      me: () => USERS[0],
+      user: (_: unknown, { id }: { id: string }) => USERS.find((u) => u.id === id) ?? null,
+      userByEmail: (_: unknown, { email }: { email: string }) =>
+        USERS.find((u) => u.email === email) ?? null,
+      users: () => USERS,
+    },
+    User: {
+      __resolveReference: (ref: { id?: string; email?: string }) =>
+        USERS.find((u) => (ref.id !== undefined ? u.id === ref.id : u.email === ref.email)) ?? null,
+      ledger: () => ({ balance: 42 }),
+    },
+  },
+};
+
+/** Subgraphs that are composed but never served by Apollo Server (see the module header). */
+const legacySdl = `${FEDERATION}
+  type Query {
+    legacyStatus: String
+  }
+  type Product @key(fields: "upc") {
+    upc: ID!
+    legacyRating: Int
+  }
+`;
+const ghostSdl = `${FEDERATION}
+  type Query {
+    ghost: String
+  }
+  type Product @key(fields: "upc") {
+    upc: ID!
+    ghostScore: Int
+  }
+`;
+
+interface SubgraphDefinition {
+  name: string;
+  typeDefs: string;
+  resolvers: GraphQLResolverMap<unknown>;
+}
+
+/** An operation a subgraph received. */
+export interface ReceivedFetch {
+  subgraph: string;
+  query: string;
+  variables: Record<string, unknown>;
+}
+
+export interface ConformanceSubgraphs {
+  /** Name, GraphQL URL and SDL of each subgraph, to compose and to route to. */
+  readonly services: readonly { name: string; url: string; sdl: string }[];
+  /** Operations received since the last `takeFetches()`, in arrival order. */
+  takeFetches(): ReceivedFetch[];
+  stop(): Promise<void>;
+}
+
+/** Starts every subgraph on a free port of 127.0.0.1 (ghost: a port nothing listens on). */
+export async function startConformanceSubgraphs(): Promise<ConformanceSubgraphs> {
+  let received: ReceivedFetch[] = [];
+  const recorder = (subgraph: string): ApolloServerPlugin => ({
+    async requestDidStart({ request }) {
+      received.push({ subgraph, query: request.query ?? '', variables: request.variables ?? {} });
+    },
+  });
+  const stops: (() => Promise<void>)[] = [];
+  const services: { name: string; url: string; sdl: string }[] = [];
+  try {
+    for (const definition of [products, inventory, reviews, accounts]) {
+      const server = new ApolloServer({
+        schema: buildSubgraphSchema({
+          typeDefs: parse(definition.typeDefs),
+          resolvers: definition.resolvers,
+        }),
+        includeStacktraceInErrorResponses: false,
+        plugins: [recorder(definition.name), ApolloServerPluginInlineTraceDisabled()],
+      });
+      const { url } = await startStandaloneServer(server, {
+        listen: { host: '127.0.0.1', port: 0 },
+      });
+      stops.push(() => server.stop());
+      services.push({ name: definition.name, url, sdl: definition.typeDefs });
+    }
+
+    const legacy = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          query: string;
+          variables?: Record<string, unknown>;
+        };
+        received.push({ subgraph: 'legacy', query: body.query, variables: body.variables ?? {} });
+        if (body.query.includes('_entities')) {
+          response.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
+        } else {
+          response
+            .writeHead(500, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ errors: [{ message: 'legacy database is down' }] }));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => legacy.listen(0, '127.0.0.1', resolve));
+    stops.push(() => new Promise((resolve) => legacy.close(() => resolve())));
+    const legacyPort = (legacy.address() as AddressInfo).port;
+    services.push({ name: 'legacy', url: `http://127.0.0.1:${legacyPort}/`, sdl: legacySdl });
+
+    services.push({ name: 'ghost', url: `http://127.0.0.1:${await closedPort()}/`, sdl: ghostSdl });
+  } catch (error) {
+    await Promise.all(stops.map((stop) => stop()));
+    throw error;
+  }
+  return {
+    services,
+    takeFetches() {
+      const taken = received;
+      received = [];
+      return taken;
+    },
+    async stop() {
+      await Promise.all(stops.map((stop) => stop()));
+    },
+  };
+}
+
+/** A port that was free a moment ago and that nothing listens on now. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
