@@ -2,7 +2,8 @@
  * How the gateway calls a subgraph: every request carries an identity token the gateway
  * signs (the caller, or nobody; see shared/auth/gateway-token.ts) — once per client request,
  * however many subgraph fetches its plan makes — and the request id,
- * so one id follows a request through every service's logs. No client header is forwarded.
+ * so one id follows a request through every service's logs, and, when tracing is on, the
+ * `traceparent` of the gateway's fetch span. No client header is forwarded.
  *
  * Each attempt has `timeoutMs` to answer, body included. A subgraph fetch that is a query is
  * retried once when it failed in a way a second attempt may fix (no connection, reset,
@@ -21,7 +22,7 @@ import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { GATEWAY_TOKEN_HEADER } from '../shared/auth/index.ts';
 import type { GatewayTokens } from '../shared/auth/index.ts';
-import { REQUEST_ID_HEADER } from '../shared/observability/index.ts';
+import { REQUEST_ID_HEADER, injectTraceparent } from '../shared/observability/index.ts';
 import type { GatewayContext } from './context.ts';
 
 /** Re-sign after this long, well inside the token's 60 s, for requests that run that long. */
@@ -122,6 +123,8 @@ export function createSubgraphDataSource(
         http.headers.set(REQUEST_ID_HEADER, context.requestId);
       }
       http.headers.set(GATEWAY_TOKEN_HEADER, await tokenFor(context));
+      // The gateway's own trace context (its fetch span), never the client's header.
+      injectTraceparent(http.headers);
     },
   });
   const once = source.process.bind(source);

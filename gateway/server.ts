@@ -27,7 +27,7 @@ import { startCache } from '../shared/cache/index.ts';
 import type { Cache } from '../shared/cache/index.ts';
 import { formatError } from '../shared/errors/index.ts';
 import type { EventTransport } from '../shared/events/index.ts';
-import { createMetrics } from '../shared/observability/index.ts';
+import { createMetrics, traceHttpRequests } from '../shared/observability/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 import {
   createHttpApp,
@@ -345,6 +345,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 
   const cors = corsPolicy(limits.corsOrigins);
   const graphql = [
+    traceHttpRequests('gateway'),
     securityHeaders({ hsts: limits.hsts }),
     ...(cors ? [cors] : []),
     authenticate(verifier),

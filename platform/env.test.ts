@@ -94,4 +94,14 @@ describe('platform environment', () => {
       expect.stringMatching(/^AUTH_SIGNING_KEY_ROTATION_DAYS: expected a whole number of days/),
     ]);
   });
+
+  it('turns tracing on only with an http(s) OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+    expect(loadConfig(platformEnvSchema, {}).OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    expect(
+      loadConfig(platformEnvSchema, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }),
+    ).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' });
+    expect(problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' })).toEqual([
+      'OTEL_EXPORTER_OTLP_ENDPOINT: expected a URL like http://otel-collector:4318 (got "collector:4317")',
+    ]);
+  });
 });

@@ -2,10 +2,11 @@
  * Process entry point (`npm start`, the Docker image). Parses the environment (a bad
  * variable stops start-up with one line naming it), starts the platform, and on SIGTERM or
  * SIGINT stops it gracefully: refuse new requests, finish in-flight ones, close pools, exit
- * 0 — or exit 1 if that takes longer than SHUTDOWN_TIMEOUT_MS.
+ * 0 — or exit 1 if that takes longer than SHUTDOWN_TIMEOUT_MS. Tracing, when
+ * OTEL_EXPORTER_OTLP_ENDPOINT is set, starts before the platform and is flushed after it.
  */
 import { ConfigError, loadConfig } from '../shared/config/index.ts';
-import { createLogger } from '../shared/observability/index.ts';
+import { createLogger, startTracing } from '../shared/observability/index.ts';
 import { platformEnvSchema } from './env.ts';
 import { startPlatform } from './platform.ts';
 import type { PlatformHandle } from './platform.ts';
@@ -25,6 +26,12 @@ try {
 }
 
 const logger = createLogger({ level: env.LOG_LEVEL });
+// One provider for the process: in one process all services share it (each span names its own).
+const tracing = startTracing({
+  serviceName: env.OTEL_SERVICE_NAME ?? (env.SERVICE ? `eventgraph-${env.SERVICE}` : 'eventgraph'),
+  endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+  logger,
+});
 process.on('unhandledRejection', (reason) => {
   logger.fatal({ err: reason }, 'unhandled promise rejection');
   process.exit(1);
@@ -45,6 +52,7 @@ const shutdown = (signal: string) => {
     // A signal during start-up waits for start-up to finish, then stops what it started.
     const platform = await starting?.catch(() => undefined);
     await platform?.stop();
+    await tracing.stop();
     logger.info('shutdown complete');
     process.exit(0);
   })();

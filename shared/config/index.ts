@@ -67,7 +67,7 @@ export const env = {
   postgresUrl: () =>
     urlWithProtocols(['postgres:', 'postgresql:'], 'postgres://user:password@host:5432/db'),
   redisUrl: () => urlWithProtocols(['redis:', 'rediss:'], 'redis://host:6379'),
-  httpUrl: () => urlWithProtocols(['http:', 'https:'], 'http://host:4002/graphql'),
+  httpUrl: (example = 'http://host:4002/graphql') => urlWithProtocols(['http:', 'https:'], example),
   brokers: () =>
     z
       .string()
@@ -118,6 +118,13 @@ export const commonEnvSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default('eventgraph:'),
   /** Grace period for in-flight work on SIGTERM before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: env.positiveInt(8000),
+  /**
+   * OpenTelemetry collector (OTLP/HTTP) base URL; `/v1/traces` is appended. Set: traces are
+   * recorded and exported. Unset: tracing is off.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: env.httpUrl('http://otel-collector:4318').optional(),
+  /** `service.name` of the traces this process exports; default `eventgraph[-<SERVICE>]`. */
+  OTEL_SERVICE_NAME: z.string().optional(),
 });
 
 export type CommonEnv = z.infer<typeof commonEnvSchema>;

@@ -12,8 +12,14 @@
  * count and its original topic/partition/offset in headers, and consumption moves on.
  * Messages that cannot be valid (not an envelope, payload fails its schema) go to the DLQ
  * at once; types without a handler are skipped. Nothing a message contains stops a consumer.
+ *
+ * Tracing (when on): each handler call runs in a CONSUMER span whose parent is the event's
+ * `traceparent`, so what the handler publishes continues the trace that caused the event; a
+ * batch handler's span links to every event's trace instead. A failed attempt's span ends
+ * with the error; the retry makes a new one.
  */
 import type { EntityManager, MikroORM } from '../db/index.ts';
+import { consumeBatchSpan, consumeSpan } from '../observability/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { InvalidEventError } from './catalogue.ts';
 import type { EventCatalogue } from './catalogue.ts';
@@ -146,6 +152,9 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
     throw new Error(`consumer ${group}: give either handlers or a batchHandler, not both`);
   }
   const batchTypes = new Set(batchHandler?.types ?? []);
+  // Groups are `<service>.<purpose>`: the service is what spans name.
+  const service = group.split('.')[0] ?? group;
+  const system = transport.kind === 'kafka' ? 'kafka' : 'in-process';
 
   const prepare = (message: ConsumedMessage): Prepared => {
     try {
@@ -181,18 +190,42 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
         for (const item of items) {
           // A batch may hold one event twice (a relay resend): apply its first copy only.
           if (!fresh.delete(item.event.id)) continue;
-          if (item.handler) {
-            await item.handler({ em, event: item.event, data: item.data, logger, afterCommit });
+          const { handler, event, data, message } = item;
+          if (handler) {
+            await consumeSpan(
+              {
+                service,
+                system,
+                topic: message.topic,
+                group,
+                eventId: event.id,
+                eventType: event.type,
+                subject: event.subject,
+                partition: message.partition,
+                offset: message.offset,
+                traceparent: event.traceparent ?? message.headers['traceparent'],
+              },
+              () => handler({ em, event, data, logger, afterCommit }),
+            );
           }
           applied.push(item);
         }
         if (batchHandler && applied.length > 0) {
-          await batchHandler.handle({
-            em,
-            events: applied.map(({ event, data }) => ({ event, data })),
-            logger,
-            afterCommit,
-          });
+          await consumeBatchSpan(
+            {
+              service,
+              system,
+              group,
+              traceparents: applied.map(({ event }) => event.traceparent),
+            },
+            () =>
+              batchHandler.handle({
+                em,
+                events: applied.map(({ event, data }) => ({ event, data })),
+                logger,
+                afterCommit,
+              }),
+          );
         }
         return applied;
       });

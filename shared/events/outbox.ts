@@ -7,10 +7,15 @@
  * subject, so two transactions publishing for one aggregate commit one after the other and
  * the later one's rows get the higher ids; the relay sends in id order. A trigger NOTIFYs the
  * relays at commit.
+ *
+ * Tracing: each envelope carries the `traceparent` of the span active when it was published
+ * (a GraphQL request, or the consumer span of the event being handled), and so does its Kafka
+ * header `traceparent`, so a trace survives the outbox. Untraced, neither is set.
  */
 import { Migration } from '@mikro-orm/migrations';
 import type { MigrationObject } from '@mikro-orm/core';
 import type { EntityManager } from '../db/index.ts';
+import { currentTraceparent } from '../observability/index.ts';
 import { InvalidEventError, dataSchemaUri } from './catalogue.ts';
 import type { EventCatalogue } from './catalogue.ts';
 import { createEnvelope } from './envelope.ts';
@@ -103,11 +108,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
       if (!em.isInTransaction()) {
         throw new Error('outbox.publish() must run inside a transaction (em.transactional)');
       }
+      const traceparent = currentTraceparent();
       const envelopes = events.map((event) => {
         const definition = options.catalogue.latest(event.type);
         const envelope = createEnvelope(
           options.source,
-          event,
+          event.traceparent || !traceparent ? event : { ...event, traceparent },
           definition ? dataSchemaUri(definition.type, definition.version) : undefined,
           options.deps,
         );
@@ -152,7 +158,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
   };
 }
 
-/** CloudEvents Kafka binding, structured mode: the envelope is the value; ce_* mirror it. */
+/**
+ * CloudEvents Kafka binding, structured mode: the envelope is the value; ce_* mirror it. The
+ * trace context goes in `traceparent`, the W3C header name OpenTelemetry's Kafka propagation
+ * reads (the envelope's own `traceparent` attribute is what the consumers use).
+ */
 function kafkaHeaders(event: EventEnvelope): Record<string, string> {
   return {
     'content-type': 'application/cloudevents+json; charset=UTF-8',

@@ -2,3 +2,16 @@ export { createLogger, requestIdFrom, REQUEST_ID_HEADER } from './logger.ts';
 export type { Logger, LoggerOptions } from './logger.ts';
 export { createMetrics } from './metrics.ts';
 export type { ServiceMetrics } from './metrics.ts';
+export {
+  ATTR_EVENTGRAPH_SERVICE,
+  TRACER_NAME,
+  consumeBatchSpan,
+  consumeSpan,
+  contextFromTraceparent,
+  currentTraceparent,
+  injectTraceparent,
+  nameServerSpan,
+  startTracing,
+  traceHttpRequests,
+} from './tracing.ts';
+export type { ConsumedEventSpan, Tracing, TracingOptions } from './tracing.ts';

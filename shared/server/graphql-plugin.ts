@@ -1,10 +1,12 @@
 /**
  * Apollo Server plugin shared by the gateway and every subgraph: logs the cause of every
  * masked error with the request id, attaches that id to INTERNAL_SERVER_ERROR responses
- * (so a user can quote it), and counts operations by type and outcome.
+ * (so a user can quote it), counts operations by type and outcome, and names the request's
+ * trace span after its operation.
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { isClientError } from '../errors/index.ts';
+import { nameServerSpan } from '../observability/index.ts';
 import type { Logger, ServiceMetrics } from '../observability/index.ts';
 
 export interface RequestContext extends BaseContext {
@@ -19,6 +21,9 @@ export function observabilityPlugin<TContext extends RequestContext>(
     async requestDidStart() {
       let failed = false;
       return {
+        async didResolveOperation({ operation, operationName }) {
+          if (operation) nameServerSpan(operation.operation, operationName);
+        },
         async didEncounterErrors({ errors, contextValue, operationName }) {
           failed = true;
           for (const error of errors) {

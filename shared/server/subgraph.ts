@@ -31,7 +31,7 @@ import {
   startServiceEvents,
 } from '../events/index.ts';
 import type { EventCatalogue, EventTransport, ServiceEvents } from '../events/index.ts';
-import { createMetrics } from '../observability/index.ts';
+import { createMetrics, traceHttpRequests } from '../observability/index.ts';
 import type { Logger, ServiceMetrics } from '../observability/index.ts';
 import { observabilityPlugin } from './graphql-plugin.ts';
 import type { RequestContext } from './graphql-plugin.ts';
@@ -235,6 +235,8 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
     opened.push({ name: 'graphql', stop: () => apollo.stop() });
     http.app.use(
       '/graphql',
+      // Continues the gateway's trace (its `traceparent`); off unless tracing is on.
+      traceHttpRequests(name),
       // Only the gateway may call: no valid gateway token, no GraphQL (not even anonymous).
       async (req: express.Request, res: express.Response, next: express.NextFunction) => {
         try {

@@ -1,12 +1,15 @@
 /**
  * `npm start` as a user runs it: the real entry point in a child process on embedded
  * defaults (no DATABASE_URL, REDIS_URL or KAFKA_BROKERS). Proves the walking skeleton serves
- * GraphQL and Sandbox, stops cleanly on SIGTERM, keeps its data across restarts, and fails
+ * GraphQL and Sandbox, stops cleanly on SIGTERM, keeps its data across restarts, exports
+ * traces to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set, and fails
  * fast with one line when configuration is bad.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -166,6 +169,54 @@ describe('npm start on embedded defaults', () => {
       running.child.kill('SIGTERM');
     }
     expect(await exitWithin(running, 10_000)).toBe(0);
+  });
+});
+
+describe('npm start with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  it("exports the request's trace over OTLP/HTTP and flushes it on SIGTERM", async () => {
+    const received: { path: string; body: string }[] = [];
+    const collector = http.createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', body });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const { port } = collector.address() as AddressInfo;
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'eventgraph-otel-'));
+    const running = launch({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+    });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    try {
+      const ready = await waitForLine(running, (l) =>
+        String(l['msg']).startsWith('gateway ready at'),
+      );
+      const response = await postGraphQL(
+        `${startedUrl(ready)}/graphql`,
+        'query Probe { __typename }',
+        {},
+        { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      );
+      expect(response.body.errors).toBeUndefined();
+    } finally {
+      running.child.kill('SIGTERM');
+    }
+    try {
+      expect(await exitWithin(running, 10_000)).toBe(0);
+      const exported = received.filter((r) => r.path === '/v1/traces').map((r) => r.body);
+      // OTLP/JSON: ids hex-encoded, the resource names the process.
+      expect(exported.join('\n')).toContain(traceId);
+      expect(exported.join('\n')).toContain('"query Probe"');
+      expect(exported.join('\n')).toMatch(/"service\.name","value":\{"stringValue":"eventgraph"/);
+    } finally {
+      collector.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
