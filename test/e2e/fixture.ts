@@ -14,6 +14,7 @@ import {
   createTestDatabase,
   postGraphQL,
   testKafka,
+  testLogger,
   testRedis,
   waitFor,
 } from '../../shared/testing/index.ts';
@@ -26,6 +27,7 @@ import type {
 import type { Logger } from '../../shared/observability/index.ts';
 import { platformEnvSchema } from '../../platform/env.ts';
 import { startPlatform } from '../../platform/platform.ts';
+import { SUBGRAPHS } from '../../platform/services.ts';
 import type { PlatformHandle } from '../../platform/platform.ts';
 
 /** The password of the accounts tests register. */
@@ -231,4 +233,30 @@ export function userRegisteredEvent(user: {
     },
     dataSchemaUri('user.registered', 1),
   );
+}
+
+/**
+ * The gateway alone (`SERVICE=gateway`) on a free port, its own Redis prefix, with every built
+ * subgraph's URL pointing where nothing listens: for tests answered by the gateway itself.
+ */
+export function startLoneGateway(env: Record<string, string> = {}): Promise<PlatformHandle> {
+  const redis = testRedis();
+  return startPlatform({
+    env: loadConfig(platformEnvSchema, {
+      SERVICE: 'gateway',
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      GATEWAY_TOKEN_SECRET: TEST_GATEWAY_SECRET,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: redis.prefix,
+      ...Object.fromEntries(
+        SUBGRAPHS.filter((s) => s.implemented).map((s) => [
+          `${s.name.toUpperCase()}_URL`,
+          'http://127.0.0.1:9/graphql',
+        ]),
+      ),
+      ...env,
+    }),
+    logger: testLogger(),
+  });
 }

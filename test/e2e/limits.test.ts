@@ -6,37 +6,18 @@
  * → 413; over GATEWAY_RATE_LIMIT_PER_MINUTE → 429 RATE_LIMITED with Retry-After; CORS
  * headers only for GATEWAY_CORS_ORIGINS; security headers on every GraphQL response.
  */
-import { platformEnvSchema } from '../../platform/env.ts';
-import { startPlatform } from '../../platform/platform.ts';
 import type { PlatformHandle } from '../../platform/platform.ts';
-import { SUBGRAPHS } from '../../platform/services.ts';
-import { loadConfig } from '../../shared/config/index.ts';
-import { postGraphQL, testLogger, testRedis } from '../../shared/testing/index.ts';
-import { TEST_GATEWAY_SECRET, codes } from './fixture.ts';
+import { postGraphQL } from '../../shared/testing/index.ts';
+import { codes, startLoneGateway } from './fixture.ts';
 
-const BUILT = SUBGRAPHS.filter((s) => s.implemented).map((s) => s.name);
 const ALLOWED_ORIGIN = 'https://app.example.com';
 
 function startGateway(env: Record<string, string> = {}): Promise<PlatformHandle> {
-  const redis = testRedis();
-  return startPlatform({
-    env: loadConfig(platformEnvSchema, {
-      SERVICE: 'gateway',
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      GATEWAY_TOKEN_SECRET: TEST_GATEWAY_SECRET,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.prefix,
-      GATEWAY_CORS_ORIGINS: `${ALLOWED_ORIGIN},http://localhost:3000`,
-      GATEWAY_MAX_BODY_BYTES: '10000',
-      GATEWAY_MAX_TOKENS: '500',
-      // Nothing listens there: these requests are refused (or answered) by the gateway alone.
-      ...Object.fromEntries(
-        BUILT.map((name) => [`${name.toUpperCase()}_URL`, 'http://127.0.0.1:9/graphql']),
-      ),
-      ...env,
-    }),
-    logger: testLogger(),
+  return startLoneGateway({
+    GATEWAY_CORS_ORIGINS: `${ALLOWED_ORIGIN},http://localhost:3000`,
+    GATEWAY_MAX_BODY_BYTES: '10000',
+    GATEWAY_MAX_TOKENS: '500',
+    ...env,
   });
 }
 

@@ -10,37 +10,16 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_SUPERGRAPH_PATH } from '../../gateway/supergraph.ts';
-import { platformEnvSchema } from '../../platform/env.ts';
-import { startPlatform } from '../../platform/platform.ts';
 import type { PlatformHandle } from '../../platform/platform.ts';
 import { SUBGRAPHS } from '../../platform/services.ts';
-import { loadConfig } from '../../shared/config/index.ts';
-import { postGraphQL, testLogger, testRedis } from '../../shared/testing/index.ts';
-import { TEST_GATEWAY_SECRET, codes } from './fixture.ts';
+import { postGraphQL } from '../../shared/testing/index.ts';
+import { codes, startLoneGateway } from './fixture.ts';
 
 const INTROSPECTION = '{ __schema { queryType { name } } }';
 
 const BUILT = SUBGRAPHS.filter((s) => s.implemented).map((s) => s.name);
 
-function startGateway(env: Record<string, string>): Promise<PlatformHandle> {
-  const redis = testRedis();
-  return startPlatform({
-    env: loadConfig(platformEnvSchema, {
-      SERVICE: 'gateway',
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      GATEWAY_TOKEN_SECRET: TEST_GATEWAY_SECRET,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.prefix,
-      // Every built subgraph's URL; nothing listens there: these tests never reach a subgraph.
-      ...Object.fromEntries(
-        BUILT.map((name) => [`${name.toUpperCase()}_URL`, 'http://127.0.0.1:9/graphql']),
-      ),
-      ...env,
-    }),
-    logger: testLogger(),
-  });
-}
+const startGateway = (env: Record<string, string>) => startLoneGateway(env);
 
 async function landingPage(gatewayUrl: string): Promise<{ status: number; text: string }> {
   const response = await fetch(`${gatewayUrl}/`, { headers: { accept: 'text/html' } });
