@@ -11,14 +11,16 @@ const P1 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a03';
 const P2 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a04';
 
 describe('changesOf', () => {
-  it.each([['order.placed'], ['order.confirmed'], ['order.rejected'], ['order.cancelled']])(
-    'makes %s a change of the order, with its owner',
-    (type) => {
-      expect(changesOf(type, { orderId: ORDER, userId: USER })).toEqual([
-        { kind: 'order', id: ORDER, userId: USER, type },
-      ]);
-    },
-  );
+  it.each([
+    ['order.placed', 'PENDING'],
+    ['order.confirmed', 'CONFIRMED'],
+    ['order.rejected', 'REJECTED'],
+    ['order.cancelled', 'CANCELLED'],
+  ])('makes %s a change of the order to %s, with its owner', (type, status) => {
+    expect(changesOf(type, { orderId: ORDER, userId: USER })).toEqual([
+      { kind: 'order', id: ORDER, userId: USER, type, status },
+    ]);
+  });
 
   it('makes a product update a change for subscribers only when the price or the stock changed', () => {
     const subscribed = (data: unknown) =>

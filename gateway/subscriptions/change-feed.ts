@@ -17,8 +17,18 @@ import type { Logger } from '../../shared/observability/index.ts';
 
 /** What changed: an order (with its owner) or a product. */
 export type Change =
-  | { kind: 'order'; id: string; userId: string; type: string }
+  | { kind: 'order'; id: string; userId: string; type: string; status: OrderStatus }
   | { kind: 'product' | 'product-state'; id: string; type: string };
+
+export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'CANCELLED';
+
+/** The status an order event leaves its order in. */
+const STATUS_AFTER: Record<string, OrderStatus> = {
+  'order.placed': 'PENDING',
+  'order.confirmed': 'CONFIRMED',
+  'order.rejected': 'REJECTED',
+  'order.cancelled': 'CANCELLED',
+};
 
 export type ChangeListener = (change: Change) => void;
 
@@ -46,8 +56,9 @@ export function changesOf(type: string, data: unknown): Change[] {
     items?: { productId: string }[];
     changed?: string[];
   };
-  if (type.startsWith('order.') && payload.orderId && payload.userId) {
-    return [{ kind: 'order', id: payload.orderId, userId: payload.userId, type }];
+  const status = STATUS_AFTER[type];
+  if (status && payload.orderId && payload.userId) {
+    return [{ kind: 'order', id: payload.orderId, userId: payload.userId, type, status }];
   }
   if ((type === 'product.created' || type === 'product.deleted') && payload.productId) {
     return [{ kind: 'product-state', id: payload.productId, type }];

@@ -39,9 +39,11 @@ import type {
   ExecutionResult,
   FieldNode,
   FormattedExecutionResult,
+  FragmentDefinitionNode,
   GraphQLFormattedError,
   GraphQLSchema,
   OperationDefinitionNode,
+  SelectionSetNode,
   ValidationRule,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -53,7 +55,7 @@ import type { Logger } from '../../shared/observability/index.ts';
 import type { AccessTokenVerifier } from '../auth.ts';
 import { createBoundedStream } from './bounded-stream.ts';
 import type { BoundedStream } from './bounded-stream.ts';
-import type { Change, ChangeFeed } from './change-feed.ts';
+import type { Change, ChangeFeed, OrderStatus } from './change-feed.ts';
 
 /** Runs a query through the gateway's pipeline as `claims` (null: anonymous). */
 export type ExecuteAs = (
@@ -125,6 +127,10 @@ interface Plan {
   claims: AccessTokenClaims | null;
   /** The current state, sent first (entity subscriptions only). */
   initial: FormattedExecutionResult | null;
+  /** The response key of the subscription field, e.g. its alias. */
+  rootKey: string;
+  /** Response keys of the root object's `status` fields (orders), fragments included. */
+  statusKeys: string[];
 }
 
 const error = (message: string, code: string, extensions: Record<string, unknown> = {}) =>
@@ -342,13 +348,32 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
       last = text;
       if (updatesOut.push(result)) updates.inc({ outcome: 'sent' });
     };
-    if (planned.initial) offer(planned.initial);
+    // Orders move forward only (PENDING → CONFIRMED/REJECTED → CANCELLED): each order's last
+    // status sent, so an event that arrives after the state it led to was sent changes nothing.
+    const sentStatus = new Map<string, number>();
+    if (planned.initial) {
+      const status = statusIn(planned.initial, planned);
+      if (planned.entityId && status) sentStatus.set(planned.entityId, STATUS_RANK[status]);
+      offer(planned.initial);
+    }
     const kind = ROOTS[planned.root].kind;
     stopListening = feed!.listen(kind, planned.entityId, (change: Change) => {
       if (updatesOut.ended) return;
-      runPlan(planned, change.id).then(offer, (failure: unknown) => {
-        logger.error({ err: failure, change }, 'subscription update failed');
-      });
+      const rank = change.kind === 'order' ? STATUS_RANK[change.status] : undefined;
+      if (rank !== undefined && rank <= (sentStatus.get(change.id) ?? -1)) return;
+      runPlan(planned, change.id).then(
+        (result) => {
+          if (change.kind !== 'order') return offer(result);
+          if (rank! <= (sentStatus.get(change.id) ?? -1)) return;
+          sentStatus.set(change.id, rank!);
+          // The status this event set, even if the order has moved on since: every
+          // transition is told, in order.
+          offer(withStatus(result, planned, change.status));
+        },
+        (failure: unknown) => {
+          logger.error({ err: failure, change }, 'subscription update failed');
+        },
+      );
     });
     return updatesOut;
   };
@@ -462,6 +487,8 @@ function plan(
   return {
     root,
     entityId,
+    rootKey: field.alias?.value ?? root,
+    statusKeys: root === 'orderStatusChanged' ? statusKeysOf(field.selectionSet, fragments) : [],
     query: print({ kind: Kind.DOCUMENT, definitions: [query, ...fragments] }),
     ...(operation.name ? { operationName: operation.name.value } : {}),
     variables,
@@ -476,4 +503,52 @@ function toGraphQLError(formatted: GraphQLFormattedError): GraphQLError {
     ...(formatted.path ? { path: formatted.path } : {}),
     ...(formatted.extensions ? { extensions: formatted.extensions } : {}),
   });
+}
+
+const STATUS_RANK: Record<OrderStatus, number> = {
+  PENDING: 0,
+  CONFIRMED: 1,
+  REJECTED: 1,
+  CANCELLED: 2,
+};
+
+/** Response keys of the `status` fields selected on the root object, through fragments. */
+function statusKeysOf(
+  selectionSet: SelectionSetNode | undefined,
+  fragments: readonly FragmentDefinitionNode[],
+  seen = new Set<string>(),
+): string[] {
+  const keys: string[] = [];
+  for (const selection of selectionSet?.selections ?? []) {
+    if (selection.kind === Kind.FIELD) {
+      if (selection.name.value === 'status') keys.push(selection.alias?.value ?? 'status');
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      keys.push(...statusKeysOf(selection.selectionSet, fragments, seen));
+    } else if (!seen.has(selection.name.value)) {
+      seen.add(selection.name.value);
+      const fragment = fragments.find((f) => f.name.value === selection.name.value);
+      keys.push(...statusKeysOf(fragment?.selectionSet, fragments, seen));
+    }
+  }
+  return keys;
+}
+
+/** The order status a result shows, when its selection has one. */
+function statusIn(result: FormattedExecutionResult, plan: Plan): OrderStatus | undefined {
+  const order = result.data?.[plan.rootKey] as Record<string, unknown> | null | undefined;
+  const status = plan.statusKeys.length > 0 ? order?.[plan.statusKeys[0]!] : undefined;
+  return typeof status === 'string' && status in STATUS_RANK ? (status as OrderStatus) : undefined;
+}
+
+/** A copy of `result` whose root order shows `status` in every `status` field selected. */
+function withStatus(
+  result: FormattedExecutionResult,
+  plan: Plan,
+  status: OrderStatus,
+): FormattedExecutionResult {
+  const order = result.data?.[plan.rootKey];
+  if (!order || typeof order !== 'object' || plan.statusKeys.length === 0) return result;
+  const patched: Record<string, unknown> = { ...(order as Record<string, unknown>) };
+  for (const key of plan.statusKeys) patched[key] = status;
+  return { ...result, data: { ...result.data, [plan.rootKey]: patched } };
 }
