@@ -261,6 +261,11 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     const rows = await outboxRows(db, schema, subjects);
     expect(rows).toHaveLength(N);
     expect(rows.filter((row) => row.sent)).toHaveLength(N);
+    // The counter moves once the batch's transaction has committed, a moment after its
+    // effects became visible: wait for it, then demand exactly N.
+    await waitFor(async () => (await counted(metrics, 'applied')) - appliedBefore >= N, {
+      what: `${N} applied events counted`,
+    });
     expect((await counted(metrics, 'applied')) - appliedBefore).toBe(N);
   });
 
