@@ -27,7 +27,6 @@ import {
 } from '../shared/events/index.ts';
 import type {
   BatchHandler,
-  EventMetrics,
   EventTransport,
   ServiceEvents,
   TransportMessage,
@@ -49,7 +48,7 @@ import {
   progress,
   sleep,
 } from './lib/harness.ts';
-import { KAFKA_DEFAULTS, cloudEventHeaders } from './lib/pipelines.ts';
+import { KAFKA_DEFAULTS, cloudEventHeaders, consumerOutcomes } from './lib/pipelines.ts';
 import {
   adminQuery,
   createBenchDatabase,
@@ -487,18 +486,6 @@ interface OursResult extends IngestResult {
   readonly outcomes: Record<string, number>;
   readonly checks: string[];
   readonly totals: string;
-}
-
-async function consumerOutcomes(metrics: EventMetrics): Promise<Record<string, number>> {
-  const totals: Record<string, number> = {};
-  for (const { labels, value } of (await metrics.consumed.get()).values) {
-    const key = String(labels.outcome);
-    totals[key] = (totals[key] ?? 0) + value;
-  }
-  for (const { value } of (await metrics.handlerErrors.get()).values) {
-    totals['handler_errors'] = (totals['handler_errors'] ?? 0) + value;
-  }
-  return totals;
 }
 
 /**

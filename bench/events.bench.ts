@@ -9,7 +9,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createInProcessTransport, dlqTopic, startKafkaTransport } from '../shared/events/index.ts';
-import type { EventMetrics, EventTransport } from '../shared/events/index.ts';
+import type { EventTransport } from '../shared/events/index.ts';
 import { redactUrl } from '../shared/config/index.ts';
 import {
   cleanUpOnSignals,
@@ -22,6 +22,7 @@ import {
 import {
   KAFKA_DEFAULTS,
   TOPIC,
+  consumerOutcomes,
   startBackbone,
   startPgBaseline,
   startRawKafka,
@@ -292,18 +293,6 @@ async function runBusBaseline(results: Results, bus: Bus | undefined): Promise<v
   offCleanup('bus baseline');
 }
 
-async function metricTotals(metrics: EventMetrics): Promise<Record<string, number>> {
-  const totals: Record<string, number> = {};
-  for (const { labels, value } of (await metrics.consumed.get()).values) {
-    const key = String(labels.outcome);
-    totals[key] = (totals[key] ?? 0) + value;
-  }
-  for (const { value } of (await metrics.deadLettered.get()).values) {
-    totals['dead_lettered_total'] = (totals['dead_lettered_total'] ?? 0) + value;
-  }
-  return totals;
-}
-
 async function runBackbone(results: Results, bus: Bus | undefined): Promise<void> {
   progress('backbone: starting producer (outbox + relay) and consumer (inbox + effect)');
   let producerTransport: EventTransport;
@@ -338,7 +327,7 @@ async function runBackbone(results: Results, bus: Bus | undefined): Promise<void
   try {
     await runWarmup('backbone warm-up', backbone, opts.warmup, opts.txSize, 30_000);
   } catch (error) {
-    const outcomes = await metricTotals(backbone.consumerMetrics);
+    const outcomes = await consumerOutcomes(backbone.consumerMetrics);
     throw new Error(
       `${(error as Error).message}; consumer outcomes so far: ${JSON.stringify(outcomes)}`,
       { cause: error },
@@ -360,7 +349,7 @@ async function runBackbone(results: Results, bus: Bus | undefined): Promise<void
     runFixedRate(`backbone ${opts.rate}/s`, backbone, fixedRate),
   );
   results.counters = { ...backbone.counters };
-  results.outcomes = await metricTotals(backbone.consumerMetrics);
+  results.outcomes = await consumerOutcomes(backbone.consumerMetrics);
 
   // Exactly-once in effect, nothing left behind.
   const expected = timeline.next;

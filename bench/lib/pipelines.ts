@@ -87,6 +87,23 @@ export function tickEvent(seq: number, publisher: number, subjects: number): New
   };
 }
 
+/**
+ * A consumer's totals from its metrics: events by outcome (applied, duplicate, ignored,
+ * dead_lettered), plus `handler_errors` (failed attempts) and `dead_lettered_total`.
+ */
+export async function consumerOutcomes(metrics: EventMetrics): Promise<Record<string, number>> {
+  const totals: Record<string, number> = {};
+  const add = (key: string, value: number) => (totals[key] = (totals[key] ?? 0) + value);
+  for (const { labels, value } of (await metrics.consumed.get()).values) {
+    add(String(labels.outcome), value);
+  }
+  for (const { value } of (await metrics.handlerErrors.get()).values) add('handler_errors', value);
+  for (const { value } of (await metrics.deadLettered.get()).values) {
+    add('dead_lettered_total', value);
+  }
+  return totals;
+}
+
 /** The Kafka headers the outbox writes for an envelope (CloudEvents Kafka binding, structured). */
 export function cloudEventHeaders(envelope: EventEnvelope): Record<string, string> {
   return {
