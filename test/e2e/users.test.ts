@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import kafkajs from 'kafkajs';
 import { captureLogs, waitFor } from '../../shared/testing/index.ts';
 import type { GraphQLResponse } from '../../shared/testing/index.ts';
 import { claimsOf, codes, startTestPlatform, userRegisteredEvent } from './fixture.ts';
@@ -75,28 +74,13 @@ async function profilesExist(ids: string[]): Promise<void> {
 
 /** Profiles straight onto auth.events, as auth would publish them (fast bulk set-up). */
 async function publishRegistrations(users: { id: string; email: string; name: string }[]) {
-  const producer = new kafkajs.Kafka({
-    brokers: fixture.kafka.brokers,
-    logLevel: kafkajs.logLevel.NOTHING,
-  }).producer();
-  await producer.connect();
-  try {
-    const start = Date.parse('2026-11-01T00:00:00Z');
-    await producer.send({
-      topic: `${fixture.kafka.topicPrefix}auth.events`,
-      messages: users.map((user, index) => ({
-        key: user.id,
-        value: JSON.stringify(
-          userRegisteredEvent({
-            ...user,
-            registeredAt: new Date(start + index * 1000).toISOString(),
-          }),
-        ),
-      })),
-    });
-  } finally {
-    await producer.disconnect();
-  }
+  const start = Date.parse('2026-11-01T00:00:00Z');
+  await fixture.produce(
+    'auth.events',
+    users.map((user, index) =>
+      userRegisteredEvent({ ...user, registeredAt: new Date(start + index * 1000).toISOString() }),
+    ),
+  );
 }
 
 /** A counter of the users subgraph's /metrics (summed over labels matching `labels`). */
