@@ -143,7 +143,8 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
   const connections = new Map<object, ConnectionState>();
   let subscriptionCount = 0;
 
-  const activeSubscriptions = new Gauge({
+  // Registered with the registry; it reads the count at each scrape.
+  new Gauge({
     name: 'gateway_subscriptions_active',
     help: 'GraphQL subscriptions open on this gateway',
     registers: [options.registry],
@@ -157,7 +158,6 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
     labelNames: ['outcome'] as const,
     registers: [options.registry],
   });
-  void activeSubscriptions;
 
   /** One execution per distinct key at a time, shared by everyone who asks meanwhile. */
   const inFlight = new Map<string, Promise<FormattedExecutionResult>>();

@@ -223,6 +223,8 @@ export interface ConsumedEventSpan {
  * whatever `work` publishes continues that trace). Records a failure and rethrows it.
  */
 export function consumeSpan<T>(event: ConsumedEventSpan, work: () => Promise<T>): Promise<T> {
+  // Off: nothing per event on the consumer's hot path (no parsing, no attributes).
+  if (!registered) return work();
   const parent = contextFromTraceparent(event.traceparent);
   return runSpan(
     `process ${event.eventType}`,
@@ -254,6 +256,7 @@ export function consumeBatchSpan<T>(
   batch: { service: string; system: string; group: string; traceparents: (string | undefined)[] },
   work: () => Promise<T>,
 ): Promise<T> {
+  if (!registered) return work();
   const links: Link[] = [];
   for (const traceparent of batch.traceparents) {
     const spanContext = trace.getSpanContext(contextFromTraceparent(traceparent));
