@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGatewayTokens } from '../shared/auth/index.ts';
 import { SubgraphTimeoutError, createSubgraphDataSource, isQuery } from './datasource.ts';
+import { WriteEpochs, writerOf } from './write-epochs.ts';
 
 type Behaviour = 'hang' | 503 | 500 | 'ok' | 'reset' | 'slow';
 
@@ -144,13 +145,13 @@ describe('identical subgraph queries in flight', () => {
       context: { requestId: `r-${Math.random()}`, clientIp: null, ...context } as never,
       incomingRequestContext: {} as never,
     });
-  const sourceFor = (url: string, deduplicate = true) =>
+  const sourceFor = (url: string, epochs: WriteEpochs | null = new WriteEpochs()) =>
     createSubgraphDataSource({
       name: 'catalog',
       url,
       gatewayTokens,
       signed: new WeakMap(),
-      deduplicate,
+      deduplicate: epochs ? { epochs } : false,
     });
 
   it('share one fetch for the same caller, and each request gets its own copy', async () => {
@@ -184,13 +185,27 @@ describe('identical subgraph queries in flight', () => {
       ),
     );
     expect(subgraph.received).toHaveLength(7);
-    const plain = sourceFor(subgraph.url, false);
+    const plain = sourceFor(subgraph.url, null);
     await Promise.all(
       Array.from({ length: 3 }, () =>
         request(plain, '{ items { id } }', { accessClaims: claims('ada') }),
       ),
     );
     expect(subgraph.received).toHaveLength(10);
+  });
+
+  it('are not shared across a write of the same user: a fetch after it does not take one from before', async () => {
+    subgraph = await fakeSubgraph(['slow']);
+    const epochs = new WriteEpochs();
+    const source = sourceFor(subgraph.url, epochs);
+    const before = request(source, '{ items { id } }', { accessClaims: claims('ada') });
+    // Ada's mutation answers (from another session: the user is the writer), then she asks.
+    epochs.bump(writerOf({ accessClaims: claims('ada'), clientIp: '10.0.0.9' }));
+    const after = request(source, '{ items { id } }', { accessClaims: claims('ada') });
+    const sameTime = request(source, '{ items { id } }', { accessClaims: claims('ada') });
+    await Promise.all([before, after, sameTime]);
+    // Before and after the write: two fetches; the two after it share one.
+    expect(subgraph.received).toHaveLength(2);
   });
 });
 

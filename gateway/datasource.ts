@@ -14,7 +14,9 @@
  * and variables, and the same caller (access-token claims and client address, i.e. the same
  * identity token content). Nothing is kept once the fetch has answered — this is not a cache,
  * so no answer is older than the request it serves — and each request gets its own copy of
- * the answer (the gateway merges into it). Mutations are never shared.
+ * the answer (the gateway merges into it). Mutations are never shared, and a fetch that
+ * started before a write of the same user finished is not shared with one that starts after
+ * it (the write epoch, ./write-epochs.ts).
  */
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
@@ -24,6 +26,8 @@ import { GATEWAY_TOKEN_HEADER } from '../shared/auth/index.ts';
 import type { GatewayTokens } from '../shared/auth/index.ts';
 import { REQUEST_ID_HEADER, injectTraceparent } from '../shared/observability/index.ts';
 import type { GatewayContext } from './context.ts';
+import { writerOf } from './write-epochs.ts';
+import type { WriteEpochs } from './write-epochs.ts';
 
 /** Re-sign after this long, well inside the token's 60 s, for requests that run that long. */
 const REUSE_TOKEN_MS = 30_000;
@@ -40,8 +44,11 @@ export interface SubgraphDataSourceOptions {
   signed: WeakMap<object, { token: Promise<string>; at: number }>;
   /** Time one attempt may take, response body included (GATEWAY_SUBGRAPH_TIMEOUT_MS). @default 10000 */
   timeoutMs?: number;
-  /** Share one fetch among identical queries in flight (GATEWAY_DEDUPLICATE_QUERIES). @default true */
-  deduplicate?: boolean;
+  /**
+   * Share one fetch among identical queries in flight (GATEWAY_DEDUPLICATE_QUERIES), keyed
+   * by the caller's write epoch in `epochs` too; off when unset.
+   */
+  deduplicate?: { epochs: WriteEpochs } | false;
   /** Fetch counts and latency, shared by every subgraph's data source. */
   metrics?: SubgraphFetchMetrics;
   /**
@@ -146,10 +153,11 @@ export function createSubgraphDataSource(
       );
     }
   };
-  if (options.deduplicate === false) {
+  if (!options.deduplicate) {
     source.process = attempt;
     return source;
   }
+  const { epochs } = options.deduplicate;
   const inFlight = new Map<string, { answer: ReturnType<typeof once>; sharers: number }>();
   source.process = async (processOptions) => {
     const context = (processOptions as { context?: Partial<GatewayContext> }).context;
@@ -161,6 +169,12 @@ export function createSubgraphDataSource(
       processOptions.request.variables ?? null,
       context.accessClaims ?? null,
       context.clientIp ?? null,
+      epochs.of(
+        writerOf({
+          accessClaims: context.accessClaims ?? null,
+          clientIp: context.clientIp ?? null,
+        }),
+      ),
     ]);
     let shared = inFlight.get(key);
     if (shared) {

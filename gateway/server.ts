@@ -56,6 +56,7 @@ import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import { coalescingPlugin } from './plugins/coalescing.plugin.ts';
 import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
+import { WriteEpochs } from './write-epochs.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
 import type { SupergraphSourceConfig } from './supergraph-source.ts';
 import type { SubgraphEndpoint } from './supergraph.ts';
@@ -186,6 +187,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const fetchMetrics = createSubgraphFetchMetrics(metrics.registry);
   const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
   const signedPerRequest = new WeakMap<object, { token: Promise<string>; at: number }>();
+  // Write epochs of callers, shared by coalescing and fetch dedup (read-your-writes).
+  const epochs = config.deduplicateQueries === false ? null : new WriteEpochs();
   const endpoints = new Map(config.subgraphs.map(({ name, url }) => [name, url]));
   const supergraph = createSupergraphSource({
     source: config.supergraph,
@@ -205,7 +208,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         gatewayTokens,
         signed: signedPerRequest,
         timeoutMs: limits.subgraphTimeoutMs,
-        deduplicate: config.deduplicateQueries ?? true,
+        deduplicate: epochs ? { epochs } : false,
         metrics: fetchMetrics,
         honorCacheControl: config.responseCache ?? false,
       });
@@ -310,9 +313,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       observabilityPlugin<GatewayContext>(metrics),
       metricsPlugin<GatewayContext>({ registry: metrics.registry }),
       operationResolutionPlugin<GatewayContext>(),
-      ...(config.deduplicateQueries === false
-        ? []
-        : [coalescingPlugin<GatewayContext>({ registry: metrics.registry })]),
+      ...(epochs ? [coalescingPlugin<GatewayContext>({ registry: metrics.registry, epochs })] : []),
       authorizationPlugin<GatewayContext>({
         policy: () => {
           if (!policy) throw new Error('no supergraph loaded yet');

@@ -4,17 +4,18 @@
 import { ApolloServer } from '@apollo/server';
 import { Registry } from 'prom-client';
 import type { GatewayContext } from '../context.ts';
+import { WriteEpochs } from '../write-epochs.ts';
 import { coalescingPlugin } from './coalescing.plugin.ts';
 
 async function setUp() {
   let runs = 0;
   const server = new ApolloServer<GatewayContext>({
-    typeDefs: 'type Query { slow(n: Int): [Int!]! } type Mutation { bump: Int! }',
+    typeDefs: 'type Query { slow(n: Int, ms: Int): [Int!]! } type Mutation { bump: Int! }',
     resolvers: {
       Query: {
-        slow: async (_: unknown, { n }: { n?: number }) => {
+        slow: async (_: unknown, { n, ms }: { n?: number; ms?: number }) => {
           runs++;
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await new Promise((resolve) => setTimeout(resolve, ms ?? 50));
           return [n ?? 0, runs];
         },
       },
@@ -26,13 +27,15 @@ async function setUp() {
         },
       },
     },
-    plugins: [coalescingPlugin<GatewayContext>({ registry: new Registry() })],
+    plugins: [
+      coalescingPlugin<GatewayContext>({ registry: new Registry(), epochs: new WriteEpochs() }),
+    ],
   });
   await server.start();
-  const as = (sub: string | null, ip = '10.0.0.1'): GatewayContext => ({
+  const as = (sub: string | null, ip = '10.0.0.1', jti = `t-${sub}`): GatewayContext => ({
     requestId: `r-${Math.random()}`,
     logger: undefined as never,
-    accessClaims: sub ? ({ sub, jti: `t-${sub}` } as never) : null,
+    accessClaims: sub ? ({ sub, jti } as never) : null,
     clientIp: ip,
   });
   const run = async (query: string, context: GatewayContext, variables?: object) => {
@@ -74,6 +77,20 @@ describe('coalescing identical queries in flight', () => {
     expect(runs()).toBe(7);
     await Promise.all([run('mutation { bump }', as('ada')), run('mutation { bump }', as('ada'))]);
     expect(runs()).toBe(9);
+    await server.stop();
+  });
+
+  it("never answers a query with one that started before the same user's mutation answered", async () => {
+    const { server, run, as, runs } = await setUp();
+    // A long poll from one session is in flight; the user writes from another session (that
+    // answers well before the poll would), then asks the same.
+    const poll = run('{ slow(n: 1, ms: 400) }', as('ada', '10.0.0.1', 'tab-1'));
+    await run('mutation { bump }', as('ada', '10.0.0.1', 'tab-2'));
+    const fresh = run('{ slow(n: 1, ms: 400) }', as('ada', '10.0.0.1', 'tab-1'));
+    const [, answered] = await Promise.all([poll, fresh]);
+    // poll, mutation, then the query after the write on its own: the third run.
+    expect(runs()).toBe(3);
+    expect(answered.data).toEqual({ slow: [1, 3] });
     await server.stop();
   });
 });

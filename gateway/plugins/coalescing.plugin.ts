@@ -6,6 +6,10 @@
  * while the first is in flight (nothing is kept afterwards, so no answer is older than its
  * request), and each request still passes authentication, validation and the authorization
  * plugin on its own before it may share (this hook runs after them).
+ *
+ * Read-your-writes: the key holds the caller's write epoch (../write-epochs.ts), which moves
+ * when one of its mutations answers; so a query never takes the answer of one that started
+ * before a write of the same user finished.
  */
 import type { ApolloServerPlugin, GraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
@@ -14,14 +18,19 @@ import type { FormattedExecutionResult } from 'graphql';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { GatewayContext } from '../context.ts';
+import { writerOf } from '../write-epochs.ts';
+import type { WriteEpochs } from '../write-epochs.ts';
 
 export interface CoalescingPluginOptions {
   registry: Registry;
+  /** Moved here by every mutation; shared with the subgraph data sources' fetch dedup. */
+  epochs: WriteEpochs;
 }
 
 export function coalescingPlugin<TContext extends GatewayContext>(
   options: CoalescingPluginOptions,
 ): ApolloServerPlugin<TContext> {
+  const { epochs } = options;
   const inFlight = new Map<string, Promise<FormattedExecutionResult | null>>();
   const coalesced = new Counter({
     name: 'gateway_coalesced_operations_total',
@@ -33,7 +42,11 @@ export function coalescingPlugin<TContext extends GatewayContext>(
     async requestDidStart() {
       let lead: { key: string; settle: (result: FormattedExecutionResult | null) => void } | null =
         null;
+      let writer: string | null = null;
       return {
+        async didResolveOperation({ operation, contextValue }) {
+          if (operation?.operation === OperationTypeNode.MUTATION) writer = writerOf(contextValue);
+        },
         async responseForOperation({ source, operation, operationName, request, contextValue }) {
           if (operation.operation !== OperationTypeNode.QUERY) return null;
           const key = JSON.stringify([
@@ -42,6 +55,7 @@ export function coalescingPlugin<TContext extends GatewayContext>(
             request.variables ?? null,
             contextValue.accessClaims ?? null,
             contextValue.clientIp ?? null,
+            epochs.of(writerOf(contextValue)),
           ]);
           const running = inFlight.get(key);
           if (running) {
@@ -66,6 +80,9 @@ export function coalescingPlugin<TContext extends GatewayContext>(
           return null;
         },
         async willSendResponse({ response }) {
+          // Before the answer leaves: a request the client sends after seeing it shares
+          // nothing that started before the write.
+          if (writer) epochs.bump(writer);
           if (!lead) return;
           inFlight.delete(lead.key);
           lead.settle(response.body.kind === 'single' ? response.body.singleResult : null);
