@@ -30,6 +30,8 @@ const USAGE = `Usage: npm run bench:gateway -- [options]
   --orders <n>        orders of the user the query reads (default 50; 4 items each)
   --callers <n>       distinct callers (access tokens of the user, one per login) the
                       connections take turns with (default 1: every request the same caller)
+  --cpu-prof <dir>    write a V8 CPU profile of each gateway and of the subgraphs
+                      (node --cpu-prof) into <dir>, to open in Chrome DevTools
   --strict            exit 1 when a target (≥ 3× RPS, ≤ 1/3 p99) is missed`;
 
 const { values } = parseArgs({
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     orders: { type: 'string', default: '50' },
     callers: { type: 'string', default: '1' },
+    'cpu-prof': { type: 'string' },
     strict: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -77,7 +80,12 @@ interface Proc {
   child: ChildProcess;
   /** Peak resident set size so far, in bytes (Linux VmHWM). */
   peakRss(): number;
+  /** CPU time the process has used so far (user + system), in ms (Linux /proc). */
+  cpuMs(): number;
 }
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on Linux). */
+const CLOCK_TICKS = 100;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -98,7 +106,14 @@ function startChild<T>(
   /** Reads the child's stdout lines until it returns a value; null: resolve at once. */
   ready: ((line: string) => T | undefined) | null,
 ): Promise<{ proc: Proc; value: T | undefined }> {
-  const child = spawn(process.execPath, [script], {
+  const profile = values['cpu-prof']
+    ? [
+        '--cpu-prof',
+        `--cpu-prof-dir=${values['cpu-prof']}`,
+        `--cpu-prof-name=${name.replaceAll(' ', '-')}.cpuprofile`,
+      ]
+    : [];
+  const child = spawn(process.execPath, [...profile, script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -114,6 +129,16 @@ function startChild<T>(
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
         return kb ? Number(kb) * 1024 : NaN;
+      } catch {
+        return NaN;
+      }
+    },
+    cpuMs() {
+      try {
+        // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
       } catch {
         return NaN;
       }
@@ -230,10 +255,20 @@ interface Measurement {
   errors: number;
   non2xx: number;
   bytesPerResponse: number;
+  /** CPU ms per answered request: the gateway's process, and the subgraphs' process. */
+  gatewayCpuMs: number;
+  subgraphsCpuMs: number;
 }
 
-async function load(url: string, tokens: string[], seconds: number): Promise<Measurement> {
+async function load(
+  url: string,
+  tokens: string[],
+  seconds: number,
+  gateway: Proc,
+  subgraphs: Proc,
+): Promise<Measurement> {
   let next = 0;
+  const cpuBefore = [gateway.cpuMs(), subgraphs.cpuMs()] as const;
   const result = await autocannon({
     url,
     method: 'POST',
@@ -249,7 +284,10 @@ async function load(url: string, tokens: string[], seconds: number): Promise<Mea
     },
     body: JSON.stringify({ query: QUERY }),
   });
+  const answered = Math.max(1, result.requests.total);
   return {
+    gatewayCpuMs: (gateway.cpuMs() - cpuBefore[0]) / answered,
+    subgraphsCpuMs: (subgraphs.cpuMs() - cpuBefore[1]) / answered,
     rps: result.requests.average,
     p50: result.latency.p50,
     p97_5: result.latency.p97_5,
@@ -271,7 +309,7 @@ async function main() {
   progress('starting the subgraphs (one process, embedded bus)');
   const subgraphUrls: Record<string, string> = {};
   let servicesGateway = '';
-  await startChild(
+  const { proc: subgraphs } = await startChild(
     'subgraphs',
     'platform/start.ts',
     {
@@ -374,12 +412,13 @@ async function main() {
     const order = round % 2 === 1 ? (['ours', 'plain'] as const) : (['plain', 'ours'] as const);
     for (const which of order) {
       const url = which === 'ours' ? ourUrl : plainUrl;
-      if (WARMUP > 0) await load(url, tokens, WARMUP);
+      const proc = which === 'ours' ? ours.proc : plain.proc;
+      if (WARMUP > 0) await load(url, tokens, WARMUP, proc, subgraphs);
       progress(`round ${round}/${ROUNDS}: ${which}, ${DURATION} s at ${CONNECTIONS} connections`);
-      const measured = await load(url, tokens, DURATION);
+      const measured = await load(url, tokens, DURATION, proc, subgraphs);
       results[which].push(measured);
       progress(
-        `  ${fmt(measured.rps)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, ${measured.errors} errors, ${measured.non2xx} non-2xx`,
+        `  ${fmt(measured.rps)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms, ${measured.errors} errors, ${measured.non2xx} non-2xx; CPU per request: gateway ${fmt(measured.gatewayCpuMs, 2)} ms, subgraphs ${fmt(measured.subgraphsCpuMs, 2)} ms`,
       );
     }
   }
@@ -391,6 +430,8 @@ async function main() {
     p99: median(results[which].map((m) => m.p99)),
     errors: results[which].reduce((sum, m) => sum + m.errors + m.non2xx, 0),
     kb: results[which][0]!.bytesPerResponse / 1024,
+    gatewayCpu: median(results[which].map((m) => m.gatewayCpuMs)),
+    subgraphsCpu: median(results[which].map((m) => m.subgraphsCpuMs)),
     rss: (which === 'ours' ? ours.proc : plain.proc).peakRss() / 1024 / 1024,
   });
   const o = summary('ours');
@@ -400,9 +441,33 @@ async function main() {
   );
   console.log(
     table([
-      ['gateway', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'max RSS MB'],
-      ['ours', fmt(o.rps), fmt(o.p50), fmt(o.p97_5), fmt(o.p99), String(o.errors), fmt(o.rss)],
-      ['plain', fmt(p.rps), fmt(p.p50), fmt(p.p97_5), fmt(p.p99), String(p.errors), fmt(p.rss)],
+      [
+        'gateway',
+        'req/s',
+        'p50 ms',
+        'p97.5 ms',
+        'p99 ms',
+        'errors',
+        'max RSS MB',
+        'gateway CPU ms/req',
+        'subgraphs CPU ms/req',
+      ],
+      ...(
+        [
+          ['ours', o],
+          ['plain', p],
+        ] as const
+      ).map(([name, s]) => [
+        name,
+        fmt(s.rps),
+        fmt(s.p50),
+        fmt(s.p97_5),
+        fmt(s.p99),
+        String(s.errors),
+        fmt(s.rss),
+        fmt(s.gatewayCpu, 2),
+        fmt(s.subgraphsCpu, 2),
+      ]),
       [
         'ours/plain',
         ratio(o.rps, p.rps),
@@ -411,6 +476,8 @@ async function main() {
         ratio(o.p99, p.p99),
         '',
         ratio(o.rss, p.rss),
+        ratio(o.gatewayCpu, p.gatewayCpu),
+        ratio(o.subgraphsCpu, p.subgraphsCpu),
       ],
     ]),
   );
