@@ -57,6 +57,7 @@ import { coalescingPlugin } from './plugins/coalescing.plugin.ts';
 import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
 import { WriteEpochs } from './write-epochs.ts';
+import { Agent } from 'undici';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
 import type { SupergraphSourceConfig } from './supergraph-source.ts';
 import type { SubgraphEndpoint } from './supergraph.ts';
@@ -85,6 +86,11 @@ export interface GatewayLimits extends OperationLimits {
   maxBatch: number;
   /** Time one subgraph attempt may take (GATEWAY_SUBGRAPH_TIMEOUT_MS). @default 10000 */
   subgraphTimeoutMs: number;
+  /**
+   * Keep-alive connections the gateway opens to each subgraph at most; fetches beyond them
+   * queue (GATEWAY_SUBGRAPH_CONNECTIONS). @default 128
+   */
+  subgraphConnections: number;
   /** GraphQL requests per client per minute (GATEWAY_RATE_LIMIT_PER_MINUTE). @default 600 */
   rateLimitPerMinute: number;
   /** Origins allowed to call from a browser (GATEWAY_CORS_ORIGINS). @default [] (no CORS) */
@@ -102,6 +108,7 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
   maxBodyBytes: 1024 * 1024,
   maxBatch: 10,
   subgraphTimeoutMs: 10_000,
+  subgraphConnections: 128,
   rateLimitPerMinute: 600,
   corsOrigins: [],
   hsts: false,
@@ -189,6 +196,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const signedPerRequest = new WeakMap<object, { token: Promise<string>; at: number }>();
   // Write epochs of callers, shared by coalescing and fetch dedup (read-your-writes).
   const epochs = config.deduplicateQueries === false ? null : new WriteEpochs();
+  // One keep-alive pool per subgraph origin, closed when the gateway stops.
+  const subgraphClient = new Agent({ connections: limits.subgraphConnections });
   const endpoints = new Map(config.subgraphs.map(({ name, url }) => [name, url]));
   const supergraph = createSupergraphSource({
     source: config.supergraph,
@@ -207,6 +216,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         url,
         gatewayTokens,
         signed: signedPerRequest,
+        dispatcher: subgraphClient,
         timeoutMs: limits.subgraphTimeoutMs,
         deduplicate: epochs ? { epochs } : false,
         metrics: fetchMetrics,
@@ -379,6 +389,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await feed?.stop();
     await responseCache?.stop();
     await apollo.stop();
+    await subgraphClient.close();
     await gatewayCache.stop();
     await revocationCache.stop();
     throw error;
@@ -423,6 +434,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       await feed?.stop();
       await responseCache?.stop();
       await apollo.stop();
+      await subgraphClient.close();
       await gatewayCache.stop();
       await revocationCache.stop();
       logger.info('gateway: stopped');

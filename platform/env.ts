@@ -52,6 +52,8 @@ export const platformEnvSchema = commonEnvSchema
     GATEWAY_MAX_BATCH: env.positiveInt(10),
     /** Gateway: time one subgraph attempt may take; queries are retried once. */
     GATEWAY_SUBGRAPH_TIMEOUT_MS: env.positiveInt(10_000),
+    /** Gateway: keep-alive connections to each subgraph at most; more fetches queue. */
+    GATEWAY_SUBGRAPH_CONNECTIONS: env.positiveInt(128),
     /** Gateway: GraphQL requests per client (user, else address) in any 60 s. */
     GATEWAY_RATE_LIMIT_PER_MINUTE: env.positiveInt(600),
     /** Gateway: comma-separated origins allowed to call from browsers; unset: no CORS headers. */

@@ -161,6 +161,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
           maxBodyBytes: env.GATEWAY_MAX_BODY_BYTES,
           maxBatch: env.GATEWAY_MAX_BATCH,
           subgraphTimeoutMs: env.GATEWAY_SUBGRAPH_TIMEOUT_MS,
+          subgraphConnections: env.GATEWAY_SUBGRAPH_CONNECTIONS,
           rateLimitPerMinute: env.GATEWAY_RATE_LIMIT_PER_MINUTE,
           corsOrigins: env.GATEWAY_CORS_ORIGINS ?? [],
           hsts: env.NODE_ENV === 'production',
