@@ -50,15 +50,18 @@ async function setUp() {
 }
 
 describe('coalescing identical queries in flight', () => {
-  it('runs 10 identical queries from one caller once, each answer its own copy', async () => {
+  it('runs 10 identical queries from one caller once, sharing one frozen answer', async () => {
     const { server, run, as, runs } = await setUp();
     const answers = await Promise.all(
       Array.from({ length: 10 }, () => run('{ slow(n: 1) }', as('ada'))),
     );
     expect(runs()).toBe(1);
     expect(answers.map((a) => a.data)).toEqual(Array(10).fill({ slow: [1, 1] }));
-    (answers[0]!.data!['slow'] as number[])[0] = 99;
-    expect(answers[1]!.data).toEqual({ slow: [1, 1] });
+    // Shared, so nothing may change it: a change throws instead of reaching every answer.
+    expect(() => {
+      (answers[1]!.data!['slow'] as number[])[0] = 99;
+    }).toThrow(TypeError);
+    expect(answers[0]!.data).toEqual({ slow: [1, 1] });
     await server.stop();
   });
 
