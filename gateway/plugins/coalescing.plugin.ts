@@ -3,9 +3,10 @@
  * document, operation name and variables, from the same caller (access-token claims and
  * client address) — is already executing, it waits for that execution and answers with its
  * result (frozen, one object shared by all of them) instead of planning and fetching
- * everything again. Only queries, only while the first is in flight (nothing is kept afterwards, so no answer is older than its
- * request), and each request still passes authentication, validation and the authorization
- * plugin on its own before it may share (this hook runs after them).
+ * everything again. Only queries, only while the first is in flight (nothing is kept
+ * afterwards, so no answer is older than its request), and each request still passes
+ * authentication, validation and the authorization plugin on its own before it may share
+ * (this hook runs after them).
  *
  * Read-your-writes: the key holds the caller's write epoch (../write-epochs.ts), which moves
  * when one of its mutations answers; so a query never takes the answer of one that started
@@ -63,7 +64,6 @@ export function coalescingPlugin<TContext extends GatewayContext>(
             // The lead ended without a single result (it failed): run this one on its own.
             if (!result) return null;
             coalesced.inc();
-            // The result is frozen: shared by every waiter, not copied for each.
             const response: GraphQLResponse = {
               http: { status: undefined, headers: new HeaderMap() },
               body: { kind: 'single', singleResult: result },
