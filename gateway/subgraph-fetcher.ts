@@ -17,11 +17,16 @@ type Fetcher = NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 
 export function pooledFetcher(dispatcher: Dispatcher, timeoutMs: number): Fetcher {
+  // A data source fetches one URL: parsed once, not per fetch.
+  let target: { url: string; origin: string; path: string } | null = null;
   return async (url, init) => {
-    const target = new URL(url);
+    if (target?.url !== url) {
+      const parsed = new URL(url);
+      target = { url, origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    }
     const response = await dispatcher.request({
       origin: target.origin,
-      path: `${target.pathname}${target.search}`,
+      path: target.path,
       method: init?.method ?? 'GET',
       headers: init?.headers ?? {},
       body: init?.body ?? null,

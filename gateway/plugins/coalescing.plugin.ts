@@ -32,7 +32,11 @@ export function coalescingPlugin<TContext extends GatewayContext>(
   options: CoalescingPluginOptions,
 ): ApolloServerPlugin<TContext> {
   const { epochs } = options;
-  const inFlight = new Map<string, Promise<FormattedExecutionResult | null>>();
+  /** Queries executing, with how many identical ones wait for each. */
+  const inFlight = new Map<
+    string,
+    { result: Promise<FormattedExecutionResult | null>; waiters: number }
+  >();
   const coalesced = new Counter({
     name: 'gateway_coalesced_operations_total',
     help: 'Queries answered with the result of an identical query in flight for the same caller',
@@ -41,8 +45,11 @@ export function coalescingPlugin<TContext extends GatewayContext>(
 
   return {
     async requestDidStart() {
-      let lead: { key: string; settle: (result: FormattedExecutionResult | null) => void } | null =
-        null;
+      let lead: {
+        key: string;
+        entry: { waiters: number };
+        settle: (result: FormattedExecutionResult | null) => void;
+      } | null = null;
       let writer: string | null = null;
       return {
         async didResolveOperation({ operation, contextValue }) {
@@ -60,7 +67,8 @@ export function coalescingPlugin<TContext extends GatewayContext>(
           ]);
           const running = inFlight.get(key);
           if (running) {
-            const result = await running;
+            running.waiters++;
+            const result = await running.result;
             // The lead ended without a single result (it failed): run this one on its own.
             if (!result) return null;
             coalesced.inc();
@@ -71,13 +79,14 @@ export function coalescingPlugin<TContext extends GatewayContext>(
             return response;
           }
           let settle!: (result: FormattedExecutionResult | null) => void;
-          inFlight.set(
-            key,
-            new Promise((resolve) => {
+          const entry = {
+            result: new Promise<FormattedExecutionResult | null>((resolve) => {
               settle = resolve;
             }),
-          );
-          lead = { key, settle };
+            waiters: 0,
+          };
+          inFlight.set(key, entry);
+          lead = { key, entry, settle };
           return null;
         },
         async willSendResponse({ response }) {
@@ -86,12 +95,12 @@ export function coalescingPlugin<TContext extends GatewayContext>(
           if (writer) epochs.bump(writer);
           if (!lead) return;
           inFlight.delete(lead.key);
-          // Frozen before it is shared: the waiters' answers are this object itself (copying a
-          // 100 KB answer per waiter cost a quarter of a coalesced request's CPU), and a plugin
-          // that tried to change one would throw instead of changing all of them.
-          lead.settle(
-            response.body.kind === 'single' ? deepFreeze(response.body.singleResult) : null,
-          );
+          // Frozen before it is shared, when anyone waits: the waiters' answers are this
+          // object itself (copying a 100 KB answer per waiter cost a quarter of a coalesced
+          // request's CPU), and a plugin that tried to change one would throw instead of
+          // changing all of them. Nobody waiting: nothing to freeze (no work on the hot path).
+          const result = response.body.kind === 'single' ? response.body.singleResult : null;
+          lead.settle(result && lead.entry.waiters > 0 ? deepFreeze(result) : result);
           lead = null;
         },
       };
