@@ -84,7 +84,7 @@ const transports: [string, TransportUnderTest][] = [
     },
   ],
   [
-    'Kafka (test broker)',
+    'Kafka',
     {
       schema: 'kafka',
       start: () =>

@@ -13,8 +13,9 @@ export const TEST_ENV = {
 export const DEFAULT_TEST_SERVERS = {
   postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
   redisUrl: 'redis://127.0.0.1:6379',
-  /** The test broker's fixed proxy ports (3 brokers from here). */
-  kafkaBasePort: 19092,
+  /** Where jest's global setup starts Kafka (test/kafka) unless KAFKA_BROKERS is set. */
+  kafkaHost: '127.0.0.1',
+  kafkaPort: 19092,
 } as const;
 
 /** Every database a run creates starts with this, so teardown can find them all. */

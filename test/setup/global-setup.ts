@@ -1,18 +1,18 @@
 /**
  * Jest global setup: checks that PostgreSQL and Redis answer (with the command that starts
- * each when they do not), starts the Kafka-protocol test broker unless KAFKA_BROKERS names a
- * real one, and gives the run an id that isolates its databases, Redis keys and topics.
+ * each when they do not), starts Apache Kafka (test/kafka) unless KAFKA_BROKERS names one,
+ * and gives the run an id that isolates its databases, Redis keys and topics.
  * Workers inherit the resulting environment; global-teardown removes what the run made.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { startTestBroker } from '../kafka-broker/index.ts';
-import type { TestBroker } from '../kafka-broker/index.ts';
+import { startKafka } from '../kafka/index.ts';
+import type { KafkaCluster } from '../kafka/index.ts';
 import { DEFAULT_TEST_SERVERS, TEST_ENV } from '../../shared/testing/test-env.ts';
 
 declare global {
-  var __EVENTGRAPH_TEST_BROKER__: TestBroker | undefined;
+  var __EVENTGRAPH_TEST_KAFKA__: KafkaCluster | undefined;
 }
 
 export default async function globalSetup(): Promise<void> {
@@ -50,9 +50,17 @@ export default async function globalSetup(): Promise<void> {
 
   let kafkaBrokers = process.env['KAFKA_BROKERS'];
   if (!kafkaBrokers) {
-    const broker = await startTestBroker({ basePort: DEFAULT_TEST_SERVERS.kafkaBasePort });
-    globalThis.__EVENTGRAPH_TEST_BROKER__ = broker;
-    kafkaBrokers = broker.bootstrap;
+    const started = Date.now();
+    process.stderr.write(
+      `\nstarting Kafka on ${DEFAULT_TEST_SERVERS.kafkaHost}:${DEFAULT_TEST_SERVERS.kafkaPort}… `,
+    );
+    const kafka = await startKafka({
+      host: DEFAULT_TEST_SERVERS.kafkaHost,
+      basePort: DEFAULT_TEST_SERVERS.kafkaPort,
+    });
+    process.stderr.write(`serving after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    globalThis.__EVENTGRAPH_TEST_KAFKA__ = kafka;
+    kafkaBrokers = kafka.bootstrap;
   }
 
   process.env[TEST_ENV.runId] = runId;

@@ -1,7 +1,7 @@
 /**
- * Jest global teardown: drops every database, deletes every Redis key and stops the test
- * broker (or, on a real broker, deletes the topics) that this run created, found by the run
- * id, so runs leave nothing behind.
+ * Jest global teardown: drops every database and deletes every Redis key this run created,
+ * found by the run id, and stops the Kafka that global setup started (or, on the brokers of
+ * KAFKA_BROKERS, deletes the run's topics), so runs leave nothing behind.
  */
 import kafkajs from 'kafkajs';
 import pg from 'pg';
@@ -54,10 +54,10 @@ export default async function globalTeardown(): Promise<void> {
       redis.disconnect();
     }
   }
-  if (globalThis.__EVENTGRAPH_TEST_BROKER__) {
-    // The test broker keeps everything in memory: stopping it removes the run's topics.
-    await globalThis.__EVENTGRAPH_TEST_BROKER__.stop();
-    globalThis.__EVENTGRAPH_TEST_BROKER__ = undefined;
+  if (globalThis.__EVENTGRAPH_TEST_KAFKA__) {
+    // Stopping the run's own Kafka deletes its data directory, topics and all.
+    await globalThis.__EVENTGRAPH_TEST_KAFKA__.stop();
+    globalThis.__EVENTGRAPH_TEST_KAFKA__ = undefined;
   } else if (runId && process.env[TEST_ENV.kafkaBrokers]) {
     // A real broker (KAFKA_BROKERS was set): delete the topics this run created.
     const admin = new kafkajs.Kafka({
@@ -69,7 +69,7 @@ export default async function globalTeardown(): Promise<void> {
       const topics = (await admin.listTopics()).filter((t) => t.startsWith(kafkaPrefix(runId)));
       if (topics.length) await admin.deleteTopics({ topics });
     } catch (error) {
-      // Brokers may refuse DeleteTopics (ACLs, delete.topic.enable=false, the mock cluster):
+      // Brokers may refuse DeleteTopics (ACLs, delete.topic.enable=false):
       // leftover prefixed topics are harmless, so this warns instead of failing the run.
       console.warn(`test teardown left Kafka topics behind: ${(error as Error).message}`);
     } finally {
