@@ -1,6 +1,6 @@
 /**
  * The event backbone's contract, proven end to end on both transports — in-process and Kafka
- * (the test broker) — with real PostgreSQL: a service publishes `counter.incremented` through
+ * — with real PostgreSQL: a service publishes `counter.incremented` through
  * its transactional outbox, the relay sends the rows, and a consumer applies each event by
  * writing one `counter_effects` row in the transaction that records it in the inbox. So
  * "applied exactly once" is a count in SQL.

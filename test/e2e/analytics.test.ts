@@ -1,6 +1,6 @@
 /**
  * The analytics subgraph end to end, through the gateway on real PostgreSQL, Redis and the
- * Kafka test broker: a scripted session (a sign-up, three logins, an order confirmed and one
+ * Kafka: a scripted session (a sign-up, three logins, an order confirmed and one
  * rejected) shows in `dailyMetrics`, `eventCounts`, `User.activity`, `Product.sales` and
  * `topProducts` with exactly its numbers within 5 s of its last event; redelivering every
  * event the services ever published changes no number (also once the consumer's inbox has

@@ -1,6 +1,6 @@
 /**
  * Auth and edge security end to end, through the gateway on real servers (PostgreSQL, Redis,
- * the Kafka test broker): the account lifecycle, every way a forged or stale token is
+ * Kafka): the account lifecycle, every way a forged or stale token is
  * refused, subgraphs refusing callers that bypass the gateway, refresh-token reuse, login
  * rate limits, signing-key rotation, and the account events on Kafka.
  */

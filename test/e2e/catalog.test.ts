@@ -1,6 +1,6 @@
 /**
  * The catalog subgraph's public API end to end, through the gateway on real PostgreSQL,
- * Redis and the Kafka test broker: only ADMINs change products (a refused change changes
+ * Redis and Kafka: only ADMINs change products (a refused change changes
  * nothing), every field is validated and normalised with BAD_USER_INPUT naming it, `products`
  * pages oldest first without gaps or duplicates and filters by search and stock, a deleted
  * product leaves the catalogue but not the orders placed before, reads are never served

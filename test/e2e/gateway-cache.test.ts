@@ -1,6 +1,6 @@
 /**
  * The gateway's persisted queries and response cache end to end, on real PostgreSQL, Redis
- * and the Kafka test broker: APQ registers a query by its sha256 in Redis; with the response
+ * and Kafka: APQ registers a query by its sha256 in Redis; with the response
  * cache on, a repeated product read never reaches the catalog, and once the gateway has
  * consumed the `product.updated` of an admin's change the next read is fresh (one product and
  * lists); a signed-in user's own data is never cached; with the defaults nothing is cached

@@ -1,6 +1,6 @@
 /**
  * The walking skeleton end to end on real servers: the platform (gateway + users) against
- * PostgreSQL, Redis and the Kafka-protocol test broker, exercised through HTTP as clients
+ * PostgreSQL, Redis and Kafka, exercised through HTTP as clients
  * and operators use it.
  */
 import kafkajs from 'kafkajs';

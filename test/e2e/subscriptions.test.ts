@@ -1,6 +1,6 @@
 /**
  * Subscriptions through the gateway with a real graphql-ws client, fed by the domain events
- * (on the Kafka test broker, and on the in-process bus of embedded mode): an order followed
+ * (on Kafka, and on the in-process bus of embedded mode): an order followed
  * from PENDING to CONFIRMED with its products resolved in catalog, someone else's order
  * refused, 1,000 subscribers updated at once with memory back to its baseline after they
  * leave, and a revoked token ending its subscriptions.
@@ -112,7 +112,7 @@ const ORDER_SUBSCRIPTION = `subscription ($id: ID) {
 }`;
 
 describe.each([
-  ['the Kafka test broker', true],
+  ['Kafka', true],
   ['the in-process bus (embedded mode)', false],
 ])('order subscriptions on %s', (_name, kafka) => {
   const platform = withPlatform(kafka);
