@@ -425,6 +425,17 @@ describe('docker-compose.yml', () => {
     }
     expect(problems).toEqual([]);
   });
+
+  test('runs the Kafka release that the tests and benchmarks run (test/kafka/pom.xml)', () => {
+    const pomVersion = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(
+      read('test/kafka/pom.xml'),
+    )?.[1];
+    const imageTag = /^(?:docker\.io\/)?apache\/kafka(?:-native)?:(.+)$/.exec(
+      services.kafka?.image ?? '',
+    )?.[1];
+    expect(pomVersion).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(imageTag).toBe(pomVersion);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
