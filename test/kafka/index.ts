@@ -138,6 +138,7 @@ export async function kafkaClasspath(): Promise<string> {
     [
       '--batch-mode',
       '--quiet',
+      '-Dstyle.color=never',
       '--file',
       POM,
       'dependency:build-classpath',
