@@ -3,6 +3,10 @@
  */
 import { ApolloServer } from '@apollo/server';
 import { Registry } from 'prom-client';
+import { formatError } from '../../shared/errors/index.ts';
+import { createMetrics } from '../../shared/observability/index.ts';
+import { observabilityPlugin } from '../../shared/server/index.ts';
+import { captureLogs } from '../../shared/testing/index.ts';
 import type { GatewayContext } from '../context.ts';
 import { WriteEpochs } from '../write-epochs.ts';
 import { coalescingPlugin } from './coalescing.plugin.ts';
@@ -10,9 +14,24 @@ import { coalescingPlugin } from './coalescing.plugin.ts';
 async function setUp() {
   let runs = 0;
   const server = new ApolloServer<GatewayContext>({
-    typeDefs: 'type Query { slow(n: Int, ms: Int): [Int!]! } type Mutation { bump: Int! }',
+    typeDefs: `
+      type Query { slow(n: Int, ms: Int): [Int!]!, partly: Partly! }
+      type Partly { fine: Int!, broken: Int }
+      type Mutation { bump: Int! }`,
+    formatError,
     resolvers: {
+      Partly: {
+        fine: () => 1,
+        broken: () => {
+          throw new Error('connection to the ledger lost');
+        },
+      },
       Query: {
+        partly: async () => {
+          runs++;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return {};
+        },
         slow: async (_: unknown, { n, ms }: { n?: number; ms?: number }) => {
           runs++;
           await new Promise((resolve) => setTimeout(resolve, ms ?? 50));
@@ -27,14 +46,18 @@ async function setUp() {
         },
       },
     },
+    // In the gateway's order: the observability plugin writes the request id into masked
+    // errors before coalescing shares the answer.
     plugins: [
+      observabilityPlugin<GatewayContext>(createMetrics('test')),
       coalescingPlugin<GatewayContext>({ registry: new Registry(), epochs: new WriteEpochs() }),
     ],
   });
   await server.start();
+  const logs = captureLogs();
   const as = (sub: string | null, ip = '10.0.0.1', jti = `t-${sub}`): GatewayContext => ({
     requestId: `r-${Math.random()}`,
-    logger: undefined as never,
+    logger: logs.logger,
     accessClaims: sub ? ({ sub, jti } as never) : null,
     clientIp: ip,
   });
@@ -46,7 +69,7 @@ async function setUp() {
     if (response.body.kind !== 'single') throw new Error('expected a single result');
     return response.body.singleResult;
   };
-  return { server, run, as, runs: () => runs };
+  return { server, run, as, runs: () => runs, logs: logs.lines };
 }
 
 describe('coalescing identical queries in flight', () => {
@@ -62,6 +85,53 @@ describe('coalescing identical queries in flight', () => {
       (answers[1]!.data!['slow'] as number[])[0] = 99;
     }).toThrow(TypeError);
     expect(answers[0]!.data).toEqual({ slow: [1, 1] });
+    await server.stop();
+  });
+
+  it('gives each of 8 waiters exactly what a lone caller gets when the answer carries an error, with its own request id', async () => {
+    const { server, as, runs, logs } = await setUp();
+    const ask = async (context: GatewayContext) => {
+      const response = await server.executeOperation(
+        { query: '{ partly { fine broken } }' },
+        { contextValue: context },
+      );
+      if (response.body.kind !== 'single') throw new Error('expected a single result');
+      return {
+        status: response.http.status,
+        requestId: context.requestId,
+        ...response.body.singleResult,
+      };
+    };
+    const lone = await ask(as('ada'));
+    expect(lone.data).toEqual({ partly: { fine: 1, broken: null } });
+    expect(lone.errors).toEqual([
+      expect.objectContaining({
+        message: 'Internal server error',
+        path: ['partly', 'broken'],
+        extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: lone.requestId },
+      }),
+    ]);
+
+    const before = runs();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => ask(as('ada'))));
+    expect(runs() - before).toBe(1);
+    const withoutRequestId = ({ status, data, errors }: typeof lone) => ({
+      status,
+      data,
+      errors: errors?.map(({ extensions, ...rest }) => ({
+        ...rest,
+        extensions: { ...extensions, requestId: 'omitted' },
+      })),
+    });
+    for (const answer of answers) {
+      expect(withoutRequestId(answer)).toEqual(withoutRequestId(lone));
+      expect(answer.errors?.[0]?.extensions?.['requestId']).toBe(answer.requestId);
+    }
+    // The cause is logged once, under the lead's id; each waiter's log names that id.
+    const causes = logs.filter((line) => line['msg'] === 'internal error in GraphQL operation');
+    expect(causes).toHaveLength(2); // the lone caller's and the lead's
+    const pointers = logs.filter((line) => 'sharedWith' in line);
+    expect(pointers).toHaveLength(7);
     await server.stop();
   });
 

@@ -33,10 +33,7 @@ export function coalescingPlugin<TContext extends GatewayContext>(
 ): ApolloServerPlugin<TContext> {
   const { epochs } = options;
   /** Queries executing, with how many identical ones wait for each. */
-  const inFlight = new Map<
-    string,
-    { result: Promise<FormattedExecutionResult | null>; waiters: number }
-  >();
+  const inFlight = new Map<string, { result: Promise<Shared | null>; waiters: number }>();
   const coalesced = new Counter({
     name: 'gateway_coalesced_operations_total',
     help: 'Queries answered with the result of an identical query in flight for the same caller',
@@ -48,7 +45,7 @@ export function coalescingPlugin<TContext extends GatewayContext>(
       let lead: {
         key: string;
         entry: { waiters: number };
-        settle: (result: FormattedExecutionResult | null) => void;
+        settle: (shared: Shared | null) => void;
       } | null = null;
       let writer: string | null = null;
       return {
@@ -68,19 +65,25 @@ export function coalescingPlugin<TContext extends GatewayContext>(
           const running = inFlight.get(key);
           if (running) {
             running.waiters++;
-            const result = await running.result;
+            const shared = await running.result;
             // The lead ended without a single result (it failed): run this one on its own.
-            if (!result) return null;
+            if (!shared) return null;
             coalesced.inc();
+            if (shared.result.errors) {
+              contextValue.logger.info(
+                { sharedWith: shared.requestId },
+                'answered with the result of an identical query in flight; its errors are logged under sharedWith',
+              );
+            }
             const response: GraphQLResponse = {
-              http: { status: undefined, headers: new HeaderMap() },
-              body: { kind: 'single', singleResult: result },
+              http: { status: shared.status, headers: new HeaderMap() },
+              body: { kind: 'single', singleResult: answerOf(shared.result) },
             };
             return response;
           }
-          let settle!: (result: FormattedExecutionResult | null) => void;
+          let settle!: (shared: Shared | null) => void;
           const entry = {
-            result: new Promise<FormattedExecutionResult | null>((resolve) => {
+            result: new Promise<Shared | null>((resolve) => {
               settle = resolve;
             }),
             waiters: 0,
@@ -89,22 +92,52 @@ export function coalescingPlugin<TContext extends GatewayContext>(
           lead = { key, entry, settle };
           return null;
         },
-        async willSendResponse({ response }) {
+        async willSendResponse({ response, contextValue }) {
           // Before the answer leaves: a request the client sends after seeing it shares
           // nothing that started before the write.
           if (writer) epochs.bump(writer);
           if (!lead) return;
           inFlight.delete(lead.key);
-          // Frozen before it is shared, when anyone waits: the waiters' answers are this
-          // object itself (copying a 100 KB answer per waiter cost a quarter of a coalesced
-          // request's CPU), and a plugin that tried to change one would throw instead of
-          // changing all of them. Nobody waiting: nothing to freeze (no work on the hot path).
+          // Frozen before it is shared, when anyone waits: the waiters' data is this object
+          // itself (copying a 100 KB answer per waiter cost a quarter of a coalesced
+          // request's CPU), and a plugin that tried to change it would throw instead of
+          // changing every answer. Nobody waiting: nothing to freeze (no work on the hot path).
           const result = response.body.kind === 'single' ? response.body.singleResult : null;
-          lead.settle(result && lead.entry.waiters > 0 ? deepFreeze(result) : result);
+          lead.settle(
+            result && {
+              result: lead.entry.waiters > 0 ? deepFreeze(result) : result,
+              status: response.http.status,
+              requestId: contextValue.requestId,
+            },
+          );
           lead = null;
         },
       };
     },
+  };
+}
+
+/** What the lead of identical queries hands its waiters. */
+interface Shared {
+  readonly result: FormattedExecutionResult;
+  /** The lead's HTTP status (set from its errors' `extensions.http`, if any). */
+  readonly status: number | undefined;
+  /** The lead's request id: its log lines hold the cause of any error in `result`. */
+  readonly requestId: string;
+}
+
+/**
+ * A waiter's own answer: the shared (frozen) data, and errors of its own, since later
+ * plugins of each request write into errors (the request id of a masked error, say).
+ */
+function answerOf(result: FormattedExecutionResult): FormattedExecutionResult {
+  if (!result.errors) return result;
+  return {
+    ...result,
+    errors: result.errors.map((error) => ({
+      ...error,
+      ...(error.extensions ? { extensions: { ...error.extensions } } : {}),
+    })),
   };
 }
 
