@@ -18,7 +18,7 @@ export {
 export type { HttpApp, HttpAppOptions, ListeningServer, ReadinessCheck } from './http.ts';
 export { observabilityPlugin } from './graphql-plugin.ts';
 export type { RequestContext } from './graphql-plugin.ts';
-export { DateTimeScalar } from './scalars.ts';
+export { BigIntScalar, DateTimeScalar } from './scalars.ts';
 export {
   PAGE_SIZE_DEFAULT,
   PAGE_SIZE_MAX,

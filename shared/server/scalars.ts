@@ -29,3 +29,44 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     return parseDateTime(ast.value);
   },
 });
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const DECIMAL = /^-?\d{1,19}$/;
+
+function toInt64(value: unknown): bigint | undefined {
+  let n: bigint | undefined;
+  if (typeof value === 'bigint') n = value;
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) n = BigInt(value);
+  else if (typeof value === 'string' && DECIMAL.test(value)) n = BigInt(value);
+  return n !== undefined && n >= INT64_MIN && n <= INT64_MAX ? n : undefined;
+}
+
+function parseBigInt(value: unknown): bigint {
+  const n = toInt64(value);
+  if (n !== undefined) return n;
+  throw new GraphQLError(
+    'BigInt must be a whole number from -2^63 to 2^63-1, as a string of digits such as "4294967294" or as an Int',
+    { extensions: { code: 'BAD_USER_INPUT' } },
+  );
+}
+
+/**
+ * Signed 64-bit integers (PostgreSQL `bigint`): sums of money in minor units and the like,
+ * which outgrow GraphQL's 32-bit `Int`. Serialized as a string of decimal digits, because a
+ * JSON number past 2^53 is rounded by JavaScript and most other JSON parsers.
+ */
+export const BigIntScalar = new GraphQLScalarType<bigint, string>({
+  name: 'BigInt',
+  description:
+    'A signed 64-bit integer, serialized as a string of decimal digits (such as "4294967294") so that no JSON parser rounds it. Input accepts such a string or an Int.',
+  serialize(value) {
+    const n = toInt64(value);
+    if (n === undefined) throw new TypeError(`BigInt cannot represent ${String(value)}`);
+    return n.toString();
+  },
+  parseValue: parseBigInt,
+  parseLiteral(ast) {
+    return parseBigInt(ast.kind === Kind.STRING || ast.kind === Kind.INT ? ast.value : undefined);
+  },
+});

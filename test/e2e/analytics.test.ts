@@ -38,17 +38,18 @@ interface Daily {
   logins: number;
   ordersPlaced: number;
   ordersConfirmed: number;
-  revenueCents: number;
+  /** BigInt: a string of digits. */
+  revenueCents: string;
 }
 interface Activity {
   lastLoginAt: string | null;
   loginCount: number;
   orderCount: number;
-  totalSpentCents: number;
+  totalSpentCents: string;
 }
 interface Sales {
-  unitsSold: number;
-  revenueCents: number;
+  unitsSold: string;
+  revenueCents: string;
 }
 const DAILY = 'date signups logins ordersPlaced ordersConfirmed revenueCents';
 const ACTIVITY = 'lastLoginAt loginCount orderCount totalSpentCents';
@@ -232,7 +233,7 @@ const FIGURES = `query ($from: DateTime, $user: ID!, $widget: ID!, $ghost: ID!) 
 interface Figures {
   dailyMetrics: Daily[];
   eventCounts: { type: string; count: number }[];
-  topProducts: { product: { id: string; name: string }; unitsSold: number; revenueCents: number }[];
+  topProducts: { product: { id: string; name: string }; unitsSold: string; revenueCents: string }[];
   user: { activity: Activity };
   widget: { sales: Sales & { product: { id: string } } };
   ghost: { sales: Sales & { product: { id: string } } };
@@ -240,15 +241,16 @@ interface Figures {
 
 /** Sums of the daily rows (all days given), for deltas that survive a midnight. */
 function totals(rows: readonly Daily[]): Omit<Daily, 'date'> {
-  const sum = { signups: 0, logins: 0, ordersPlaced: 0, ordersConfirmed: 0, revenueCents: 0 };
+  const sum = { signups: 0, logins: 0, ordersPlaced: 0, ordersConfirmed: 0 };
+  let revenue = 0n;
   for (const row of rows) {
     sum.signups += row.signups;
     sum.logins += row.logins;
     sum.ordersPlaced += row.ordersPlaced;
     sum.ordersConfirmed += row.ordersConfirmed;
-    sum.revenueCents += row.revenueCents;
+    revenue += BigInt(row.revenueCents);
   }
-  return sum;
+  return { ...sum, revenueCents: String(revenue) };
 }
 
 /** What the rows say happened since `before`, day by day, summed (days absent before: 0). */
@@ -262,7 +264,7 @@ function delta(before: readonly Daily[], after: readonly Daily[]): Omit<Daily, '
     logins: now.logins - then.logins,
     ordersPlaced: now.ordersPlaced - then.ordersPlaced,
     ordersConfirmed: now.ordersConfirmed - then.ordersConfirmed,
-    revenueCents: now.revenueCents - then.revenueCents,
+    revenueCents: String(BigInt(now.revenueCents) - BigInt(then.revenueCents)),
   };
 }
 
@@ -304,7 +306,7 @@ describe('a scripted session', () => {
       logins: 0,
       ordersPlaced: 0,
       ordersConfirmed: 0,
-      revenueCents: 0,
+      revenueCents: '0',
     });
 
     // when: two products, a sign-up, three logins, one order confirmed and one rejected
@@ -333,7 +335,7 @@ describe('a scripted session', () => {
       lastLoginAt,
       loginCount: 3,
       orderCount: 2,
-      totalSpentCents: 3750,
+      totalSpentCents: '3750',
     });
     const { rows: lastLogin } = await db.query<{ time: string }>(
       `select value::jsonb ->> 'time' as time from auth.outbox
@@ -349,7 +351,7 @@ describe('a scripted session', () => {
           logins: 3,
           ordersPlaced: 2,
           ordersConfirmed: 1,
-          revenueCents: 3750,
+          revenueCents: '3750',
         });
         expect(data.eventCounts).toEqual([
           { type: 'order.confirmed', count: 1 },
@@ -364,16 +366,16 @@ describe('a scripted session', () => {
         expect(data.user.activity).toEqual(expectedActivity(thirdLoginAt));
         expect(data.widget.sales).toEqual({
           product: { id: session.widget.id },
-          unitsSold: 3,
-          revenueCents: 3750,
+          unitsSold: '3',
+          revenueCents: '3750',
         });
         expect(data.ghost.sales).toEqual({
           product: { id: session.ghost.id },
-          unitsSold: 0,
-          revenueCents: 0,
+          unitsSold: '0',
+          revenueCents: '0',
         });
         expect(data.topProducts).toEqual([
-          { product: session.widget, unitsSold: 3, revenueCents: 3750 },
+          { product: session.widget, unitsSold: '3', revenueCents: '3750' },
         ]);
         return data;
       },
@@ -404,7 +406,7 @@ describe('a scripted session', () => {
           logins: 3,
           ordersPlaced: 2,
           ordersConfirmed: 1,
-          revenueCents: 3750,
+          revenueCents: '3750',
         },
       ]);
     }
@@ -425,7 +427,7 @@ describe('a scripted session', () => {
       lastLoginAt: null,
       loginCount: 0,
       orderCount: 0,
-      totalSpentCents: 0,
+      totalSpentCents: '0',
     });
 
     // The type filter keeps one type.
@@ -507,8 +509,8 @@ describe('redelivery', () => {
     // …and no number moved.
     expect(await numbers()).toEqual(before);
     expect(before.figures).toMatchObject({
-      user: { activity: { loginCount: 3, orderCount: 2, totalSpentCents: 3750 } },
-      widget: { sales: { unitsSold: 3, revenueCents: 3750 } },
+      user: { activity: { loginCount: 3, orderCount: 2, totalSpentCents: '3750' } },
+      widget: { sales: { unitsSold: '3', revenueCents: '3750' } },
     });
   }, 60_000);
 
@@ -749,7 +751,7 @@ describe('who may read what', () => {
       { id: session.user.id },
       admin,
     );
-    expect(user.activity).toMatchObject({ loginCount: 4, orderCount: 2, totalSpentCents: 3750 });
+    expect(user.activity).toMatchObject({ loginCount: 4, orderCount: 2, totalSpentCents: '3750' });
   });
 
   it('refuses the admin figures to a USER at the subgraph too (not only at the gateway)', async () => {

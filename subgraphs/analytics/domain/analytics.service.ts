@@ -40,20 +40,21 @@ export interface DailyMetricsView {
   logins: number;
   ordersPlaced: number;
   ordersConfirmed: number;
-  revenueCents: number;
+  /** PostgreSQL `bigint` sums stay exact as BigInt (the schema's BigInt scalar). */
+  revenueCents: bigint;
 }
 
 export interface ProductSalesView {
   productId: string;
-  unitsSold: number;
-  revenueCents: number;
+  unitsSold: bigint;
+  revenueCents: bigint;
 }
 
 export interface UserActivityView {
   lastLoginAt: Date | null;
   loginCount: number;
   orderCount: number;
-  totalSpentCents: number;
+  totalSpentCents: bigint;
 }
 
 export interface AnalyticsServiceOptions {
@@ -274,7 +275,7 @@ export function createAnalyticsService(options: AnalyticsServiceOptions): Analyt
           logins: row?.logins ?? 0,
           ordersPlaced: row?.orders_placed ?? 0,
           ordersConfirmed: row?.orders_confirmed ?? 0,
-          revenueCents: Number(row?.revenue_cents ?? 0),
+          revenueCents: BigInt(row?.revenue_cents ?? 0),
         };
       });
     },
@@ -301,7 +302,7 @@ export function createAnalyticsService(options: AnalyticsServiceOptions): Analyt
             )
           : [];
         const found = new Map(rows.map((row) => [row.product_id, salesOf(row)]));
-        return ids.map((id) => found.get(id) ?? { productId: id, unitsSold: 0, revenueCents: 0 });
+        return ids.map((id) => found.get(id) ?? { productId: id, unitsSold: 0n, revenueCents: 0n });
       });
     },
 
@@ -331,7 +332,7 @@ export function createAnalyticsService(options: AnalyticsServiceOptions): Analyt
               lastLoginAt: row.last_login_at ? new Date(row.last_login_at) : null,
               loginCount: row.login_count,
               orderCount: row.order_count,
-              totalSpentCents: Number(row.total_spent_cents),
+              totalSpentCents: BigInt(row.total_spent_cents),
             },
           ]),
         );
@@ -341,7 +342,7 @@ export function createAnalyticsService(options: AnalyticsServiceOptions): Analyt
               lastLoginAt: null,
               loginCount: 0,
               orderCount: 0,
-              totalSpentCents: 0,
+              totalSpentCents: 0n,
             },
         );
       });
@@ -358,7 +359,7 @@ interface ProductSalesRow {
 function salesOf(row: ProductSalesRow): ProductSalesView {
   return {
     productId: row.product_id,
-    unitsSold: Number(row.units_sold),
-    revenueCents: Number(row.revenue_cents),
+    unitsSold: BigInt(row.units_sold),
+    revenueCents: BigInt(row.revenue_cents),
   };
 }

@@ -1,7 +1,7 @@
 /** Analytics resolvers: thin — arguments in, domain decisions and service calls, result out. */
 import type DataLoader from 'dataloader';
 import type { GraphQLResolverMap, SubgraphContext } from '../../../shared/server/index.ts';
-import { DateTimeScalar } from '../../../shared/server/index.ts';
+import { BigIntScalar, DateTimeScalar } from '../../../shared/server/index.ts';
 import { assertAdmin, assertCanReadActivity } from '../domain/analytics.decisions.ts';
 import type {
   AnalyticsService,
@@ -32,6 +32,7 @@ export function createAnalyticsResolvers(
   };
 
   return {
+    BigInt: BigIntScalar,
     DateTime: DateTimeScalar,
     Query: {
       eventCounts: (
