@@ -38,6 +38,16 @@ describe('platform environment', () => {
     },
   );
 
+  it('takes ADMIN_EMAIL in development only: production refuses it, naming the command to use', () => {
+    expect(problems({ ADMIN_EMAIL: 'root@example.com' })).toEqual([]);
+    expect(problems({ NODE_ENV: 'production', ADMIN_EMAIL: 'root@example.com' })).toEqual([
+      expect.stringMatching(
+        /^ADMIN_EMAIL: is for development only .*npm run users:set-role -- <email> ADMIN/,
+      ),
+    ]);
+    expect(problems({ NODE_ENV: 'production' })).toEqual([]);
+  });
+
   it('refuses a GATEWAY_TOKEN_SECRET shorter than 32 characters', () => {
     expect(problems({ GATEWAY_TOKEN_SECRET: 'short' })).toEqual([
       expect.stringMatching(/^GATEWAY_TOKEN_SECRET: expected a random secret of at least 32/),

@@ -79,7 +79,11 @@ export const platformEnvSchema = commonEnvSchema
      * its operations run. Default unset: any valid operation runs (APQ in Redis).
      */
     GATEWAY_TRUSTED_DOCUMENTS: z.string().min(1).optional(),
-    /** The first account registered with this address becomes ADMIN. */
+    /**
+     * Development only: the account registered with this address becomes ADMIN. Production
+     * refuses it (whoever registers the address first would be ADMIN, unverified); operators
+     * grant ADMIN to an existing account with `npm run users:set-role`.
+     */
     ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
     /**
      * Signs the identity token the gateway sends each subgraph (HS256). Required when
@@ -109,6 +113,14 @@ export const platformEnvSchema = commonEnvSchema
     AUTH_LOGIN_MAX_ATTEMPTS_PER_IP: env.positiveInt(100),
   })
   .superRefine((value, ctx) => {
+    if (value.ADMIN_EMAIL && value.NODE_ENV === 'production') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ADMIN_EMAIL'],
+        message:
+          'is for development only (whoever registers that address first becomes ADMIN, unverified); unset it and grant ADMIN to an existing account with: npm run users:set-role -- <email> ADMIN',
+      });
+    }
     if (value.SERVICE && !value.GATEWAY_TOKEN_SECRET) {
       ctx.addIssue({
         code: 'custom',

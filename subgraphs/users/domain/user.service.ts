@@ -51,7 +51,7 @@ export type UserConnection = Connection<UserView>;
 export interface UserServiceOptions {
   /** The users subgraph's cache (its own prefix). */
   cache: Cache;
-  events: ServiceEvents;
+  events: Pick<ServiceEvents, 'publish'>;
   metrics: ServiceMetrics;
   logger: Logger;
   /** Postgres schema of the users tables. */
@@ -78,6 +78,15 @@ export interface UserService {
     input: { id?: string | null; name?: string | null },
   ): Promise<UserView>;
   setRole(em: EntityManager, identity: Identity | null, id: string, role: Role): Promise<UserView>;
+  /**
+   * The operators' path (`npm run users:set-role`, no identity): sets the role of the account
+   * with `email`, as `setRole` does; its previous role with it. NOT_FOUND when none has it.
+   */
+  setRoleByEmail(
+    em: EntityManager,
+    email: string,
+    role: Role,
+  ): Promise<{ user: UserView; previousRole: Role }>;
   delete(em: EntityManager, identity: Identity | null, id: string): Promise<boolean>;
   /** Creates the profile unless it exists or was deleted (idempotent: redeliveries are no-ops). */
   createProfile(em: EntityManager, profile: NewProfile): Promise<void>;
@@ -123,6 +132,32 @@ export function createUserService(options: UserServiceOptions): UserService {
     const user = await em.findOne(UserEntity, { id });
     if (!user) throw new NotFoundError('User');
     return user;
+  };
+
+  /** Sets the role of the user `find` returns, with its `user.role_changed` event. */
+  const changeRole = async (
+    em: EntityManager,
+    find: (tx: EntityManager) => Promise<User>,
+    role: Role,
+  ): Promise<{ user: UserView; previousRole: Role }> => {
+    const { user, previousRole } = await em.transactional(async (tx) => {
+      const found = await find(tx);
+      const previousRole = found.role;
+      if (previousRole === role) return { user: found, previousRole };
+      found.role = role;
+      found.updatedAt = now();
+      await tx.flush();
+      const data: UserRoleChangedV1 = {
+        userId: found.id,
+        role,
+        previousRole,
+        changedAt: found.updatedAt.toISOString(),
+      };
+      await events.publish(tx, [{ type: 'user.role_changed', subject: found.id, data }]);
+      return { user: found, previousRole };
+    });
+    await invalidate(user.id);
+    return { user: viewOf(user), previousRole };
   };
 
   return {
@@ -183,24 +218,21 @@ export function createUserService(options: UserServiceOptions): UserService {
     async setRole(em, identity, rawId, role) {
       assertAdmin(identity);
       const id = rawId.toLowerCase();
-      const updated = await em.transactional(async (tx) => {
-        const user = await load(tx, id);
-        if (user.role === role) return user;
-        const previousRole = user.role;
-        user.role = role;
-        user.updatedAt = now();
-        await tx.flush();
-        const data: UserRoleChangedV1 = {
-          userId: id,
-          role,
-          previousRole,
-          changedAt: user.updatedAt.toISOString(),
-        };
-        await events.publish(tx, [{ type: 'user.role_changed', subject: id, data }]);
-        return user;
-      });
-      await invalidate(id);
-      return viewOf(updated);
+      const { user } = await changeRole(em, (tx) => load(tx, id), role);
+      return user;
+    },
+
+    async setRoleByEmail(em, email, role) {
+      return changeRole(
+        em,
+        async (tx) => {
+          const normalised = email.normalize('NFKC').trim().toLowerCase();
+          const user = await tx.findOne(UserEntity, { email: normalised });
+          if (!user) throw new NotFoundError('User');
+          return user;
+        },
+        role,
+      );
     },
 
     async delete(em, identity, rawId) {
