@@ -18,6 +18,7 @@
  * started before a write of the same user finished is not shared with one that starts after
  * it (the write epoch, ./write-epochs.ts).
  */
+import { GraphQLError } from 'graphql';
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { Counter, Histogram } from 'prom-client';
@@ -137,6 +138,13 @@ export function createSubgraphDataSource(
       injectTraceparent(http.headers);
     },
   });
+  // A subgraph's 400 about a value the gateway could not check (a custom scalar such as
+  // DateTime: the supergraph knows its name, not its rules) is the client's mistake.
+  const remoteError = source.errorFromResponse.bind(source);
+  source.errorFromResponse = async (response) => {
+    const error = await remoteError(response);
+    return response.status === 400 ? (valueErrorOf(error) ?? error) : error;
+  };
   const once = source.process.bind(source);
   const attempt: typeof once = async (processOptions) => {
     const started = process.hrtime.bigint();
@@ -203,6 +211,31 @@ export function createSubgraphDataSource(
     };
   };
   return source;
+}
+
+/** How graphql-js words a value that does not fit its type (literal, variable). */
+const VALUE_ERROR =
+  /^(Expected value of type |Variable "\$[_A-Za-z][_0-9A-Za-z]*" got invalid value )/;
+
+/**
+ * BAD_USER_INPUT with the subgraph's words when every error of its 400 answer is about a
+ * value the client sent; undefined otherwise (any other refusal stays ours, masked and
+ * logged: the gateway sent what the subgraph did not expect).
+ */
+export function valueErrorOf(error: GraphQLError): GraphQLError | undefined {
+  const body = (error.extensions['response'] as { body?: unknown } | undefined)?.body;
+  const errors = (body as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(errors) || errors.length === 0) return undefined;
+  const messages: string[] = [];
+  for (const entry of errors as { message?: unknown; extensions?: { code?: unknown } }[]) {
+    const { message } = entry;
+    if (typeof message !== 'string') return undefined;
+    if (entry.extensions?.code !== 'BAD_USER_INPUT' && !VALUE_ERROR.test(message)) {
+      return undefined;
+    }
+    messages.push(message);
+  }
+  return new GraphQLError(messages.join('\n'), { extensions: { code: 'BAD_USER_INPUT' } });
 }
 
 /** Socket failures of undici's client that a second attempt may not meet again. */

@@ -26,7 +26,14 @@
  * linear in the document and terminates on anything the parser accepts.
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { GraphQLError, Kind, getNamedType, getNullableType, isListType } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  OperationTypeNode,
+  getNamedType,
+  getNullableType,
+  isListType,
+} from 'graphql';
 import type {
   ASTVisitor,
   DocumentNode,
@@ -310,9 +317,10 @@ export function nestingOf(source: string, stopAt = Number.POSITIVE_INFINITY): nu
 }
 
 /**
- * Refuses a request whose `operationName` names no operation of the document (or that omits
- * it for a document of several) with OPERATION_RESOLUTION_FAILURE and HTTP 400. Apollo Server
- * lets such a request through to the gateway, which then fails with an internal error.
+ * Refuses, with HTTP 400, what Apollo Server would let through to the gateway's executor to
+ * fail there as an internal error: a request whose `operationName` names no operation of the
+ * document (or that omits it for a document of several), OPERATION_RESOLUTION_FAILURE; and a
+ * subscription sent over HTTP, BAD_REQUEST, naming the WebSocket endpoint.
  */
 export function operationResolutionPlugin<
   TContext extends BaseContext,
@@ -321,6 +329,13 @@ export function operationResolutionPlugin<
     async requestDidStart() {
       return {
         async didResolveOperation({ operation, request }) {
+          // Subscriptions run over graphql-ws; everything reaching this pipeline came over HTTP.
+          if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
+            throw new GraphQLError(
+              'Subscriptions are served over WebSocket: connect a graphql-ws client to this same path',
+              { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
+            );
+          }
           if (operation) return;
           const name = request.operationName;
           throw new GraphQLError(

@@ -119,21 +119,45 @@ export function formatError(
       extensions: { code: original.code, ...original.extensions() },
     };
   }
-  const code = formatted.extensions?.['code'];
-  if (typeof code === 'string' && PASSTHROUGH_CODES.has(code)) {
+  const code = clientCodeOf(formatted, error, original);
+  if (code) {
     // Stack traces and the gateway's `serviceName` describe internals, not the client's error.
     const {
       stacktrace: _stacktrace,
       serviceName: _serviceName,
       ...extensions
     } = formatted.extensions ?? {};
-    return { ...formatted, extensions };
+    return { ...formatted, extensions: { ...extensions, code } };
   }
   return {
     message: 'Internal server error',
     ...(formatted.path ? { path: formatted.path } : {}),
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   };
+}
+
+/**
+ * The public code of a client's error, or undefined for ours. A code Apollo or graphql-js
+ * set for a malformed request passes (the innermost one: a scalar's BAD_USER_INPUT inside a
+ * validation error); so does a request Apollo refused with an HTTP 4xx
+ * status but no code (an APQ hash that does not match its query, say): BAD_REQUEST.
+ */
+function clientCodeOf(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  original: unknown,
+): string | undefined {
+  // A scalar's own verdict (BAD_USER_INPUT) outranks the validation error graphql-js wraps
+  // it in, so the gateway can tell a refused value from a query it should not have sent.
+  const own = original instanceof GraphQLError ? original.extensions['code'] : undefined;
+  if (original !== error && typeof own === 'string' && PASSTHROUGH_CODES.has(own)) return own;
+  const code = formatted.extensions?.['code'];
+  if (typeof code === 'string' && PASSTHROUGH_CODES.has(code)) return code;
+  if (error instanceof GraphQLError && error.extensions['code'] === undefined) {
+    const status = (error.extensions['http'] as { status?: unknown } | undefined)?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) return 'BAD_REQUEST';
+  }
+  return undefined;
 }
 
 /**
@@ -146,13 +170,22 @@ function unwrap(error: unknown): unknown {
   return current;
 }
 
-/** True for errors whose message reaches clients as-is (not masked). */
+/**
+ * True for errors whose message reaches clients as-is; false for those `formatError` masks
+ * (whose cause must be logged). One rule for both, so nothing masked goes unlogged.
+ */
 export function isClientError(error: unknown): boolean {
-  const original = unwrap(error);
-  if (original instanceof DomainError) return true;
-  const code = (original as { extensions?: { code?: unknown } } | null)?.extensions?.code;
-  if (typeof code === 'string') return PASSTHROUGH_CODES.has(code);
-  // graphql-js reports parse and validation failures (the client's) without a path, and
-  // execution failures such as a null in a non-null field (ours) with one.
-  return original instanceof GraphQLError && !original.path;
+  const graphqlError =
+    error instanceof GraphQLError
+      ? error
+      : new GraphQLError(error instanceof Error ? error.message : String(error), {
+          originalError: error instanceof Error ? error : undefined,
+        });
+  const formatted = graphqlError.toJSON();
+  const extensions = {
+    ...formatted.extensions,
+    code: formatted.extensions?.['code'] ?? 'INTERNAL_SERVER_ERROR',
+  };
+  const code = formatError({ ...formatted, extensions }, graphqlError).extensions?.['code'];
+  return code !== 'INTERNAL_SERVER_ERROR';
 }

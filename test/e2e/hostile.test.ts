@@ -98,6 +98,19 @@ async function buy(token: string, productId: string): Promise<string> {
   return placeOrder.id;
 }
 
+/** A raw POST to the gateway's /graphql: status and parsed body. */
+async function post(
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: GraphQLResponse['body'] }> {
+  const response = await fetch(`${fixture.gatewayUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as GraphQLResponse['body'] };
+}
+
 /** Status, data and errors of a response, with every error's request id replaced. */
 function comparable(response: GraphQLResponse): unknown {
   return {
@@ -203,6 +216,53 @@ describe('admin bootstrap', () => {
   });
 });
 
+describe('client mistakes are the client’s', () => {
+  let admin: string;
+  beforeAll(async () => {
+    admin = await anAdmin('dates-admin@example.com');
+  });
+
+  it('a subscription over HTTP POST: 400 BAD_REQUEST pointing at graphql-ws on the same path', async () => {
+    const response = await post({ query: 'subscription { orderStatusChanged { id } }' });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining('graphql-ws'),
+        extensions: { code: 'BAD_REQUEST' },
+      }),
+    ]);
+  });
+
+  it('a DateTime a subgraph refuses, as a literal or a variable: BAD_USER_INPUT with its reason', async () => {
+    const literal = await fixture.gql('{ eventCounts(from: "yesterday") { type } }', {}, admin);
+    expect(literal.status).toBe(200);
+    expect(literal.body.errors).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining('DateTime must be an ISO-8601 string'),
+        extensions: { code: 'BAD_USER_INPUT' },
+      }),
+    ]);
+    const variable = await fixture.gql(
+      'query ($from: DateTime) { eventCounts(from: $from) { type } }',
+      { from: 'yesterday' },
+      admin,
+    );
+    expect(codes(variable)).toEqual(['BAD_USER_INPUT']);
+    expect(variable.body.errors?.[0]?.message).toContain('DateTime must be an ISO-8601 string');
+  });
+
+  it('an APQ hash that does not match its query: 400 BAD_REQUEST saying so', async () => {
+    const response = await post({
+      query: '{ __typename }',
+      extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([
+      { message: 'provided sha does not match query', extensions: { code: 'BAD_REQUEST' } },
+    ]);
+  });
+});
+
 // Last: it stops a subgraph.
 describe('shared work', () => {
   it('8 identical concurrent queries whose answer carries an error each get what a lone caller gets, with their own request id', async () => {
@@ -223,5 +283,13 @@ describe('shared work', () => {
     const ids = [lone, ...answers].map((a) => a.body.errors?.[0]?.extensions?.['requestId']);
     expect(ids.every((id) => typeof id === 'string')).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
+    // The masked error's cause is in the log, under the request id the client was given.
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        requestId: ids[0],
+        msg: 'internal error in GraphQL operation',
+      }),
+    );
   });
 });
