@@ -36,6 +36,7 @@ import {
   graphqlErrorHandler,
   listen,
   observabilityPlugin,
+  wellFormedTextPlugin,
 } from '../shared/server/index.ts';
 import { authenticate, clientIpOf, createAccessTokenVerifier } from './auth.ts';
 import {
@@ -323,6 +324,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       observabilityPlugin<GatewayContext>(metrics),
       metricsPlugin<GatewayContext>({ registry: metrics.registry }),
       operationResolutionPlugin<GatewayContext>(),
+      wellFormedTextPlugin<GatewayContext>(),
       ...(epochs ? [coalescingPlugin<GatewayContext>({ registry: metrics.registry, epochs })] : []),
       authorizationPlugin<GatewayContext>({
         policy: () => {

@@ -6,10 +6,12 @@
  * `isTransientError` tells infrastructure failures (retried without limit) from event failures.
  */
 import { z } from 'zod';
+import type { EntityManager } from '../db/index.ts';
 import {
   InvalidEventError,
   createCatalogue,
   createEnvelope,
+  createOutbox,
   dataSchemaUri,
   defineEventType,
   dlqTopic,
@@ -353,5 +355,30 @@ describe('topic and channel names', () => {
   it('dead-letters <topic> to <topic>.dlq and signals the outbox on a per-schema channel', () => {
     expect(dlqTopic('users.events')).toBe('users.events.dlq');
     expect(outboxChannel('users')).toBe('eventgraph_outbox_users');
+  });
+});
+
+describe('the outbox refuses text a consumer’s database would refuse or alter', () => {
+  const Named = defineEventType('user.named', 1, z.object({ name: z.string() }));
+  const outbox = createOutbox({
+    schema: 'svc',
+    source: 'svc',
+    catalogue: createCatalogue([Named]),
+  });
+  // Validation runs before the outbox writes anything, so no database is involved.
+  const inTransaction = { isInTransaction: () => true } as unknown as EntityManager;
+
+  it.each([
+    ['a NUL', 'Eve\u0000', 'data.name contains a NUL character (U+0000)'],
+    ['a lone surrogate', 'Eve \ud800', 'data.name contains a lone UTF-16 surrogate'],
+  ])('with %s: InvalidEventError naming the field', async (_what, name, message) => {
+    const error = await outbox
+      .publish(inTransaction, [{ type: 'user.named', subject: 'u1', data: { name } }])
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(error).toBeInstanceOf(InvalidEventError);
+    expect((error as Error).message).toContain(message);
   });
 });

@@ -16,6 +16,7 @@ import { Migration } from '@mikro-orm/migrations';
 import type { MigrationObject } from '@mikro-orm/core';
 import type { EntityManager } from '../db/index.ts';
 import { currentTraceparent } from '../observability/index.ts';
+import { illFormedIn } from '../text/index.ts';
 import { InvalidEventError, dataSchemaUri } from './catalogue.ts';
 import type { EventCatalogue } from './catalogue.ts';
 import { createEnvelope } from './envelope.ts';
@@ -120,7 +121,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
         if (!definition)
           throw new InvalidEventError(envelope.id, `unknown event type ${event.type}`);
         // Publish what the schema produced (defaults applied, unknown keys stripped).
-        return { ...envelope, data: options.catalogue.parse(envelope) };
+        const data = options.catalogue.parse(envelope);
+        // Text a consumer's database would refuse or alter never leaves (../text).
+        const illFormed = illFormedIn(data, 'data');
+        if (illFormed) {
+          throw new InvalidEventError(envelope.id, `${illFormed.where} ${illFormed.problem}`);
+        }
+        return { ...envelope, data };
       });
       const connection = em.getConnection();
       const ctx = em.getTransactionContext<object>();

@@ -31,3 +31,4 @@ export {
   pageSize,
 } from './pagination.ts';
 export type { Connection, KeysetCursor } from './pagination.ts';
+export { illFormedArgument, wellFormedTextPlugin } from './well-formed-text.ts';

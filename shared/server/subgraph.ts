@@ -34,6 +34,7 @@ import type { EventCatalogue, EventTransport, ServiceEvents } from '../events/in
 import { createMetrics, traceHttpRequests } from '../observability/index.ts';
 import type { Logger, ServiceMetrics } from '../observability/index.ts';
 import { observabilityPlugin } from './graphql-plugin.ts';
+import { wellFormedTextPlugin } from './well-formed-text.ts';
 import type { RequestContext } from './graphql-plugin.ts';
 import { createHttpApp, createServer, graphqlErrorHandler, listen } from './http.ts';
 
@@ -229,6 +230,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
         // Inline traces only feed Apollo Studio, which this platform does not use.
         ApolloServerPluginInlineTraceDisabled(),
         observabilityPlugin<SubgraphContext>(metrics),
+        wellFormedTextPlugin<SubgraphContext>(),
       ],
     });
     await apollo.start();

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { captureLogs, waitFor } from '../../shared/testing/index.ts';
 import type { GraphQLResponse } from '../../shared/testing/index.ts';
-import { TEST_PASSWORD, codes, startTestPlatform } from './fixture.ts';
+import { TEST_PASSWORD, claimsOf, codes, startTestPlatform } from './fixture.ts';
 import type { TestPlatform } from './fixture.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -48,9 +48,9 @@ async function grantAdmin(email: string): Promise<string> {
   // Auth learns the role by event; a login then issues an ADMIN token.
   return waitFor(
     async () => {
+      // Auth puts the role in tokens once it has consumed user.role_changed.
       const token = await login(email);
-      const { body } = await fixture.gql<{ me: { role: string } }>('{ me { role } }', {}, token);
-      return body.data?.me.role === 'ADMIN' && token;
+      return claimsOf(token).scope.split(' ').includes('admin') && token;
     },
     { timeoutMs: 15_000, what: `${email} to become ADMIN` },
   );
@@ -260,6 +260,49 @@ describe('client mistakes are the client’s', () => {
     expect(response.body.errors).toEqual([
       { message: 'provided sha does not match query', extensions: { code: 'BAD_REQUEST' } },
     ]);
+  });
+});
+
+describe('ill-formed text', () => {
+  it('a NUL in an anonymous search: 400 BAD_USER_INPUT naming the argument, nothing logged as ours', async () => {
+    const logged = logs.lines.length;
+    const response = await post({
+      query: 'query ($s: String) { products(search: $s) { edges { cursor } } }',
+      variables: { s: 'wid\u0000get' },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([
+      {
+        message: 'Argument $s contains a NUL character (U+0000)',
+        extensions: { code: 'BAD_USER_INPUT', field: 's' },
+      },
+    ]);
+    const literal = await post({
+      query: '{ products(search: "wid\\u0000get") { edges { cursor } } }',
+    });
+    expect(literal.status).toBe(400);
+    expect(literal.body.errors?.[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      field: 'search',
+    });
+    expect(logs.lines.slice(logged).filter((line) => line['level'] === 50)).toEqual([]);
+  });
+
+  it('a lone surrogate in a name is refused before anything is stored or published', async () => {
+    const email = 'surrogate@example.com';
+    const response = await post({
+      query: 'mutation ($input: RegisterInput!) { register(input: $input) { accessToken } }',
+      variables: { input: { email, password: TEST_PASSWORD, name: 'Eve \ud800' } },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([
+      {
+        message: 'Argument $input.name contains a lone UTF-16 surrogate (not valid Unicode)',
+        extensions: { code: 'BAD_USER_INPUT', field: 'input' },
+      },
+    ]);
+    // Nothing was created: the address is still free.
+    await fixture.register(email, 'Eve');
   });
 });
 
