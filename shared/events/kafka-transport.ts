@@ -68,8 +68,13 @@ export async function startKafkaTransport(options: KafkaTransportOptions): Promi
       () =>
       ({ level, log }) => {
         const { message, ...extra } = log;
+        // kafkajs logs every error response of the broker ("[Connection] Response …") at
+        // ERROR, the retriable ones too (a coordinator still loading, a leader moving),
+        // then retries. What fails for good reaches our code and is logged there; one
+        // response is a warning.
+        const retried = level <= logLevel.ERROR && /^Response /.test(String(message));
         const method =
-          level <= logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';
+          level <= logLevel.ERROR && !retried ? 'error' : level <= logLevel.WARN ? 'warn' : 'debug';
         logger[method]({ component: 'kafkajs', ...extra }, message);
       },
   });

@@ -500,19 +500,24 @@ export async function startKafka(options: KafkaClusterOptions = {}): Promise<Kaf
       startTimeoutMs,
       () => `not every Kafka node joined the cluster within ${startTimeoutMs} ms`,
     );
-    // The group coordinator answers once __consumer_offsets exists: create it now, so the
-    // first consumer of a test does not wait for it.
+    // The group coordinator answers once __consumer_offsets exists, and idempotent producers
+    // get an id once the producer-id machinery has loaded: both now, so that the first test
+    // neither waits for them nor meets their "coordinator is loading" answers.
     const warm = new kafkajs.Kafka({
       clientId: 'eventgraph-test-kafka',
       brokers,
       logLevel: kafkajs.logLevel.NOTHING,
-    }).admin();
-    await warm.connect();
+    });
+    const warmAdmin = warm.admin();
+    await warmAdmin.connect();
     try {
-      await warm.describeGroups(['eventgraph-test-kafka-warmup']);
+      await warmAdmin.describeGroups(['eventgraph-test-kafka-warmup']);
     } finally {
-      await warm.disconnect();
+      await warmAdmin.disconnect();
     }
+    const warmProducer = warm.producer({ idempotent: true });
+    await warmProducer.connect();
+    await warmProducer.disconnect();
   } catch (error) {
     await stop();
     throw error;
