@@ -8,7 +8,7 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { createInProcessTransport, dlqTopic, startKafkaTransport } from '../shared/events/index.ts';
+import { createInProcessTransport, startKafkaTransport } from '../shared/events/index.ts';
 import type { EventTransport } from '../shared/events/index.ts';
 import { redactUrl } from '../shared/config/index.ts';
 import {
@@ -21,7 +21,6 @@ import {
 } from './lib/harness.ts';
 import {
   KAFKA_DEFAULTS,
-  TOPIC,
   consumerOutcomes,
   startBackbone,
   startPgBaseline,
@@ -60,8 +59,8 @@ const TARGET_RATE = 1000;
 
 const USAGE = `Usage: node bench/events.bench.ts [options]
 
-  --transport kafka|in-process  bus under the backbone (default kafka: the Kafka test broker
-                                in a child process, or KAFKA_BROKERS when set)
+  --transport kafka|in-process  bus under the backbone (default kafka: Apache Kafka started
+                                by test/kafka, or KAFKA_BROKERS when set)
   --events N            saturation: events to publish as fast as possible (20000)
   --tx-size N           saturation: events per publish transaction (50)
   --publishers N        saturation: concurrent publishers (4)
@@ -71,8 +70,10 @@ const USAGE = `Usage: node bench/events.bench.ts [options]
   --warmup N            events through each pipeline before measuring (500)
   --subjects N          aggregates (Kafka keys) per publisher (250)
   --partitions N        partitions of the topics (3)
-  --brokers N           test broker size (3)
-  --base-port N         test broker's first port (19592; tests use 19092 and 19192)
+  --nodes N             Kafka nodes to start (1, as docker-compose.yml runs; 3 for a
+                        cluster with replication factor 3)
+  --base-port N         first Kafka node's client port (19592; its controller listens 10
+                        above; tests use 19092, 19292 and 19392)
   --relay-batch N       outbox relay batchSize (code default 500)
   --relay-poll-ms N     outbox relay pollIntervalMs (code default 1000)
   --linger-ms N         outbox relay lingerMs: wait after a wake-up so close commits share
@@ -81,7 +82,8 @@ const USAGE = `Usage: node bench/events.bench.ts [options]
   --compression none|gzip  Kafka producer batch compression (code default none; services
                         set it from KAFKA_COMPRESSION, which the benchmark does not read)
   --concurrent-partitions N  Kafka transport partitionsConsumedConcurrently (code default 3)
-  --session-timeout-ms N  Kafka consumer session timeout (6000, as tests use with this broker)
+  --session-timeout-ms N  Kafka consumer session timeout (code default 30000; only a
+                        rebalance waits for it)
   --effect persist|insert  consumer handler: em.create() flushed with the batch commit
                         (default; the recommended handler pattern), or one INSERT query
                         per event
@@ -93,8 +95,8 @@ const USAGE = `Usage: node bench/events.bench.ts [options]
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; the
 benchmark creates and drops its own database there), KAFKA_BROKERS (use these brokers instead
-of starting the test broker), BENCH_LOG_LEVEL (code-under-test log lines shown on stderr,
-default warn).`;
+of starting Kafka; the run's topics and groups are deleted after), BENCH_LOG_LEVEL
+(code-under-test log lines shown on stderr, default warn).`;
 
 const { values } = parseArgs({
   allowNegative: true,
@@ -109,7 +111,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '500' },
     subjects: { type: 'string', default: '250' },
     partitions: { type: 'string', default: '3' },
-    brokers: { type: 'string', default: '3' },
+    nodes: { type: 'string', default: '1' },
     'base-port': { type: 'string', default: '19592' },
     'relay-batch': { type: 'string' },
     'relay-poll-ms': { type: 'string' },
@@ -117,7 +119,7 @@ const { values } = parseArgs({
     'max-wait-ms': { type: 'string' },
     compression: { type: 'string' },
     'concurrent-partitions': { type: 'string' },
-    'session-timeout-ms': { type: 'string', default: '6000' },
+    'session-timeout-ms': { type: 'string' },
     'pool-max': { type: 'string' },
     effect: { type: 'string', default: 'persist' },
     'drain-timeout-s': { type: 'string', default: '60' },
@@ -145,7 +147,7 @@ const opts = {
   warmup: int('warmup', values.warmup, 0),
   subjects: int('subjects', values.subjects),
   partitions: int('partitions', values.partitions),
-  brokers: int('brokers', values.brokers),
+  nodes: int('nodes', values.nodes),
   basePort: int('base-port', values['base-port']),
   relayBatch: optionalInt('relay-batch', values['relay-batch']),
   relayPollMs: optionalInt('relay-poll-ms', values['relay-poll-ms']),
@@ -153,7 +155,7 @@ const opts = {
   maxWaitMs: optionalInt('max-wait-ms', values['max-wait-ms'], 0),
   compression: optionalOneOf('compression', values.compression, ['none', 'gzip'] as const),
   concurrentPartitions: optionalInt('concurrent-partitions', values['concurrent-partitions']),
-  sessionTimeoutMs: int('session-timeout-ms', values['session-timeout-ms']),
+  sessionTimeoutMs: optionalInt('session-timeout-ms', values['session-timeout-ms']),
   poolMax: optionalInt('pool-max', values['pool-max']),
   effect: oneOf('effect', values.effect, ['insert', 'persist'] as const),
   drainTimeoutMs: int('drain-timeout-s', values['drain-timeout-s']) * 1000,
@@ -181,12 +183,7 @@ async function createDatabase(): Promise<string> {
 
 async function startEventsBus(): Promise<Bus | undefined> {
   if (opts.transport !== 'kafka') return undefined;
-  return startBus({
-    runId,
-    brokers: opts.brokers,
-    basePort: opts.basePort,
-    topics: [TOPIC, dlqTopic(TOPIC), 'bench.raw'],
-  });
+  return startBus({ runId, nodes: opts.nodes, basePort: opts.basePort });
 }
 
 async function kafkaTransport(bus: Bus, clientId: string): Promise<EventTransport> {
@@ -196,7 +193,7 @@ async function kafkaTransport(bus: Bus, clientId: string): Promise<EventTranspor
     logger,
     topicPrefix: bus.topicPrefix,
     defaultPartitions: opts.partitions,
-    sessionTimeoutMs: opts.sessionTimeoutMs,
+    ...(opts.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
     ...(opts.maxWaitMs !== undefined ? { maxWaitTimeMs: opts.maxWaitMs } : {}),
     ...(opts.compression !== undefined ? { compression: opts.compression } : {}),
     ...(opts.concurrentPartitions !== undefined
@@ -268,7 +265,7 @@ async function runBusBaseline(results: Results, bus: Bus | undefined): Promise<v
       brokers: bus.brokers,
       topicPrefix: bus.topicPrefix,
       partitions: opts.partitions,
-      sessionTimeoutMs: opts.sessionTimeoutMs,
+      sessionTimeoutMs: opts.sessionTimeoutMs ?? KAFKA_DEFAULTS.sessionTimeoutMs,
       maxWaitTimeMs: opts.maxWaitMs ?? KAFKA_DEFAULTS.maxWaitTimeMs,
       compression: opts.compression ?? KAFKA_DEFAULTS.compression,
       partitionsConsumedConcurrently:
@@ -450,7 +447,7 @@ function report(results: Results, pgVersion: string, bus: Bus | undefined): bool
         ? `kafka maxWaitTimeMs ${code(opts.maxWaitMs, KAFKA_DEFAULTS.maxWaitTimeMs)}, ` +
           `compression ${code(opts.compression, KAFKA_DEFAULTS.compression)}, ` +
           `partitionsConsumedConcurrently ${code(opts.concurrentPartitions, KAFKA_DEFAULTS.partitionsConsumedConcurrently)}, ` +
-          `sessionTimeoutMs ${opts.sessionTimeoutMs}; `
+          `sessionTimeoutMs ${code(opts.sessionTimeoutMs, KAFKA_DEFAULTS.sessionTimeoutMs)}; `
         : '') +
       `pool max ${code(opts.poolMax, 10)} per service; effect: ${opts.effect === 'insert' ? 'one INSERT query per event' : 'em.create, flushed with the batch commit (the recommended handler pattern)'}`,
   );
@@ -496,15 +493,6 @@ function report(results: Results, pgVersion: string, bus: Bus | undefined): bool
     ]),
   );
   if (results.busLabel) out.push(`(bus baseline = ${results.busLabel})`);
-  if (bus && !process.env['KAFKA_BROKERS']) {
-    out.push(
-      'Note: the test broker (librdkafka 2.0 mock) answers a fetch with at most one record batch\n' +
-        'per partition (one relay send), and a fetch that finds no data waits the whole\n' +
-        'maxWaitTimeMs without waking for new data; a real Kafka does neither. Kafka-path\n' +
-        'latency and consumer throughput here are therefore pessimistic; compare with the bus\n' +
-        'baseline, which has the same handicap.',
-    );
-  }
   out.push('');
   out.push('Where the backbone time goes (p50 / p99 ms):');
   out.push(

@@ -44,6 +44,7 @@ export const KAFKA_DEFAULTS = {
   maxWaitTimeMs: 250,
   compression: 'none',
   partitionsConsumedConcurrently: 3,
+  sessionTimeoutMs: 30_000,
 } as const;
 
 // ---------------------------------------------------------------------------------------------

@@ -1,15 +1,16 @@
 /**
  * What every benchmark sets up the same way: its run id, flag parsing, a logger for the code
- * under test, a throw-away database and the Kafka bus (the test broker in a child process, or
+ * under test, a throw-away database and the Kafka bus (Apache Kafka started by test/kafka, or
  * `KAFKA_BROKERS`). Everything it creates registers its clean-up with the harness.
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { pino } from 'pino';
 import { redactUrl } from '../../shared/config/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
-import { startBrokerProcess } from './broker.ts';
+import { kafkaClasspath, startKafka } from '../../test/kafka/index.ts';
 import { interrupted, onCleanup, progress } from './harness.ts';
 
 /** A short id, unique per run: names the database, the topic prefix and the groups. */
@@ -158,46 +159,87 @@ export interface Bus {
 
 export interface BusOptions {
   readonly runId: string;
-  /** Test broker size and first port (ignored with KAFKA_BROKERS). */
-  readonly brokers: number;
+  /** Kafka nodes to start: 1 (as docker-compose.yml runs) or 3. Ignored with KAFKA_BROKERS. */
+  readonly nodes: number;
+  /** Client port of the first node (the next `nodes` ports, and 10 above, are taken too). */
   readonly basePort: number;
-  /** Topics (without prefix) to delete at clean-up on external brokers. */
-  readonly topics: readonly string[];
 }
 
 /**
- * The brokers of `KAFKA_BROKERS` when set (the run's topics are deleted at clean-up), else
- * the Kafka test broker in a child process (stopped at clean-up).
+ * The brokers of `KAFKA_BROKERS` when set (the run's topics and consumer groups, found by
+ * its prefix, are deleted at clean-up), else Apache Kafka started by `test/kafka` (its JVMs
+ * are processes of their own; stopped and their data deleted at clean-up).
  */
 export async function startBus(options: BusOptions): Promise<Bus> {
   const topicPrefix = `bench-${options.runId}.`;
   const external = process.env['KAFKA_BROKERS'];
   if (external) {
-    const brokers = external.split(',').map((b) => b.trim());
-    onCleanup('delete topics', async () => {
-      const admin = new kafkajs.Kafka({
-        clientId: 'eventgraph-bench-cleanup',
-        brokers,
-        logLevel: kafkajs.logLevel.NOTHING,
-      }).admin();
-      await admin.connect();
-      try {
-        await admin.deleteTopics({ topics: options.topics.map((t) => topicPrefix + t) });
-      } finally {
-        await admin.disconnect();
-      }
-    });
+    const brokers = external
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean);
+    onCleanup('delete Kafka topics and groups', () => deleteRunLeftovers(brokers, topicPrefix));
     return { brokers, description: `KAFKA_BROKERS=${external}`, topicPrefix };
   }
-  progress(`starting Kafka test broker (${options.brokers} brokers from port ${options.basePort})`);
-  const broker = await startBrokerProcess(options.brokers, options.basePort);
-  onCleanup('stop test broker', async () => {
-    await broker.stop();
-    progress('stopped test broker');
+  const { nodes, basePort } = options;
+  progress(`starting Apache Kafka: ${nodes} node(s) from port ${basePort} (test/kafka)`);
+  const startedAt = performance.now();
+  const cluster = await startKafka({ nodes, basePort });
+  onCleanup('stop Kafka', async () => {
+    await cluster.stop();
+    progress('stopped Kafka and deleted its data');
   });
+  const version = await kafkaVersion();
+  progress(
+    `Kafka ${version} serves after ${((performance.now() - startedAt) / 1000).toFixed(1)} s`,
+  );
   return {
-    brokers: broker.brokers,
-    description: `test broker (librdkafka mock cluster behind proxy, child process), ${options.brokers} brokers at ${broker.brokers.join(',')}`,
+    brokers: cluster.brokers,
+    description:
+      `Apache Kafka ${version} (test/kafka: KRaft, one JVM per node), ` +
+      `${nodes} node${nodes > 1 ? 's' : ''} at ${cluster.bootstrap}`,
     topicPrefix,
   };
+}
+
+/** The release test/kafka runs: the version of the kafka_2.13 jar on its classpath. */
+async function kafkaVersion(): Promise<string> {
+  const classpath = await kafkaClasspath();
+  return /kafka_2\.13-([^/:]+)\.jar/.exec(classpath)?.[1] ?? '(version unknown)';
+}
+
+/**
+ * Deletes the consumer groups and topics whose names start with the run's prefix (groups
+ * first: a group is deleted only once empty, which it is after the run's stop). Each is tried
+ * even when the other fails: a broker may lack one of the APIs.
+ */
+async function deleteRunLeftovers(brokers: readonly string[], prefix: string): Promise<void> {
+  const admin = new kafkajs.Kafka({
+    clientId: 'eventgraph-bench-cleanup',
+    brokers: [...brokers],
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  const ofRun = (names: string[]) => names.filter((name) => name.startsWith(prefix));
+  const attempt = async (what: string, run: () => Promise<number>) => {
+    try {
+      progress(`deleted ${await run()} ${what} of the run`);
+    } catch (error) {
+      progress(`could not delete the run's ${what}: ${(error as Error).message}`);
+    }
+  };
+  try {
+    await attempt('consumer groups', async () => {
+      const groups = ofRun((await admin.listGroups()).groups.map((group) => group.groupId));
+      if (groups.length > 0) await admin.deleteGroups(groups);
+      return groups.length;
+    });
+    await attempt('topics', async () => {
+      const topics = ofRun(await admin.listTopics());
+      if (topics.length > 0) await admin.deleteTopics({ topics });
+      return topics.length;
+    });
+  } finally {
+    await admin.disconnect();
+  }
 }
