@@ -1,10 +1,12 @@
 /**
  * What every benchmark sets up the same way: its run id, flag parsing, a logger for the code
- * under test, a throw-away database and the Kafka bus (Apache Kafka started by test/kafka, or
- * `KAFKA_BROKERS`). Everything it creates registers its clean-up with the harness.
+ * under test, a throw-away database, a Redis key prefix and the Kafka bus (Apache Kafka started
+ * by test/kafka, or `KAFKA_BROKERS`). Everything it creates registers its clean-up with the
+ * harness.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
 import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -145,6 +147,32 @@ export async function createBenchDatabase(runId: string): Promise<BenchDatabase>
     progress(`dropped database ${name}`);
   });
   return { name, url: url.toString(), serverVersion: version?.server_version ?? '?' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis
+
+/** The Redis the benchmarks that start services use (keys under a prefix of the run's own). */
+export const redisUrl = process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** `eventgraph:bench:<runId>:`; every key under it is deleted at clean-up. */
+export function benchRedisPrefix(runId: string): string {
+  const prefix = `eventgraph:bench:${runId}:`;
+  onCleanup('delete Redis keys', async () => {
+    const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    try {
+      let deleted = 0;
+      for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 })) {
+        const batch = keys as string[];
+        if (batch.length > 0) deleted += await redis.unlink(...batch);
+      }
+      progress(`deleted ${deleted} Redis keys under ${prefix}`);
+    } finally {
+      redis.disconnect();
+    }
+  });
+  return prefix;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,12 +3,13 @@
 export interface Summary {
   readonly count: number;
   readonly p50: number;
+  readonly p90: number;
   readonly p99: number;
   readonly max: number;
   readonly mean: number;
 }
 
-const EMPTY: Summary = { count: 0, p50: NaN, p99: NaN, max: NaN, mean: NaN };
+const EMPTY: Summary = { count: 0, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN };
 
 /** Nearest-rank percentile of ascending `sorted` (p in 0..100). */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
@@ -17,7 +18,7 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 
-/** p50/p99/max/mean of the finite values. */
+/** p50/p90/p99/max/mean of the finite values. */
 export function summarize(values: Iterable<number>): Summary {
   const finite = Float64Array.from([...values].filter(Number.isFinite)).sort();
   if (finite.length === 0) return EMPTY;
@@ -26,6 +27,7 @@ export function summarize(values: Iterable<number>): Summary {
   return {
     count: finite.length,
     p50: percentile(finite, 50),
+    p90: percentile(finite, 90),
     p99: percentile(finite, 99),
     max: finite[finite.length - 1]!,
     mean: total / finite.length,
