@@ -19,7 +19,14 @@ import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cleanUpOnSignals, cleanup, onCleanup, progress, sleep } from './lib/harness.ts';
-import { createBenchDatabase, flagParsers, newRunId } from './lib/setup.ts';
+import {
+  benchRedisPrefix,
+  createBenchDatabase,
+  flagParsers,
+  grantAdmin,
+  newRunId,
+  redisUrl,
+} from './lib/setup.ts';
 import { fmt, ratio, table } from './lib/stats.ts';
 
 const USAGE = `Usage: npm run bench:gateway -- [options]
@@ -191,7 +198,7 @@ async function gql<T>(url: string, query: string, variables: object = {}, token?
 }
 
 /** Registers, creates products and places the orders the deep query reads. */
-async function seed(gatewayUrl: string): Promise<string[]> {
+async function seed(gatewayUrl: string, databaseUrl: string): Promise<string[]> {
   const register = async (email: string) =>
     (
       await gql<{ register: { accessToken: string } }>(
@@ -200,7 +207,18 @@ async function seed(gatewayUrl: string): Promise<string[]> {
         { i: { email, password: PASSWORD, name: email.split('@')[0] } },
       )
     ).register.accessToken;
-  const admin = await register(ADMIN_EMAIL);
+  const login = async (email: string) =>
+    (
+      await gql<{ login: { accessToken: string } }>(
+        gatewayUrl,
+        'mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
+        { e: email, p: PASSWORD },
+      )
+    ).login.accessToken;
+  // Production refuses ADMIN_EMAIL: the admin is made with the admin command, then signs in.
+  await register(ADMIN_EMAIL);
+  await grantAdmin(databaseUrl, ADMIN_EMAIL);
+  const admin = await login(ADMIN_EMAIL);
   const products: string[] = [];
   for (let i = 0; i < 24; i++) {
     const { createProduct } = await gql<{ createProduct: { id: string } }>(
@@ -237,12 +255,7 @@ async function seed(gatewayUrl: string): Promise<string[]> {
   // More callers: the same user signed in again, each login a token of its own (own jti).
   const tokens = [user];
   for (let caller = 1; caller < CALLERS; caller++) {
-    const { login } = await gql<{ login: { accessToken: string } }>(
-      gatewayUrl,
-      'mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
-      { e: 'bench-user@example.com', p: PASSWORD },
-    );
-    tokens.push(login.accessToken);
+    tokens.push(await login('bench-user@example.com'));
   }
   return tokens;
 }
@@ -304,7 +317,7 @@ async function main() {
   cleanUpOnSignals();
   const runId = newRunId();
   const database = await createBenchDatabase(runId);
-  const redisPrefix = `eventgraph:bench:${runId}:`;
+  const redisPrefix = benchRedisPrefix(runId);
 
   progress('starting the subgraphs (one process, embedded bus)');
   const subgraphUrls: Record<string, string> = {};
@@ -317,10 +330,9 @@ async function main() {
       LOG_LEVEL: 'info',
       PORT: String(await freePort()),
       DATABASE_URL: database.url,
-      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_URL: redisUrl,
       REDIS_KEY_PREFIX: redisPrefix,
       GATEWAY_TOKEN_SECRET: SECRET,
-      ADMIN_EMAIL,
       // --callers signs the user in many times from this one address.
       AUTH_LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
       AUTH_LOGIN_MAX_ATTEMPTS_PER_EMAIL: '100000',
@@ -343,7 +355,7 @@ async function main() {
   );
   progress(`subgraphs: ${Object.keys(subgraphUrls).join(', ')}`);
   progress(`seeding ${ORDERS} orders of 4 items`);
-  const tokens = await seed(servicesGateway);
+  const tokens = await seed(servicesGateway, database.url);
   const token = tokens[0]!;
   const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as object;
 
@@ -360,7 +372,7 @@ async function main() {
       PORT: String(ourPort),
       // Every autocannon connection is the same client, far over a client's rate limit.
       GATEWAY_RATE_LIMIT_PER_MINUTE: '100000000',
-      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_URL: redisUrl,
       REDIS_KEY_PREFIX: redisPrefix,
       GATEWAY_TOKEN_SECRET: SECRET,
       ...Object.fromEntries(

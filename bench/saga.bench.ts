@@ -8,10 +8,8 @@
  *
  *   node bench/saga.bench.ts [--orders 200] [--warmup 20] [--nodes 1] [--help] ...
  */
-import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient } from 'graphql-ws';
 import type { Client } from 'graphql-ws';
@@ -34,6 +32,7 @@ import {
   createBenchDatabase,
   createBenchLogger,
   flagParsers,
+  grantAdmin,
   newRunId,
   redisUrl,
   serverUrl,
@@ -216,44 +215,12 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
   }
 }
 
-const SET_ROLE = fileURLToPath(new URL('../subgraphs/users/set-role.ts', import.meta.url));
-
-/** `npm run users:set-role -- <EMAIL> ADMIN`; false while users does not know the account. */
-function setRoleAdmin(databaseUrl: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [SET_ROLE, EMAIL, 'ADMIN'],
-      // Only what the command reads: a developer's own settings must not leak in.
-      { env: { PATH: process.env['PATH'], DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' } },
-      (error, _stdout, stderr) => {
-        if (!error) resolve(true);
-        else if (stderr.includes('no account has the email')) resolve(false);
-        else reject(new Error(`users:set-role failed: ${stderr.trim()}`, { cause: error }));
-      },
-    );
-  });
-}
-
 /**
- * Makes the user an ADMIN as production does (it refuses ADMIN_EMAIL): the admin command
- * `users:set-role`, repeated until users has learned of the account by event. Auth then applies
- * user.role_changed and ends the user's sessions; the next sign-in carries ADMIN.
+ * Makes the user an ADMIN as production does (npm run users:set-role) and signs in again:
+ * the change ended its sessions, and the new token carries the ADMIN role.
  */
-async function promoteToAdmin(
-  databaseUrl: string,
-  gateway: GraphQLClient,
-  userId: string,
-): Promise<string> {
-  await until('users:set-role to find the account', () => setRoleAdmin(databaseUrl));
-  await until('auth to apply user.role_changed', async () => {
-    const [row] = await adminQuery<{ role: string }>(
-      'select role from auth.credentials where id = $1',
-      databaseUrl,
-      [userId],
-    );
-    return row?.role === 'ADMIN';
-  });
+async function promoteToAdmin(databaseUrl: string, gateway: GraphQLClient): Promise<string> {
+  await grantAdmin(databaseUrl, EMAIL, opts.timeoutMs);
   const { login } = await gateway.request<{ login: { accessToken: string } }>(
     'mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
     { e: EMAIL, p: PASSWORD },
@@ -284,12 +251,11 @@ async function startSaga(databaseUrl: string, bus: Bus): Promise<Session> {
   progress(`gateway at ${base}`);
   const gateway = graphqlClient(`${base}/graphql`);
 
-  const { register } = await gateway.request<{ register: { user: { id: string } } }>(
-    'mutation ($i: RegisterInput!) { register(input: $i) { user { id } } }',
-    { i: { email: EMAIL, password: PASSWORD, name: 'Saga Bench' } },
-  );
+  await gateway.request('mutation ($i: RegisterInput!) { register(input: $i) { expiresIn } }', {
+    i: { email: EMAIL, password: PASSWORD, name: 'Saga Bench' },
+  });
   progress('signed up; making the user an ADMIN (npm run users:set-role), signing in again');
-  const token = await promoteToAdmin(databaseUrl, gateway, register.user.id);
+  const token = await promoteToAdmin(databaseUrl, gateway);
   gateway.signIn(token);
   const feed = followOrders(`${base.replace(/^http/, 'ws')}/graphql`, token);
   onCleanup('close the WebSocket', () => feed.close());

@@ -4,8 +4,10 @@
  * by test/kafka, or `KAFKA_BROKERS`). Everything it creates registers its clean-up with the
  * harness.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import kafkajs from 'kafkajs';
 import pg from 'pg';
@@ -13,7 +15,7 @@ import { pino } from 'pino';
 import { redactUrl } from '../../shared/config/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
 import { kafkaClasspath, startKafka } from '../../test/kafka/index.ts';
-import { interrupted, onCleanup, progress } from './harness.ts';
+import { interrupted, onCleanup, progress, sleep } from './harness.ts';
 
 /** A short id, unique per run: names the database, the topic prefix and the groups. */
 export const newRunId = (): string => `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -147,6 +149,57 @@ export async function createBenchDatabase(runId: string): Promise<BenchDatabase>
     progress(`dropped database ${name}`);
   });
   return { name, url: url.toString(), serverVersion: version?.server_version ?? '?' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+
+const SET_ROLE = fileURLToPath(new URL('../../subgraphs/users/set-role.ts', import.meta.url));
+
+/** `users:set-role <email> ADMIN` on the database; false while users does not know the account. */
+function setRoleAdmin(databaseUrl: string, email: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [SET_ROLE, email, 'ADMIN'],
+      // Only what the command reads: a developer's own settings must not leak in.
+      { env: { PATH: process.env['PATH'], DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' } },
+      (error, _stdout, stderr) => {
+        if (!error) resolve(true);
+        else if (stderr.includes('no account has the email')) resolve(false);
+        else reject(new Error(`users:set-role failed: ${stderr.trim()}`, { cause: error }));
+      },
+    );
+  });
+}
+
+/**
+ * Makes an account an ADMIN as production does (it refuses ADMIN_EMAIL): the admin command
+ * `npm run users:set-role -- <email> ADMIN` on the platform's database, repeated until users
+ * has learned of the account by event; then waits until auth has applied user.role_changed.
+ * That ends the account's sessions: sign in again for a token with the ADMIN role.
+ */
+export async function grantAdmin(
+  databaseUrl: string,
+  email: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  const until = async (what: string, check: () => Promise<boolean>) => {
+    while (!(await check())) {
+      if (performance.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  };
+  await until(`users:set-role did not find ${email}`, () => setRoleAdmin(databaseUrl, email));
+  await until('auth did not apply user.role_changed', async () => {
+    const [row] = await adminQuery<{ role: string }>(
+      'select role from auth.credentials where email = $1',
+      databaseUrl,
+      [email],
+    );
+    return row?.role === 'ADMIN';
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
