@@ -333,6 +333,8 @@ async function main() {
       REDIS_URL: redisUrl,
       REDIS_KEY_PREFIX: redisPrefix,
       GATEWAY_TOKEN_SECRET: SECRET,
+      // Production puts /ready and /metrics on port 9090: any free one, so nothing collides.
+      GATEWAY_OPERATOR_PORT: '0',
       // --callers signs the user in many times from this one address.
       AUTH_LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
       AUTH_LOGIN_MAX_ATTEMPTS_PER_EMAIL: '100000',
@@ -361,6 +363,7 @@ async function main() {
 
   progress('starting our gateway (SERVICE=gateway) and the plain @apollo/gateway');
   const ourPort = await freePort();
+  const ourOperatorPort = await freePort();
   const ours = await startChild(
     'our gateway',
     'platform/start.ts',
@@ -370,6 +373,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       SERVICE: 'gateway',
       PORT: String(ourPort),
+      GATEWAY_OPERATOR_PORT: String(ourOperatorPort),
       // Every autocannon connection is the same client, far over a client's rate limit.
       GATEWAY_RATE_LIMIT_PER_MINUTE: '100000000',
       REDIS_URL: redisUrl,
@@ -385,7 +389,7 @@ async function main() {
     null,
   );
   const ourUrl = `http://127.0.0.1:${ourPort}/graphql`;
-  await waitUntilReady(`http://127.0.0.1:${ourPort}/ready`, ours.proc, 'our gateway');
+  await waitUntilReady(`http://127.0.0.1:${ourOperatorPort}/ready`, ours.proc, 'our gateway');
   const plain = await startChild(
     'plain gateway',
     'bench/lib/plain-gateway.ts',

@@ -234,6 +234,8 @@ async function startSaga(databaseUrl: string, bus: Bus): Promise<Session> {
     env: loadConfig(platformEnvSchema, {
       NODE_ENV: 'production',
       PORT: '0',
+      // /ready and /metrics on a free operator port rather than production's 9090.
+      GATEWAY_OPERATOR_PORT: '0',
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
       REDIS_KEY_PREFIX: benchRedisPrefix(runId),

@@ -46,7 +46,8 @@ export interface AccessTokenVerifier {
   verify(authorization: string | undefined): Promise<AccessTokenClaims | null>;
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i;
+const BEARER = /^Bearer (\S+)$/i;
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** Real access tokens are well under this; anything longer is refused unparsed. */
 const MAX_TOKEN_LENGTH = 4096;
 
@@ -71,6 +72,9 @@ export function createAccessTokenVerifier(
           'Expected an Authorization header of the form: Bearer <access token>',
         );
       const token = match[1]!;
+      // The form is right, the token is not ("Bearer garbage"): the same answer as any
+      // other bad token.
+      if (!JWS_COMPACT.test(token)) throw refuse();
       // Cheap structural check first: garbage never triggers a JWKS fetch.
       let header;
       try {

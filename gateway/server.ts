@@ -21,12 +21,12 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { specifiedRules } from 'graphql';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { Agent } from 'undici';
 import { createGatewayTokens, createRevocationReader } from '../shared/auth/index.ts';
 import { startCache } from '../shared/cache/index.ts';
 import type { Cache } from '../shared/cache/index.ts';
-import { formatError } from '../shared/errors/index.ts';
+import { formatError, withoutSuggestions } from '../shared/errors/index.ts';
 import type { EventTransport } from '../shared/events/index.ts';
 import { createMetrics, traceHttpRequests } from '../shared/observability/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
@@ -119,6 +119,12 @@ export interface GatewayConfig {
   host: string;
   /** 0 picks a free port. */
   port: number;
+  /**
+   * GATEWAY_OPERATOR_PORT: serve `/ready` and `/metrics` on this port of `host` only, not on
+   * the public one (they name every subgraph); 0 picks a free port. Unset: on the public
+   * port.
+   */
+  operatorPort?: number | undefined;
   /** Where the supergraph comes from: the SUPERGRAPH_PATH file (watched) or composed at start. */
   supergraph: SupergraphSourceConfig;
   /** The subgraph endpoints, by name: where requests go, whatever the supergraph's URLs say. */
@@ -182,9 +188,29 @@ export interface GatewayHandle {
   /** Base URL, e.g. `http://127.0.0.1:4000`; GraphQL at `${url}/graphql`. */
   readonly url: string;
   readonly port: number;
+  /** Base URL of `/ready` and `/metrics` when they have a port of their own. */
+  readonly operatorUrl?: string;
   /** Open WebSocket connections and subscriptions. */
   readonly subscriptions: Pick<SubscriptionServer, 'stats'>;
   stop(): Promise<void>;
+}
+
+/**
+ * The public error funnel while introspection is off: no "Did you mean …" hints, and the
+ * refusal of an introspection query names this gateway's setting, not Apollo's option.
+ */
+function formatWithoutSchemaDetails(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+): GraphQLFormattedError {
+  const answer = withoutSuggestions(formatError(formatted, error));
+  return /^GraphQL introspection is not allowed\b/.test(answer.message)
+    ? {
+        ...answer,
+        message:
+          'GraphQL introspection is off on this gateway (GATEWAY_INTROSPECTION=true turns it on)',
+      }
+    : answer;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
@@ -296,15 +322,19 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       ),
       revocations: () => revocationCache.ping(),
     },
+    operatorApart: config.operatorPort !== undefined,
   });
+  const operatorServer = config.operatorPort === undefined ? null : createServer(http.operator);
   const httpServer = createServer(http.app);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
-    formatError,
+    formatError: config.introspection ? formatError : formatWithoutSchemaDetails,
     includeStacktraceInErrorResponses: false,
     // The process entry point owns signals and stops services in order.
     stopOnTerminationSignals: false,
     introspection: config.introspection,
+    // With introspection off, no "Did you mean …" either: suggestions rebuild the schema.
+    hideSchemaDetailsFromClientErrors: !config.introspection,
     // Apollo's default, stated: a GET or a "simple" POST must carry a header a browser will
     // not send cross-site without a preflight (e.g. apollo-require-preflight).
     csrfPrevention: true,
@@ -382,11 +412,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 
   let feed: ChangeFeed | null = null;
   let listening;
+  let operatorListening;
   try {
     if (options.transport) feed = await startChangeFeed({ transport: options.transport, logger });
     else logger.warn('gateway: no event transport; subscriptions will be refused');
     if (feed) responseCache?.follow(feed);
     listening = await listen(httpServer, config.host, config.port);
+    if (operatorServer) {
+      operatorListening = await listen(operatorServer, config.host, config.operatorPort!);
+    }
   } catch (error) {
     await feed?.stop();
     await responseCache?.stop();
@@ -405,6 +439,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     apiSchema: () => apiSchema,
     validationRules: [...specifiedRules, limitsValidationRule(limits)],
     maxTokens: limits.maxTokens,
+    hideSuggestions: !config.introspection,
     async execute(request, claims) {
       const contextValue: GatewayContext = {
         requestId: `ws-${randomUUID()}`,
@@ -425,9 +460,16 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     { url: `${listening.url}/graphql`, subgraphs: config.subgraphs.map((s) => s.name) },
     `gateway ready at ${listening.url}/graphql`,
   );
+  if (operatorListening) {
+    logger.info(
+      { url: operatorListening.url },
+      `gateway operator endpoints at ${operatorListening.url}`,
+    );
+  }
   return {
     url: listening.url,
     port: listening.port,
+    ...(operatorListening ? { operatorUrl: operatorListening.url } : {}),
     subscriptions: { stats: () => subscriptions.stats() },
     async stop() {
       http.markStopping();
@@ -439,6 +481,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       await subgraphClient.close();
       await gatewayCache.stop();
       await revocationCache.stop();
+      if (operatorServer?.listening) {
+        await new Promise((resolve) => operatorServer.close(resolve));
+      }
       logger.info('gateway: stopped');
     },
   };

@@ -18,6 +18,12 @@ export const platformEnvSchema = commonEnvSchema
       .optional(),
     /** Port of the service (SERVICE set) or of the gateway (everything in one process). */
     PORT: env.port().optional(),
+    /**
+     * Gateway: the port of `/ready` and `/metrics` (they name every subgraph), apart from the
+     * public one; 0 picks a free port. Default: 9090 when NODE_ENV=production, otherwise
+     * unset (served on PORT).
+     */
+    GATEWAY_OPERATOR_PORT: env.port().optional(),
     AUTH_URL: env.httpUrl().optional(),
     USERS_URL: env.httpUrl().optional(),
     CATALOG_URL: env.httpUrl().optional(),

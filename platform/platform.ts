@@ -135,6 +135,8 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
       config: {
         host: env.HOST,
         port: env.PORT ?? 4000,
+        operatorPort:
+          env.GATEWAY_OPERATOR_PORT ?? (env.NODE_ENV === 'production' ? 9090 : undefined),
         supergraph:
           env.SUPERGRAPH_SOURCE === 'compose'
             ? { kind: 'compose' }

@@ -51,6 +51,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import type { AccessTokenClaims, RevocationReader } from '../../shared/auth/index.ts';
+import { withoutSuggestions } from '../../shared/errors/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
 import type { AccessTokenVerifier } from '../auth.ts';
 import { createBoundedStream } from './bounded-stream.ts';
@@ -89,6 +90,8 @@ export interface SubscriptionServerOptions extends SubscriptionLimits {
   validationRules?: readonly ValidationRule[];
   /** Tokens the parser reads before refusing a document. @default unlimited */
   maxTokens?: number;
+  /** Drop "Did you mean …?" hints from validation errors (introspection off). @default false */
+  hideSuggestions?: boolean;
 }
 
 export interface SubscriptionServer {
@@ -212,7 +215,12 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
     }
     const invalid = validate(schema, document, options.validationRules);
     if (invalid.length > 0) {
-      return invalid.map((e) => error(e.message, 'GRAPHQL_VALIDATION_FAILED'));
+      return invalid.map((e) =>
+        error(
+          options.hideSuggestions ? withoutSuggestions(e).message : e.message,
+          'GRAPHQL_VALIDATION_FAILED',
+        ),
+      );
     }
     const operation = getOperationAST(document, payload.operationName);
     if (!operation) return [error('No operation to run', 'BAD_USER_INPUT')];

@@ -137,6 +137,15 @@ export function formatError(
 }
 
 /**
+ * `formatted` without graphql-js's "Did you mean …?" hints, which name fields, types and
+ * enum values: with introspection off they would let a client rebuild the schema by trial.
+ */
+export function withoutSuggestions(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const message = formatted.message.replace(/ ?Did you mean .+?\?(?=$|\s)/g, '');
+  return message === formatted.message ? formatted : { ...formatted, message };
+}
+
+/**
  * The public code of a client's error, or undefined for ours. A code Apollo or graphql-js
  * set for a malformed request passes (the innermost one: a scalar's BAD_USER_INPUT inside a
  * validation error); so does a request Apollo refused with an HTTP 4xx

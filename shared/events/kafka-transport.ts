@@ -3,10 +3,22 @@
  * copy per send and in order, where the broker supports it); consumers commit a
  * partition's offsets only after its batch was handled (at-least-once). Topic and group names
  * carry `topicPrefix` so environments and test runs sharing a cluster stay apart.
+ *
+ * Two kafkajs 2.2.4 faults around a partition leader's death are guarded here (found by
+ * backbone.faults.test.ts on a three-node cluster):
+ * - `sendBatch` can resolve without writing some partitions: when the request to one leader
+ *   fails and its retry finds the partition moved to a broker that already answered for its
+ *   own partitions, kafkajs sends nothing more and reports success. So every send checks that
+ *   each partition it assigned a message to acknowledged a write, and fails otherwise.
+ * - after a failed produce whose records the old leader had replicated, the producer's
+ *   sequence numbers no longer match the log and every later send to that partition fails
+ *   with OUT_OF_ORDER_SEQUENCE_NUMBER, forever. The producer is then replaced (a new producer
+ *   id, sequences from 0); what the caller resends may land twice, which consumers dedupe.
  */
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs';
 import type { Logger } from '../observability/index.ts';
+import './kafkajs-patch.ts';
 import type {
   ConsumedMessage,
   EventTransport,
@@ -46,6 +58,22 @@ export interface KafkaTransportOptions {
   connectTimeoutMs?: number;
 }
 
+/** Broker answers meaning the producer's id/sequence state is unusable and must be renewed. */
+const PRODUCER_STATE_ERRORS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+
+function rejectsProducerState(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    const { type, cause } = current as { type?: unknown; cause?: unknown };
+    if (typeof type === 'string' && PRODUCER_STATE_ERRORS.has(type)) return true;
+    current = cause;
+  }
+  return false;
+}
+
 export class BrokerUnavailableError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -78,13 +106,37 @@ export async function startKafkaTransport(options: KafkaTransportOptions): Promi
         logger[method]({ component: 'kafkajs', ...extra }, message);
       },
   });
-  const producer: Producer = kafka.producer({
-    idempotent,
-    maxInFlightRequests: idempotent ? 1 : 5,
-    allowAutoTopicCreation: true,
-    // Murmur2 on the key, as the Java client: one aggregate, one partition, in every client.
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  /** The partition kafkajs chose for each message object of a send (see the header). */
+  const partitionOf = new WeakMap<object, number>();
+  const createProducer = (): Producer =>
+    kafka.producer({
+      idempotent,
+      maxInFlightRequests: idempotent ? 1 : 5,
+      allowAutoTopicCreation: true,
+      // Murmur2 on the key, as the Java client: one aggregate, one partition, in every client.
+      createPartitioner: () => {
+        const partitioner = Partitioners.DefaultPartitioner();
+        return (args) => {
+          const partition = partitioner(args);
+          partitionOf.set(args.message, partition);
+          return partition;
+        };
+      },
+    });
+  let producer = createProducer();
+  /** Set when the brokers rejected the producer's sequence state; renewed before the next send. */
+  let renewing: Promise<void> | undefined;
+  let staleProducer: Producer | undefined;
+  const renewProducer = () =>
+    (renewing ??= (async () => {
+      const stale = staleProducer!;
+      await stale.disconnect().catch(() => undefined);
+      const fresh = createProducer();
+      await fresh.connect();
+      producer = fresh;
+      staleProducer = undefined;
+      logger.warn('Kafka producer renewed after the brokers rejected its sequence numbers');
+    })().finally(() => (renewing = undefined)));
   const admin: Admin = kafka.admin();
   try {
     await producer.connect();
@@ -136,18 +188,38 @@ export async function startKafkaTransport(options: KafkaTransportOptions): Promi
         list.push(message);
         byTopic.set(message.topic, list);
       }
-      await producer.sendBatch({
-        acks: -1,
-        compression: options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-        topicMessages: [...byTopic].map(([topic, list]) => ({
-          topic: prefix + topic,
-          messages: list.map(({ key, value, headers }) => ({
-            key,
-            value,
-            headers: { ...headers },
-          })),
-        })),
-      });
+      if (staleProducer) await renewProducer();
+      const topicMessages = [...byTopic].map(([topic, list]) => ({
+        topic: prefix + topic,
+        messages: list.map(({ key, value, headers }) => ({ key, value, headers: { ...headers } })),
+      }));
+      const sending = producer;
+      let written: Awaited<ReturnType<Producer['sendBatch']>>;
+      try {
+        written = await sending.sendBatch({
+          acks: -1,
+          compression:
+            options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+          topicMessages,
+        });
+      } catch (error) {
+        if (rejectsProducerState(error) && producer === sending) staleProducer = sending;
+        throw error;
+      }
+      const acknowledged = new Set(written.map((r) => `${r.topicName}:${r.partition}`));
+      const unwritten = new Set(
+        topicMessages.flatMap(({ topic, messages }) =>
+          messages
+            .map((message) => `${topic}:${partitionOf.get(message)}`)
+            .filter((partition) => !acknowledged.has(partition)),
+        ),
+      );
+      if (unwritten.size > 0) {
+        throw new Error(
+          `Kafka acknowledged no write to ${[...unwritten].join(', ')} (kafkajs lost the ` +
+            'request in a leader change); the batch must be sent again',
+        );
+      }
     },
 
     async subscribe(subscribe: SubscribeOptions): Promise<Subscription> {

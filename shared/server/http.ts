@@ -22,10 +22,17 @@ export interface HttpAppOptions {
   checks: Record<string, ReadinessCheck>;
   /** Per-check time limit for `/ready`. @default 2000 */
   checkTimeoutMs?: number;
+  /**
+   * Serve `/ready` and `/metrics` only on `operator` (its own port), not on `app`: they name
+   * the services behind it, which the public need not learn. @default false
+   */
+  operatorApart?: boolean;
 }
 
 export interface HttpApp {
   readonly app: express.Express;
+  /** `/health`, `/ready` and `/metrics` alone, for an operator port. */
+  readonly operator: express.Express;
   /** Makes `/ready` answer 503 from now on (called when shutdown begins). */
   markStopping(): void;
 }
@@ -71,11 +78,10 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     next();
   });
 
-  app.get('/health', (_req, res) => {
+  const health = (_req: Request, res: Response) => {
     res.json({ status: 'ok' });
-  });
-
-  app.get('/ready', async (_req, res) => {
+  };
+  const ready = async (_req: Request, res: Response) => {
     if (stopping) {
       res.status(503).json({ status: 'stopping' });
       return;
@@ -94,15 +100,26 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     res
       .status(ok ? 200 : 503)
       .json({ status: ok ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
-  });
-
-  app.get('/metrics', async (_req, res) => {
+  };
+  const metricsText = async (_req: Request, res: Response) => {
     res.setHeader('content-type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
-  });
+  };
+
+  app.get('/health', health);
+  if (!options.operatorApart) {
+    app.get('/ready', ready);
+    app.get('/metrics', metricsText);
+  }
+  const operator = express();
+  operator.disable('x-powered-by');
+  operator.get('/health', health);
+  operator.get('/ready', ready);
+  operator.get('/metrics', metricsText);
 
   return {
     app,
+    operator,
     markStopping() {
       stopping = true;
     },

@@ -73,12 +73,18 @@ export interface TestPlatform {
 export async function startTestPlatform(
   logger: Logger,
   env: Record<string, string> = {},
-  /** `kafka: false` runs the platform on its in-process event bus instead. */
-  options: { kafka?: boolean } = {},
+  /**
+   * `kafka: false` runs the platform on its in-process event bus instead; `kafkaBrokers`
+   * on a Kafka of the test's own (one it kills or pauses) instead of the run's.
+   */
+  options: { kafka?: boolean; kafkaBrokers?: readonly string[] } = {},
 ): Promise<TestPlatform> {
   const database = await createTestDatabase();
   const redis = testRedis();
-  const kafka = testKafka();
+  const runKafka = testKafka();
+  const kafka = options.kafkaBrokers
+    ? { ...runKafka, brokers: [...options.kafkaBrokers] }
+    : runKafka;
   let platform: PlatformHandle;
   try {
     platform = await startPlatform({
@@ -99,6 +105,8 @@ export async function startTestPlatform(
         GATEWAY_TOKEN_SECRET: TEST_GATEWAY_SECRET,
         // Every test client is one address; tests of the rate limit set their own.
         GATEWAY_RATE_LIMIT_PER_MINUTE: '1000000',
+        // Production moves /ready and /metrics to an operator port (9090): any free one here.
+        ...(env['NODE_ENV'] === 'production' ? { GATEWAY_OPERATOR_PORT: '0' } : {}),
         ...env,
       }),
       logger,
@@ -249,6 +257,7 @@ export function startLoneGateway(env: Record<string, string> = {}): Promise<Plat
       GATEWAY_TOKEN_SECRET: TEST_GATEWAY_SECRET,
       REDIS_URL: redis.url,
       REDIS_KEY_PREFIX: redis.prefix,
+      ...(env['NODE_ENV'] === 'production' ? { GATEWAY_OPERATOR_PORT: '0' } : {}),
       ...Object.fromEntries(
         SUBGRAPHS.filter((s) => s.implemented).map((s) => [
           `${s.name.toUpperCase()}_URL`,

@@ -306,6 +306,77 @@ describe('ill-formed text', () => {
   });
 });
 
+describe('what the public port gives away', () => {
+  it('no "Did you mean" hints while introspection is off, in validation and in values', async () => {
+    const user = await fixture.register('speller@example.com');
+    const typo = await fixture.gql('{ produts { edges { cursor } } me { nme } }', {}, user);
+    expect(typo.status).toBe(400);
+    const messages = (typo.body.errors ?? []).map((e) => e.message);
+    expect(messages).toEqual([
+      'Cannot query field "produts" on type "Query".',
+      'Cannot query field "nme" on type "User".',
+    ]);
+    const enumValue = await fixture.gql(
+      'mutation ($id: ID!, $role: Role!) { setUserRole(id: $id, role: $role) { id } }',
+      { id: claimsOf(user).sub, role: 'ADMN' },
+      await anAdmin('speller-admin@example.com'),
+    );
+    expect(codes(enumValue)).toEqual(['BAD_USER_INPUT']);
+    expect(JSON.stringify(enumValue.body)).not.toMatch(/Did you mean|ADMIN/);
+    const introspection = await fixture.gql('{ __schema { queryType { name } } }');
+    expect(introspection.body.errors?.[0]?.message).toBe(
+      'GraphQL introspection is off on this gateway (GATEWAY_INTROSPECTION=true turns it on)',
+    );
+  });
+
+  it('serves /metrics and /ready on the operator port only; /health stays public', async () => {
+    const { url, operatorUrl } = fixture.platform.gateway!;
+    expect(operatorUrl).toBeDefined();
+    expect(operatorUrl).not.toBe(url);
+    for (const path of ['/metrics', '/ready']) {
+      const publicAnswer = await fetch(`${url}${path}`);
+      expect(publicAnswer.status).toBe(404);
+      expect(await publicAnswer.text()).not.toMatch(/analytics|catalog|orders/);
+    }
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    const ready = await fetch(`${operatorUrl}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { orders: 'ok' } });
+    expect(await (await fetch(`${operatorUrl}/metrics`)).text()).toContain(
+      'gateway_subgraph_fetches_total',
+    );
+  });
+
+  it('answers the same for someone else’s order or account as for one that does not exist', async () => {
+    const admin = await anAdmin('prober-admin@example.com');
+    const productId = await createProduct(admin, 500);
+    const owner = await fixture.register('owner@example.com');
+    const other = await fixture.register('prober@example.com');
+    const orderId = await buy(owner, productId);
+    const missing = '00000000-0000-4000-8000-000000000000';
+    const ask = (query: string, id: string) => fixture.gql(query, { id }, other);
+    for (const query of [
+      'query ($id: ID!) { user(id: $id) { id name } }',
+      'query ($id: ID!) { order(id: $id) { id } }',
+    ]) {
+      const theirs = await ask(query, query.includes('user') ? claimsOf(owner).sub : orderId);
+      expect(comparable(theirs)).toEqual(comparable(await ask(query, missing)));
+      expect(theirs.body.errors).toBeUndefined();
+    }
+    const cancel = 'mutation ($id: ID!) { cancelOrder(id: $id) { id } }';
+    expect(comparable(await ask(cancel, orderId))).toEqual(comparable(await ask(cancel, missing)));
+    expect(codes(await ask(cancel, orderId))).toEqual(['NOT_FOUND']);
+  });
+
+  it('a well-formed header with a token that is none: the same 401 as any bad token', async () => {
+    const response = await post({ query: '{ __typename }' }, { authorization: 'Bearer garbage' });
+    expect(response.status).toBe(401);
+    expect(response.body.errors).toEqual([
+      { message: 'Invalid or expired access token', extensions: { code: 'UNAUTHENTICATED' } },
+    ]);
+  });
+});
+
 // Last: it stops a subgraph.
 describe('shared work', () => {
   it('8 identical concurrent queries whose answer carries an error each get what a lone caller gets, with their own request id', async () => {

@@ -40,7 +40,9 @@ describe('a production gateway', () => {
     const introspection = await postGraphQL(`${url}/graphql`, INTROSPECTION);
     expect(introspection.status).toBe(400);
     expect(codes(introspection)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
-    expect(introspection.body.errors?.[0]?.message).toMatch(/introspection is not allowed/);
+    expect(introspection.body.errors?.[0]?.message).toBe(
+      'GraphQL introspection is off on this gateway (GATEWAY_INTROSPECTION=true turns it on)',
+    );
 
     const landing = await landingPage(url);
     expect(landing.status).not.toBe(200);

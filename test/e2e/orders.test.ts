@@ -486,18 +486,18 @@ describe('what cannot be ordered', () => {
     expect(cart.items).toEqual([{ product: { id: fleeting.id, name: 'Fleeting' } }]);
   });
 
-  it('keeps orders private: another user gets FORBIDDEN, an ADMIN sees them, anonymous callers are refused', async () => {
+  it('keeps orders private: to another user they do not exist, an ADMIN sees them, anonymous callers are refused', async () => {
     const owner = await register('fay@example.com');
     const other = await register('gus@example.com');
     await addToCart(owner, product.id, 1);
     const placed = await placeOrder(owner);
 
+    // Someone else's order answers as a missing one does: null, NOT_FOUND (no probing).
     expect(
-      codes(
-        await fixture.gql(`query ($id: ID!) { order(id: $id) { id } }`, { id: placed.id }, other),
-      ),
-    ).toEqual(['FORBIDDEN']);
-    expect(codes(await cancelOrder(other, placed.id))).toEqual(['FORBIDDEN']);
+      await fixture.gql(`query ($id: ID!) { order(id: $id) { id } }`, { id: placed.id }, other),
+    ).toMatchObject({ status: 200, body: { data: { order: null } } });
+    expect(codes(await cancelOrder(other, placed.id))).toEqual(['NOT_FOUND']);
+    expect(codes(await cancelOrder(other, randomUUID()))).toEqual(['NOT_FOUND']);
     expect((await orderOf(admin, placed.id)).id).toBe(placed.id);
     expect(codes(await fixture.gql('{ cart { totalCents } }'))).toEqual(['UNAUTHENTICATED']);
     expect(

@@ -219,6 +219,12 @@ describe('who may do what', () => {
       'mutation ($id: ID!) { setUserRole(id: $id, role: ADMIN) { id } }',
       () => ({ id: bob.user.id }),
     ],
+  ])('a USER may not %s (FORBIDDEN)', async (_what, query, variables) => {
+    const response = await fixture.gql(query, variables(), bob.accessToken);
+    expect(codes(response)).toEqual(['FORBIDDEN']);
+  });
+
+  it.each<[string, string, () => Record<string, unknown>]>([
     [
       "change someone else's profile",
       'mutation ($id: ID!) { updateProfile(input: { id: $id, name: "Hacked" }) { id } }',
@@ -229,15 +235,21 @@ describe('who may do what', () => {
       'mutation ($id: ID!) { deleteUser(id: $id) }',
       () => ({ id: alice.user.id }),
     ],
-    [
-      "read someone else's profile",
-      'query ($id: ID!) { user(id: $id) { name } }',
-      () => ({ id: alice.user.id }),
-    ],
-  ])('a USER may not %s (FORBIDDEN)', async (_what, query, variables) => {
-    const response = await fixture.gql(query, variables(), bob.accessToken);
-    expect(codes(response)).toEqual(['FORBIDDEN']);
-    expect(JSON.stringify(response.body.data ?? null)).not.toContain('Alice');
+  ])(
+    'a USER may not %s: to them it does not exist (NOT_FOUND)',
+    async (_what, query, variables) => {
+      const response = await fixture.gql(query, variables(), bob.accessToken);
+      expect(codes(response)).toEqual(['NOT_FOUND']);
+      expect(JSON.stringify(response.body.data ?? null)).not.toContain('Alice');
+    },
+  );
+
+  it("a USER reading someone else's profile gets null, as for an id that does not exist", async () => {
+    const query = 'query ($id: ID!) { user(id: $id) { name } }';
+    for (const id of [alice.user.id, randomUUID()]) {
+      const response = await fixture.gql(query, { id }, bob.accessToken);
+      expect(response.body).toEqual({ data: { user: null } });
+    }
   });
 
   it('a USER changes their own name; it is trimmed and validated', async () => {

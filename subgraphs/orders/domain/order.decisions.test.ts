@@ -17,6 +17,7 @@ import {
   QUANTITY_MAX,
   TOTAL_MAX_CENTS,
   assertCanAccessOrders,
+  canSeeOrdersOf,
   assertSignedIn,
   decideAddToCart,
   decideCancel,
@@ -119,6 +120,15 @@ describe('assertCanAccessOrders', () => {
     expect(thrownBy(() => assertCanAccessOrders(user(ALICE), ALICE.toUpperCase()))).toBeInstanceOf(
       ForbiddenError,
     );
+  });
+});
+
+describe('canSeeOrdersOf (one order: order(id), cancelOrder)', () => {
+  it("treats someone else's order as absent, and lets owners and ADMINs see it", () => {
+    expect(canSeeOrdersOf(user(BOB), ALICE)).toBe(false);
+    expect(canSeeOrdersOf(user(ALICE), ALICE)).toBe(true);
+    expect(canSeeOrdersOf(admin(BOB), ALICE)).toBe(true);
+    expect(thrownBy(() => canSeeOrdersOf(null, ALICE))).toBeInstanceOf(UnauthenticatedError);
   });
 });
 

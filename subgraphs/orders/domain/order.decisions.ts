@@ -37,10 +37,19 @@ export function assertSignedIn(identity: Identity | null): asserts identity is I
   if (!identity) throw new UnauthenticatedError();
 }
 
-/** A user reads and cancels their own orders; an ADMIN anyone's. */
-export function assertCanAccessOrders(identity: Identity | null, ownerId: string): void {
+/**
+ * A user sees and cancels their own orders; an ADMIN anyone's. Someone else's order is
+ * answered as if it did not exist (null, NOT_FOUND), never FORBIDDEN, so order ids cannot be
+ * probed. Anonymous callers are UNAUTHENTICATED.
+ */
+export function canSeeOrdersOf(identity: Identity | null, ownerId: string): boolean {
   assertSignedIn(identity);
-  if (identity.userId !== ownerId && identity.role !== 'ADMIN') throw new ForbiddenError();
+  return identity.userId === ownerId || identity.role === 'ADMIN';
+}
+
+/** A user's order list (`User.orders`): theirs or, for an ADMIN, anyone's; FORBIDDEN else. */
+export function assertCanAccessOrders(identity: Identity | null, ownerId: string): void {
+  if (!canSeeOrdersOf(identity, ownerId)) throw new ForbiddenError();
 }
 
 /** A quantity asked for: a whole number from 1 to 1000. */

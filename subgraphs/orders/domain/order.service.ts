@@ -35,6 +35,7 @@ import { OrderEntity } from './order.entity.ts';
 import type { Order, OrderLine } from './order.entity.ts';
 import {
   assertCanAccessOrders,
+  canSeeOrdersOf,
   assertSignedIn,
   decideAddToCart,
   decideCancel,
@@ -237,8 +238,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       let cancelled = false;
       const order = await em.transactional(async (tx) => {
         const found = await lockedOrder(tx, id);
-        if (!found) throw new NotFoundError('Order');
-        assertCanAccessOrders(identity, found.userId);
+        if (!found || !canSeeOrdersOf(identity, found.userId)) throw new NotFoundError('Order');
         if (decideCancel(found.status) === 'unchanged') return found;
         const previousStatus = found.status as 'PENDING' | 'CONFIRMED';
         found.status = 'CANCELLED';
@@ -264,9 +264,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     async find(em, identity, id) {
       assertSignedIn(identity);
       const order = isUuid(id) ? await em.findOne(OrderEntity, { id }) : null;
-      if (!order) return null;
-      assertCanAccessOrders(identity, order.userId);
-      return viewOf(order);
+      return order && canSeeOrdersOf(identity, order.userId) ? viewOf(order) : null;
     },
 
     async listFor(em, identity, userId, args) {

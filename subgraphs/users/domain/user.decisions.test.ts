@@ -1,9 +1,18 @@
 /**
  * Who may read whose profile, and what can name a user: pure decisions, given/when/then.
  */
-import { ForbiddenError, UnauthenticatedError } from '../../../shared/errors/index.ts';
+import {
+  ForbiddenError,
+  NotFoundError,
+  UnauthenticatedError,
+} from '../../../shared/errors/index.ts';
 import { testIdentity, thrownBy } from '../../../shared/testing/index.ts';
-import { assertAdmin, assertCanReadUser, provisionalProfile } from './user.decisions.ts';
+import {
+  assertAdmin,
+  assertCanChangeUser,
+  canSeeUser,
+  provisionalProfile,
+} from './user.decisions.ts';
 
 const ALICE = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 const BOB = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c';
@@ -12,40 +21,39 @@ const identity = testIdentity;
 const user = (userId: string) => identity(userId, 'USER');
 const admin = (userId: string) => identity(userId, 'ADMIN');
 
-describe('assertCanReadUser', () => {
-  it('refuses an anonymous caller as unauthenticated', () => {
+describe('canSeeUser and assertCanChangeUser', () => {
+  it('refuse an anonymous caller as unauthenticated', () => {
     // given no identity, when reading Alice, then UNAUTHENTICATED
-    const error = thrownBy(() => assertCanReadUser(null, ALICE));
+    const error = thrownBy(() => canSeeUser(null, ALICE));
     expect(error).toBeInstanceOf(UnauthenticatedError);
     expect(error).toMatchObject({ code: 'UNAUTHENTICATED', message: 'You must be signed in' });
+    expect(thrownBy(() => assertCanChangeUser(null, ALICE))).toBeInstanceOf(UnauthenticatedError);
   });
 
-  it("refuses a user reading someone else's profile as forbidden", () => {
-    // given Bob, when reading Alice, then FORBIDDEN
-    const error = thrownBy(() => assertCanReadUser(user(BOB), ALICE));
-    expect(error).toBeInstanceOf(ForbiddenError);
-    expect(error).toMatchObject({ code: 'FORBIDDEN', message: 'You are not allowed to do this' });
+  it("treat someone else's account as absent: not visible, NOT_FOUND to change", () => {
+    // given Bob, when reading or changing Alice, then as if she did not exist
+    expect(canSeeUser(user(BOB), ALICE)).toBe(false);
+    const error = thrownBy(() => assertCanChangeUser(user(BOB), ALICE));
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect(error).toMatchObject({ code: 'NOT_FOUND', message: 'User not found' });
   });
 
-  it('lets a user read their own profile', () => {
-    // given Alice, when reading Alice, then allowed (returns normally)
-    expect(thrownBy(() => assertCanReadUser(user(ALICE), ALICE))).toBeUndefined();
+  it('let a user see and change their own account', () => {
+    expect(canSeeUser(user(ALICE), ALICE)).toBe(true);
+    expect(thrownBy(() => assertCanChangeUser(user(ALICE), ALICE))).toBeUndefined();
   });
 
-  it("lets an ADMIN read anyone's profile", () => {
-    // given an admin (Bob), when reading Alice, then allowed
-    expect(thrownBy(() => assertCanReadUser(admin(BOB), ALICE))).toBeUndefined();
+  it("let an ADMIN see and change anyone's account", () => {
+    expect(canSeeUser(admin(BOB), ALICE)).toBe(true);
+    expect(thrownBy(() => assertCanChangeUser(admin(BOB), ALICE))).toBeUndefined();
   });
 
-  it('does not let the USER role through just because scopes are present', () => {
-    const scoped = identity(BOB, 'USER', ['users:read']);
-    expect(thrownBy(() => assertCanReadUser(scoped, ALICE))).toBeInstanceOf(ForbiddenError);
+  it('do not let the USER role through just because scopes are present', () => {
+    expect(canSeeUser(identity(BOB, 'USER', ['users:read']), ALICE)).toBe(false);
   });
 
-  it('compares ids exactly (an upper-cased own id is someone else)', () => {
-    expect(thrownBy(() => assertCanReadUser(user(ALICE), ALICE.toUpperCase()))).toBeInstanceOf(
-      ForbiddenError,
-    );
+  it('compare ids exactly (an upper-cased own id is someone else)', () => {
+    expect(canSeeUser(user(ALICE), ALICE.toUpperCase())).toBe(false);
   });
 });
 

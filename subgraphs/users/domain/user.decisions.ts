@@ -4,7 +4,11 @@
  * shared by every subgraph: shared/server/pagination.ts.)
  */
 import type { Identity, Role } from '../../../shared/auth/index.ts';
-import { ForbiddenError, UnauthenticatedError } from '../../../shared/errors/index.ts';
+import {
+  ForbiddenError,
+  NotFoundError,
+  UnauthenticatedError,
+} from '../../../shared/errors/index.ts';
 
 /** What the users subgraph answers about a user: a stored profile or one read from a token. */
 export interface UserView {
@@ -15,14 +19,20 @@ export interface UserView {
   createdAt: Date;
 }
 
-/** A user reads (and changes) their own profile; an ADMIN anyone's. Throws otherwise. */
-export function assertCanReadUser(identity: Identity | null, userId: string): void {
+/**
+ * A user sees (and changes) their own account; an ADMIN anyone's. Anyone else's account is
+ * answered as if it did not exist (null, NOT_FOUND), never FORBIDDEN: so nobody can probe
+ * which ids exist. Anonymous callers are UNAUTHENTICATED.
+ */
+export function canSeeUser(identity: Identity | null, userId: string): boolean {
   if (!identity) throw new UnauthenticatedError();
-  if (identity.userId !== userId && identity.role !== 'ADMIN') throw new ForbiddenError();
+  return identity.userId === userId || identity.role === 'ADMIN';
 }
 
-/** Changing a profile or deleting an account follows the reading rule: self or ADMIN. */
-export const assertCanChangeUser = assertCanReadUser;
+/** Changing a profile or deleting an account follows the seeing rule: NOT_FOUND otherwise. */
+export function assertCanChangeUser(identity: Identity | null, userId: string): void {
+  if (!canSeeUser(identity, userId)) throw new NotFoundError('User');
+}
 
 /** Listing users and changing roles are for ADMINs only. */
 export function assertAdmin(identity: Identity | null): asserts identity is Identity {

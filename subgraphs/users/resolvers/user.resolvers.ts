@@ -3,7 +3,7 @@ import type DataLoader from 'dataloader';
 import type { Role } from '../../../shared/auth/index.ts';
 import type { GraphQLResolverMap, SubgraphContext } from '../../../shared/server/index.ts';
 import { DateTimeScalar } from '../../../shared/server/index.ts';
-import { assertCanReadUser, provisionalProfile } from '../domain/user.decisions.ts';
+import { canSeeUser, provisionalProfile } from '../domain/user.decisions.ts';
 import type { UserView } from '../domain/user.decisions.ts';
 import type { UserService } from '../domain/user.service.ts';
 
@@ -31,8 +31,7 @@ export function createUserResolvers(users: UserService): GraphQLResolverMap<Subg
       me: async (_parent: unknown, _args: unknown, ctx: SubgraphContext) =>
         ctx.identity ? findUser(ctx, ctx.identity.userId) : null,
       user: async (_parent: unknown, args: { id: string }, ctx: SubgraphContext) => {
-        assertCanReadUser(ctx.identity, args.id);
-        return findUser(ctx, args.id);
+        return canSeeUser(ctx.identity, args.id) ? findUser(ctx, args.id) : null;
       },
       users: (
         _parent: unknown,
