@@ -471,7 +471,15 @@ export async function startKafka(options: KafkaClusterOptions = {}): Promise<Kaf
       ];
       await run(
         javaCommand(),
-        [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties],
+        // `--cluster-id=`: one id in 64 starts with '-', which the tool would take for a flag.
+        [
+          ...jvm,
+          'kafka.tools.StorageTool',
+          'format',
+          `--cluster-id=${clusterId}`,
+          '-c',
+          properties,
+        ],
         `Formatting Kafka node ${i + 1}'s storage`,
       );
       const javaArgs = [...jvm, 'kafka.Kafka', properties];
