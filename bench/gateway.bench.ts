@@ -338,6 +338,7 @@ async function main() {
       // --callers signs the user in many times from this one address.
       AUTH_LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
       AUTH_LOGIN_MAX_ATTEMPTS_PER_EMAIL: '100000',
+      AUTH_CREDENTIAL_OPS_PER_IP_PER_MINUTE: '100000',
     },
     (line) => {
       try {

@@ -7,4 +7,9 @@ export interface GatewayContext extends RequestContext {
   readonly accessClaims: AccessTokenClaims | null;
   /** The client's address (rate limits in subgraphs); null when unknown. */
   readonly clientIp: string | null;
+  /**
+   * What the operations of this HTTP request have spent so far: a batch shares one context,
+   * so its operations share one budget (limits.plugin.ts). Absent outside HTTP requests.
+   */
+  readonly spent?: { cost: number };
 }

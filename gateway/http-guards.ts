@@ -90,7 +90,9 @@ export function rateLimitPerClient(options: RateLimitOptions): RequestHandler {
     const key = sub ? `rate:user:${sub}` : `rate:ip:${clientIpOf(req) ?? 'unknown'}`;
     let result;
     try {
-      result = await options.cache.hitRateLimit(key, { windowMs: 60_000, limit });
+      // Each operation of a batch is a request (runs after the JSON body parser).
+      const hits = Array.isArray(req.body) ? Math.max(1, req.body.length) : 1;
+      result = await options.cache.hitRateLimit(key, { windowMs: 60_000, limit, hits });
     } catch (error) {
       // At most one warning a minute, however many requests pass unchecked.
       if (Date.now() - warnedAt > 60_000) {

@@ -48,6 +48,7 @@ import {
 } from './http-guards.ts';
 import {
   DEFAULT_OPERATION_LIMITS,
+  batchCostPlugin,
   limitsValidationRule,
   operationResolutionPlugin,
 } from './plugins/limits.plugin.ts';
@@ -354,6 +355,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       observabilityPlugin<GatewayContext>(metrics),
       metricsPlugin<GatewayContext>({ registry: metrics.registry }),
       operationResolutionPlugin<GatewayContext>(),
+      batchCostPlugin<GatewayContext>(limits),
       wellFormedTextPlugin<GatewayContext>(),
       ...(epochs ? [coalescingPlugin<GatewayContext>({ registry: metrics.registry, epochs })] : []),
       authorizationPlugin<GatewayContext>({
@@ -392,9 +394,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     securityHeaders({ hsts: limits.hsts }),
     ...(cors ? [cors] : []),
     authenticate(verifier),
-    rateLimitPerClient({ cache: gatewayCache, perMinute: limits.rateLimitPerMinute, logger }),
     express.json({ limit: limits.maxBodyBytes }),
     limitBatchSize(limits.maxBatch),
+    // After parsing: a batch counts as many requests as it has operations.
+    rateLimitPerClient({ cache: gatewayCache, perMinute: limits.rateLimitPerMinute, logger }),
     limitNesting(MAX_NESTING),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => ({
@@ -402,6 +405,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         logger: res.locals.logger,
         accessClaims: res.locals.accessClaims,
         clientIp: clientIpOf(req),
+        spent: { cost: 0 },
       }),
     }),
     graphqlErrorHandler,

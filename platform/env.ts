@@ -117,6 +117,11 @@ export const platformEnvSchema = commonEnvSchema
     AUTH_LOGIN_WINDOW_SECONDS: env.positiveInt(900),
     AUTH_LOGIN_MAX_ATTEMPTS_PER_EMAIL: env.positiveInt(10),
     AUTH_LOGIN_MAX_ATTEMPTS_PER_IP: env.positiveInt(100),
+    /**
+     * register, login, refreshToken and changePassword together, per client address per
+     * minute (each costs an argon2 hash or a session write). One per client request always.
+     */
+    AUTH_CREDENTIAL_OPS_PER_IP_PER_MINUTE: env.positiveInt(60),
   })
   .superRefine((value, ctx) => {
     if (value.ADMIN_EMAIL && value.NODE_ENV === 'production') {

@@ -64,6 +64,7 @@ export function authSettings(env: PlatformEnv): AuthSettings {
     loginWindowMs: env.AUTH_LOGIN_WINDOW_SECONDS * 1000,
     maxLoginsPerEmail: env.AUTH_LOGIN_MAX_ATTEMPTS_PER_EMAIL,
     maxLoginsPerIp: env.AUTH_LOGIN_MAX_ATTEMPTS_PER_IP,
+    credentialOpsPerIpPerMinute: env.AUTH_CREDENTIAL_OPS_PER_IP_PER_MINUTE,
     adminEmail: env.ADMIN_EMAIL,
   };
 }

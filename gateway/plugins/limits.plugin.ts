@@ -285,6 +285,43 @@ export function limitsValidationRule(limits: OperationLimits): ValidationRule {
 }
 
 /**
+ * Holds a batch to the cost ceiling of one operation: every operation of an HTTP request
+ * (its context's `spent`) adds its cost, and those past `maxCost` in all are refused, as an
+ * operation that alone exceeded it would be (its own check is the validation rule).
+ */
+export function batchCostPlugin<TContext extends BaseContext & { spent?: { cost: number } }>(
+  limits: Pick<OperationLimits, 'maxCost'>,
+): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, schema, contextValue }) {
+          const { spent } = contextValue;
+          if (!spent) return;
+          spent.cost += measureDocument(schema, document).cost;
+          if (spent.cost <= limits.maxCost) return;
+          const shown = Number.isFinite(spent.cost) ? String(spent.cost) : 'beyond counting';
+          throw new GraphQLError(
+            `The batch's total cost ${shown} exceeds the limit of ${limits.maxCost}`,
+            {
+              extensions: {
+                code: 'GRAPHQL_VALIDATION_FAILED',
+                limit: {
+                  name: 'batchCost',
+                  maximum: limits.maxCost,
+                  actual: Number.isFinite(spent.cost) ? spent.cost : Number.MAX_SAFE_INTEGER,
+                },
+                http: { status: 400 },
+              },
+            },
+          );
+        },
+      };
+    },
+  };
+}
+
+/**
  * Deepest nesting of `{`, `[` and `(` in a GraphQL source, strings and comments skipped;
  * stops counting once past `stopAt`. graphql-js parses recursively, so a document nested a
  * few thousand levels overflows the stack: this check runs before the parser does.

@@ -304,6 +304,30 @@ describe.each(adapters)('cache contract: %s', (_name, adapter) => {
       expect(results.filter((r) => !r.allowed).every((r) => r.count === 10)).toBe(true);
     });
 
+    it('takes several hits at once, all or none (a batch of operations)', async () => {
+      const limits = { windowMs: 10_000, limit: 10 };
+      expect(await cache.hitRateLimit('batch', { ...limits, hits: 7 })).toEqual({
+        allowed: true,
+        count: 7,
+        retryAfterMs: 0,
+      });
+      // 7 + 4 > 10: refused whole, nothing taken, and 3 still fit.
+      const refused = await cache.hitRateLimit('batch', { ...limits, hits: 4 });
+      expect(refused).toMatchObject({ allowed: false, count: 7 });
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(10_000);
+      expect(await cache.hitRateLimit('batch', { ...limits, hits: 3 })).toMatchObject({
+        allowed: true,
+        count: 10,
+      });
+      // More than the limit can never fit: refused, retry after a whole window.
+      expect(await cache.hitRateLimit('huge', { ...limits, hits: 11 })).toEqual({
+        allowed: false,
+        count: 0,
+        retryAfterMs: 10_000,
+      });
+    });
+
     it('does not record refused hits', async () => {
       const limits = { windowMs: 400, limit: 1 };
       expect((await cache.hitRateLimit('refused', limits)).allowed).toBe(true); // t≈0

@@ -60,6 +60,11 @@ export interface RateLimitOptions {
   windowMs: number;
   /** Hits allowed within any window; a positive integer. */
   limit: number;
+  /**
+   * Hits this call takes at once (a batch of operations, say): all of them fit in the window
+   * or none is taken. A positive integer. @default 1
+   */
+  hits?: number;
 }
 
 export interface RateLimitResult {
@@ -120,13 +125,21 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local window = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
-if count < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
+local limit = tonumber(ARGV[2])
+local hits = tonumber(ARGV[4])
+if count + hits <= limit then
+  for i = 1, hits do
+    redis.call('ZADD', KEYS[1], now, ARGV[3] .. ':' .. i)
+  end
   redis.call('PEXPIRE', KEYS[1], window)
-  return {1, count + 1, 0}
+  return {1, count + hits, 0}
 end
-local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
-return {0, count, math.max(1, oldest + window - now)}
+if hits > limit or count == 0 then
+  return {0, count, window}
+end
+-- Until enough of the oldest hits leave the window for these to fit.
+local nth = redis.call('ZRANGE', KEYS[1], count + hits - limit - 1, count + hits - limit - 1, 'WITHSCORES')
+return {0, count, math.max(1, tonumber(nth[2]) + window - now)}
 `;
 
 /** The scripts defined on the cache's client (ioredis types do not know them). */
@@ -180,6 +193,7 @@ export async function startRedisCache(options: CacheOptions & { url: string }): 
         String(limits.windowMs),
         String(limits.limit),
         randomBytes(8).toString('hex'),
+        String(limits.hits ?? 1),
       );
       return { allowed: allowed === 1, count, retryAfterMs };
     },
@@ -227,10 +241,11 @@ function requireSwapTtl(ttlMs: number | undefined): number {
   return ttlMs;
 }
 
-function checkRateLimit({ windowMs, limit }: RateLimitOptions): void {
-  if (!Number.isInteger(windowMs) || windowMs < 1 || !Number.isInteger(limit) || limit < 1) {
+function checkRateLimit({ windowMs, limit, hits = 1 }: RateLimitOptions): void {
+  const positive = (n: number) => Number.isInteger(n) && n >= 1;
+  if (!positive(windowMs) || !positive(limit) || !positive(hits)) {
     throw new RangeError(
-      `hitRateLimit: windowMs and limit must be positive integers (got ${windowMs}, ${limit})`,
+      `hitRateLimit: windowMs, limit and hits must be positive integers (got ${windowMs}, ${limit}, ${hits})`,
     );
   }
 }
@@ -316,23 +331,30 @@ export function createMemoryCache(prefix: string, maxEntries = 10_000): Cache {
       else store(key, { kind: 'value', value: next, expiresAt: Date.now() + Math.max(1, ttl) });
       return true;
     },
-    async hitRateLimit(key, { windowMs, limit }) {
-      checkRateLimit({ windowMs, limit });
+    async hitRateLimit(key, options) {
+      checkRateLimit(options);
+      const { windowMs, limit } = options;
+      const taking = options.hits ?? 1;
       const now = Date.now();
       const entry = live(key);
       if (entry?.kind === 'value') throw wrongType();
       const hits = entry?.hits ?? [];
       while (hits.length && hits[0]! <= now - windowMs) hits.shift();
-      if (hits.length < limit) {
-        hits.push(now);
+      if (hits.length + taking <= limit) {
+        for (let i = 0; i < taking; i++) hits.push(now);
         store(key, { kind: 'hits', hits, expiresAt: now + windowMs });
         return { allowed: true, count: hits.length, retryAfterMs: 0 };
       }
       if (entry) store(key, entry);
+      // Until enough of the oldest hits leave the window for these to fit.
+      const freeing = hits[hits.length + taking - limit - 1];
       return {
         allowed: false,
         count: hits.length,
-        retryAfterMs: Math.max(1, hits[0]! + windowMs - now),
+        retryAfterMs:
+          taking > limit || freeing === undefined
+            ? windowMs
+            : Math.max(1, freeing + windowMs - now),
       };
     },
     async delete(...keys) {

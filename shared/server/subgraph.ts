@@ -50,6 +50,11 @@ export interface SubgraphContext extends RequestContext {
   readonly identity: Identity | null;
   /** The client's address as the gateway saw it; null when unknown. */
   readonly clientIp: string | null;
+  /**
+   * Aborted when the caller (the gateway) hangs up before the answer is sent, e.g. after its
+   * timeout: work not yet committed should then not be, since nobody will learn of it.
+   */
+  readonly signal: AbortSignal;
 }
 
 /** The infrastructure handed to a subgraph's wiring function. */
@@ -250,13 +255,23 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       },
       express.json({ limit: '1mb' }),
       expressMiddleware(apollo, {
-        context: async ({ res }) => ({
-          requestId: res.locals.requestId,
-          logger: res.locals.logger,
-          em: db.orm.em.fork(),
-          identity: res.locals.caller.identity,
-          clientIp: res.locals.caller.clientIp,
-        }),
+        context: async ({ res }) => {
+          const hungUp = new AbortController();
+          const hangUp = () => {
+            if (!res.writableFinished) hungUp.abort(new Error('the caller hung up'));
+          };
+          // Closed already (the caller gave up while the request queued): no event will come.
+          if (res.closed || res.socket?.destroyed !== false) hangUp();
+          else res.once('close', hangUp);
+          return {
+            requestId: res.locals.requestId,
+            logger: res.locals.logger,
+            em: db.orm.em.fork(),
+            identity: res.locals.caller.identity,
+            clientIp: res.locals.caller.clientIp,
+            signal: hungUp.signal,
+          };
+        },
       }),
       graphqlErrorHandler,
     );

@@ -41,6 +41,8 @@ export interface AuthSettings {
   loginWindowMs: number;
   maxLoginsPerEmail: number;
   maxLoginsPerIp: number;
+  /** register, login, refreshToken and changePassword per client address per minute. */
+  credentialOpsPerIpPerMinute: number;
   adminEmail?: string | undefined;
 }
 
@@ -100,6 +102,7 @@ export async function startAuthSubgraph(options: AuthSubgraphOptions): Promise<A
           windowMs: settings.loginWindowMs,
           maxPerEmail: settings.maxLoginsPerEmail,
           maxPerIp: settings.maxLoginsPerIp,
+          credentialOpsPerIpPerMinute: settings.credentialOpsPerIpPerMinute,
         },
         adminEmail: settings.adminEmail,
       });

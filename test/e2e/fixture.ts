@@ -105,6 +105,7 @@ export async function startTestPlatform(
         GATEWAY_TOKEN_SECRET: TEST_GATEWAY_SECRET,
         // Every test client is one address; tests of the rate limit set their own.
         GATEWAY_RATE_LIMIT_PER_MINUTE: '1000000',
+        AUTH_CREDENTIAL_OPS_PER_IP_PER_MINUTE: '1000000',
         // Production moves /ready and /metrics to an operator port (9090): any free one here.
         ...(env['NODE_ENV'] === 'production' ? { GATEWAY_OPERATOR_PORT: '0' } : {}),
         ...env,

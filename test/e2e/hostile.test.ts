@@ -5,7 +5,11 @@
  * exact answer, a client error with a code, never a 500, a crash or lost work.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { buildSchema, parse } from 'graphql';
+import pg from 'pg';
+import { measureDocument } from '../../gateway/plugins/limits.plugin.ts';
 import { captureLogs, waitFor } from '../../shared/testing/index.ts';
 import type { GraphQLResponse } from '../../shared/testing/index.ts';
 import { TEST_PASSWORD, claimsOf, codes, startTestPlatform } from './fixture.ts';
@@ -374,6 +378,151 @@ describe('what the public port gives away', () => {
     expect(response.body.errors).toEqual([
       { message: 'Invalid or expired access token', extensions: { code: 'UNAUTHENTICATED' } },
     ]);
+  });
+});
+
+describe('expensive work', () => {
+  it('a batch of 10 documents of 10 aliased registers creates one account at most; the rest are refused at once', async () => {
+    const aliased = (doc: number) =>
+      `mutation {${Array.from(
+        { length: 10 },
+        (_, i) =>
+          ` r${i}: register(input: { email: "flood-${doc}-${i}@example.com", password: "${TEST_PASSWORD}", name: "F" }) { accessToken }`,
+      ).join('')} }`;
+    const response = await fetch(`${fixture.gatewayUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(Array.from({ length: 10 }, (_, doc) => ({ query: aliased(doc) }))),
+    });
+    const answers = (await response.json()) as GraphQLResponse['body'][];
+    const errorCodes = answers.flatMap((a) => (a.errors ?? []).map((e) => e.extensions?.['code']));
+    // Mutation fields run in order and stop at the first error: one refusal per document.
+    expect(errorCodes).toEqual(Array(10).fill('BAD_USER_INPUT'));
+
+    const db = new pg.Client({ connectionString: fixture.database.url });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ n: string }>(
+        "select count(*) as n from auth.credentials where email like 'flood-%'",
+      );
+      expect(Number(rows[0]!.n)).toBe(1);
+    } finally {
+      await db.end();
+    }
+  });
+});
+
+describe('limits count operations, not HTTP requests', () => {
+  let limited: TestPlatform;
+  beforeAll(async () => {
+    limited = await startTestPlatform(logs.logger, {
+      NODE_ENV: 'production',
+      GATEWAY_RATE_LIMIT_PER_MINUTE: '25',
+      AUTH_CREDENTIAL_OPS_PER_IP_PER_MINUTE: '3',
+    });
+  });
+  afterAll(async () => {
+    await limited?.stop();
+  });
+  const batch = (operations: unknown[], token?: string) =>
+    fetch(`${limited.gatewayUrl}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify(operations),
+    });
+
+  it('every operation of a batch counts against the rate limit', async () => {
+    const token = await limited.register('batcher@example.com'); // one credential operation
+    const ops = (n: number) => Array.from({ length: n }, () => ({ query: '{ __typename }' }));
+    expect((await batch(ops(10), token)).status).toBe(200);
+    expect((await batch(ops(10), token)).status).toBe(200);
+    const over = await batch(ops(10), token); // 20 + 10 > 25: refused whole
+    expect(over.status).toBe(429);
+    expect(await over.json()).toMatchObject({
+      errors: [{ extensions: { code: 'RATE_LIMITED' } }],
+    });
+    expect((await batch(ops(5), token)).status).toBe(200); // exactly 25
+  });
+
+  it("the batch's total cost is held to the ceiling of one operation", async () => {
+    const schema = buildSchema(
+      readFileSync(new URL('../../schema/api.graphql', import.meta.url), 'utf8'),
+    );
+    // As many aliased product lists as one operation may cost; two such operations may not.
+    const list = 'products(first: 100) { edges { node { id name priceCents stock } } }';
+    const one = measureDocument(schema, parse(`{ ${list} }`)).cost;
+    const aliases = Math.min(30, Math.floor(20_000 / one)); // 30: the alias ceiling
+    const query = `{ ${Array.from({ length: aliases }, (_, i) => `p${i}: ${list}`).join(' ')} }`;
+    expect(measureDocument(schema, parse(query)).cost).toBeLessThanOrEqual(20_000);
+    expect(2 * measureDocument(schema, parse(query)).cost).toBeGreaterThan(20_000);
+    const response = await batch([{ query }, { query }]);
+    const answers = (await response.json()) as GraphQLResponse['body'][];
+    const refused = answers.filter((a) =>
+      a.errors?.some((e) => (e.extensions?.['limit'] as { name?: string })?.name === 'batchCost'),
+    );
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]!.errors![0]!.message).toMatch(
+      /^The batch's total cost \d+ exceeds the limit of 20000$/,
+    );
+  });
+
+  it('credential operations are limited per client address', async () => {
+    // The register above was one of 3; two more pass (as far as the limit goes) ...
+    for (let i = 0; i < 2; i++) {
+      const refresh = await limited.gql(
+        'mutation { refreshToken(refreshToken: "not-a-token") { accessToken } }',
+      );
+      expect(codes(refresh)).toEqual(['UNAUTHENTICATED']);
+    }
+    // ... and the next is refused before any work.
+    const refused = await limited.gql(
+      'mutation { login(email: "batcher@example.com", password: "whatever") { accessToken } }',
+    );
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+  });
+});
+
+describe('a subgraph timeout', () => {
+  it('never reports a failure for a registration that committed: a caller that gave up gets none committed', async () => {
+    const hasty = await startTestPlatform(logs.logger, {
+      NODE_ENV: 'production',
+      // Shorter than an argon2 hash: the gateway gives up while auth hashes.
+      GATEWAY_SUBGRAPH_TIMEOUT_MS: '20',
+    });
+    const authMutations = async () => {
+      const text = await (
+        await fetch(`${hasty.platform.subgraphs.get('auth')!.url}/metrics`)
+      ).text();
+      return [...text.matchAll(/^graphql_operations_total\{[^}]*type="mutation"[^}]*\} (\d+)/gm)]
+        .map((m) => Number(m[1]))
+        .reduce((a, b) => a + b, 0);
+    };
+    const db = new pg.Client({ connectionString: hasty.database.url });
+    try {
+      await db.connect();
+      const before = await authMutations();
+      const email = 'too-slow@example.com';
+      const response = await hasty.gql(
+        'mutation ($input: RegisterInput!) { register(input: $input) { accessToken } }',
+        { input: { email, password: TEST_PASSWORD, name: 'Slow' } },
+      );
+      expect(codes(response)).toEqual(['INTERNAL_SERVER_ERROR']);
+      // Auth ran it to its end regardless (the gateway's hang-up does not stop a resolver).
+      await waitFor(async () => (await authMutations()) > before, {
+        timeoutMs: 20_000,
+        what: 'auth to finish the abandoned registration',
+      });
+      const { rowCount } = await db.query('select 1 from auth.credentials where email = $1', [
+        email,
+      ]);
+      expect(rowCount).toBe(0);
+    } finally {
+      await db.end();
+      await hasty.stop();
+    }
   });
 });
 

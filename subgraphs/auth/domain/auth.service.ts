@@ -42,7 +42,24 @@ export interface LoginLimits {
   maxPerEmail: number;
   /** Attempts per client address per window. */
   maxPerIp: number;
+  /**
+   * Credential operations (register, login, refreshToken, changePassword: each costs an
+   * argon2 hash or a session write) per client address per minute, all four together.
+   */
+  credentialOpsPerIpPerMinute: number;
 }
+
+/** Who asks for a credential operation: one client request, from one address. */
+export interface CredentialRequest {
+  /** The client request's id: every operation of one HTTP request (a batch too) shares it. */
+  readonly requestId: string;
+  readonly clientIp: string | null;
+  /** Aborted when the caller hangs up: the work is then not committed. */
+  readonly signal?: AbortSignal;
+}
+
+/** At most this many credential operations per client request, batch and aliases included. */
+export const CREDENTIAL_OPS_PER_REQUEST = 1;
 
 export interface AuthServiceOptions {
   events: ServiceEvents;
@@ -69,16 +86,19 @@ export interface AuthResult {
 export interface AuthService {
   register(
     em: EntityManager,
+    request: CredentialRequest,
     input: { email: string; password: string; name: string },
   ): Promise<AuthResult>;
   login(
     em: EntityManager,
-    input: { email: string; password: string; clientIp: string | null },
+    request: CredentialRequest,
+    input: { email: string; password: string },
   ): Promise<AuthResult>;
-  refresh(em: EntityManager, refreshToken: string): Promise<AuthResult>;
+  refresh(em: EntityManager, request: CredentialRequest, refreshToken: string): Promise<AuthResult>;
   logout(em: EntityManager, caller: Caller, refreshToken?: string | null): Promise<boolean>;
   changePassword(
     em: EntityManager,
+    request: CredentialRequest,
     identity: Identity | null,
     input: { currentPassword: string; newPassword: string },
   ): Promise<boolean>;
@@ -97,13 +117,39 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
     return { accessToken: access.token, expiresIn: access.expiresIn, refreshToken, user };
   };
 
-  const limit = async (key: string, max: number) => {
-    const hit = await cache.hitRateLimit(key, { windowMs: limits.windowMs, limit: max });
+  const limit = async (key: string, max: number, windowMs = limits.windowMs) => {
+    const hit = await cache.hitRateLimit(key, { windowMs, limit: max });
     if (!hit.allowed) throw new RateLimitedError(Math.max(1, Math.ceil(hit.retryAfterMs / 1000)));
   };
 
+  /**
+   * Admits one credential operation: one per client request (a batch of aliased `register`s
+   * ran one argon2 hash each), and a budget per client address. Refused before any work.
+   */
+  const admit = async (request: CredentialRequest) => {
+    const once = await cache.hitRateLimit(`credential:request:${request.requestId}`, {
+      windowMs: 60_000,
+      limit: CREDENTIAL_OPS_PER_REQUEST,
+    });
+    if (!once.allowed) {
+      throw new ValidationError(
+        'request',
+        'At most one of register, login, refreshToken and changePassword per request',
+      );
+    }
+    if (request.clientIp) {
+      await limit(`credential:ip:${request.clientIp}`, limits.credentialOpsPerIpPerMinute, 60_000);
+    }
+  };
+
+  /** Throws, so that nothing commits, when the caller has hung up (its timeout passed). */
+  const stillWanted = (request: CredentialRequest) => {
+    request.signal?.throwIfAborted();
+  };
+
   return {
-    async register(em, input) {
+    async register(em, request, input) {
+      await admit(request);
       const email = normaliseEmail(input.email);
       const name = normaliseName(input.name);
       assertStrongPassword(input.password, email);
@@ -111,6 +157,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
         throw new ConflictError('An account with this email already exists');
       }
       const passwordHash = await hasher.hash(input.password);
+      stillWanted(request);
       const at = now();
       const id = uuidv7();
       const account = await em
@@ -147,9 +194,10 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
       return signIn(account, session.sessionId, session.refreshToken);
     },
 
-    async login(em, input) {
+    async login(em, request, input) {
+      await admit(request);
       const email = normaliseEmail(input.email);
-      if (input.clientIp) await limit(`login:ip:${input.clientIp}`, limits.maxPerIp);
+      if (request.clientIp) await limit(`login:ip:${request.clientIp}`, limits.maxPerIp);
       // Hashed: the key says nothing about who is being tried.
       const emailKey = `login:email:${createHash('sha256').update(email).digest('hex')}`;
       await limit(emailKey, limits.maxPerEmail);
@@ -176,7 +224,8 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
       return signIn(account, session.sessionId, session.refreshToken);
     },
 
-    async refresh(em, refreshToken) {
+    async refresh(em, request, refreshToken) {
+      await admit(request);
       const rotated = await sessions.rotate(refreshToken);
       const account = await em.findOne(CredentialEntity, { id: rotated.userId });
       if (!account) {
@@ -217,8 +266,9 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
       return true;
     },
 
-    async changePassword(em, identity, input) {
+    async changePassword(em, request, identity, input) {
       if (!identity) throw new UnauthenticatedError();
+      await admit(request);
       const account = await em.findOne(CredentialEntity, { id: identity.userId });
       if (!account) throw new UnauthenticatedError();
       const attemptsKey = `password:user:${account.id}`;
@@ -234,6 +284,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
         throw new ValidationError('newPassword', 'New password must differ from the current one');
       }
       const passwordHash = await hasher.hash(input.newPassword);
+      stillWanted(request);
       // Other sessions end before the new password is stored: a failure in between leaves
       // the account signed out elsewhere, never with an old session and a new password.
       await revocations.revokeUserSessions(account.id, identity.sessionId);

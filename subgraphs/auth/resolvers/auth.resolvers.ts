@@ -11,18 +11,18 @@ export function createAuthResolvers(auth: AuthService): GraphQLResolverMap<Subgr
         _parent: unknown,
         args: { input: { email: string; password: string; name: string } },
         ctx: SubgraphContext,
-      ) => auth.register(ctx.em, args.input),
+      ) => auth.register(ctx.em, ctx, args.input),
       login: (_parent: unknown, args: { email: string; password: string }, ctx: SubgraphContext) =>
-        auth.login(ctx.em, { ...args, clientIp: ctx.clientIp }),
+        auth.login(ctx.em, ctx, args),
       refreshToken: (_parent: unknown, args: { refreshToken: string }, ctx: SubgraphContext) =>
-        auth.refresh(ctx.em, args.refreshToken),
+        auth.refresh(ctx.em, ctx, args.refreshToken),
       logout: (_parent: unknown, args: { refreshToken?: string | null }, ctx: SubgraphContext) =>
         auth.logout(ctx.em, ctx, args.refreshToken),
       changePassword: (
         _parent: unknown,
         args: { currentPassword: string; newPassword: string },
         ctx: SubgraphContext,
-      ) => auth.changePassword(ctx.em, ctx.identity, args),
+      ) => auth.changePassword(ctx.em, ctx, ctx.identity, args),
     },
   };
 }
