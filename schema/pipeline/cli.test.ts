@@ -44,7 +44,6 @@ async function project(): Promise<Project> {
   const copied = [
     ...SUBGRAPHS.filter((s) => s.implemented).map((s) => `subgraphs/${s.name}/schema.graphql`),
     'schema/operations',
-    'schema/breaking-changes.acknowledged.json',
     ...SUBGRAPHS.filter((s) => s.implemented).map((s) => `schema/${s.name}.graphql`),
     'schema/supergraph.graphql',
     'schema/api.graphql',
@@ -52,6 +51,9 @@ async function project(): Promise<Project> {
   for (const file of copied) {
     await cp(path.join(ROOT, file), path.join(dir, file), { recursive: true });
   }
+  // The project's own acknowledgements name changes this base already holds; a fixture starts
+  // with none, as a repository does once its acknowledged changes have landed.
+  await writeFile(path.join(dir, 'schema/breaking-changes.acknowledged.json'), '[]\n');
   const inRepo = async (...args: string[]) => {
     const identity = ['-c', 'user.name=test', '-c', 'user.email=test@example.com'];
     const { stdout } = await git('git', [...identity, '-c', 'commit.gpgsign=false', ...args], {
