@@ -57,6 +57,7 @@ import type { GatewayContext } from './context.ts';
 import { authorizationPlugin, createAccessPolicy } from './plugins/authorization.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import { coalescingPlugin } from './plugins/coalescing.plugin.ts';
+import { availabilityPlugin } from './plugins/availability.plugin.ts';
 import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
 import { WriteEpochs } from './write-epochs.ts';
@@ -356,6 +357,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       metricsPlugin<GatewayContext>({ registry: metrics.registry }),
       operationResolutionPlugin<GatewayContext>(),
       batchCostPlugin<GatewayContext>(limits),
+      availabilityPlugin<GatewayContext>(),
       wellFormedTextPlugin<GatewayContext>(),
       ...(epochs ? [coalescingPlugin<GatewayContext>({ registry: metrics.registry, epochs })] : []),
       authorizationPlugin<GatewayContext>({

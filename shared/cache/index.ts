@@ -15,7 +15,8 @@
  * clients of one Redis do (the embedded gateway reads revocations the auth subgraph writes).
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
+import { ServiceUnavailableError } from '../errors/index.ts';
 import { redactUrl } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { withTimeout } from '../async/index.ts';
@@ -90,11 +91,42 @@ export interface CacheOptions {
   connectTimeoutMs?: number;
 }
 
-export class CacheUnavailableError extends Error {
+/** Redis cannot be reached (at start-up, or for one command while it is down). */
+export class CacheUnavailableError extends ServiceUnavailableError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message, 5, options);
     this.name = 'CacheUnavailableError';
   }
+}
+
+/** Longest a Redis command may take before it fails as unavailable. */
+const COMMAND_TIMEOUT_MS = 1000;
+
+/** At most one log line per this interval while Redis commands keep failing. */
+const UNREACHABLE_LOG_INTERVAL_MS = 5000;
+
+/**
+ * Runs Redis commands; a failure to reach Redis (down, reconnecting, timed out) becomes a
+ * CacheUnavailableError (SERVICE_UNAVAILABLE to clients, without Redis's words), logged as a
+ * warning at most every few seconds, while Redis's own answers (WRONGTYPE, a script error)
+ * stay what they are.
+ */
+function reacher(logger: Logger): <T>(command: () => Promise<T>) => Promise<T> {
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  return async (command) => {
+    try {
+      return await command();
+    } catch (error) {
+      if (error instanceof ReplyError) throw error;
+      if (Date.now() - loggedAt >= UNREACHABLE_LOG_INTERVAL_MS) {
+        loggedAt = Date.now();
+        logger.warn({ err: error, component: 'redis' }, 'redis command failed: cache unavailable');
+      }
+      throw new CacheUnavailableError('The cache is unavailable; retry shortly', {
+        cause: error,
+      });
+    }
+  };
 }
 
 export async function startCache(options: CacheOptions): Promise<Cache> {
@@ -164,44 +196,49 @@ export async function startRedisCache(options: CacheOptions & { url: string }): 
   redis.defineCommand('cacheCompareAndSwap', { numberOfKeys: 1, lua: COMPARE_AND_SWAP_LUA });
   redis.defineCommand('cacheHitRateLimit', { numberOfKeys: 1, lua: HIT_RATE_LIMIT_LUA });
   const scripts = redis as unknown as CacheScripts;
+  const reach = reacher(options.logger);
   return {
     mode: 'redis',
     prefix: options.prefix,
-    get: (key) => redis.get(key),
+    get: (key) => reach(() => redis.get(key)),
     async getMany(...keys) {
-      return keys.length ? redis.mget(...keys) : [];
+      return keys.length ? reach(() => redis.mget(...keys)) : [];
     },
     async set(key, value, ttlMs) {
-      await redis.set(key, value, 'PX', redisTtl(ttlMs));
+      await reach(() => redis.set(key, value, 'PX', redisTtl(ttlMs)));
     },
     async compareAndSwap(key, expected, next, ttlMs) {
       const ttl = next === null ? 0 : redisTtl(requireSwapTtl(ttlMs));
-      const swapped = await scripts.cacheCompareAndSwap(
-        key,
-        expected === null ? '0' : '1',
-        expected ?? '',
-        next === null ? '0' : '1',
-        next ?? '',
-        String(ttl),
+      const swapped = await reach(() =>
+        scripts.cacheCompareAndSwap(
+          key,
+          expected === null ? '0' : '1',
+          expected ?? '',
+          next === null ? '0' : '1',
+          next ?? '',
+          String(ttl),
+        ),
       );
       return swapped === 1;
     },
     async hitRateLimit(key, limits) {
       checkRateLimit(limits);
-      const [allowed, count, retryAfterMs] = await scripts.cacheHitRateLimit(
-        key,
-        String(limits.windowMs),
-        String(limits.limit),
-        randomBytes(8).toString('hex'),
-        String(limits.hits ?? 1),
+      const [allowed, count, retryAfterMs] = await reach(() =>
+        scripts.cacheHitRateLimit(
+          key,
+          String(limits.windowMs),
+          String(limits.limit),
+          randomBytes(8).toString('hex'),
+          String(limits.hits ?? 1),
+        ),
       );
       return { allowed: allowed === 1, count, retryAfterMs };
     },
     async delete(...keys) {
-      return keys.length ? redis.del(...keys) : 0;
+      return keys.length ? reach(() => redis.del(...keys)) : 0;
     },
     async ping() {
-      await redis.ping();
+      await reach(() => redis.ping());
     },
     async stop() {
       await redis.quit().catch(() => redis.disconnect());
@@ -220,6 +257,10 @@ export function createRedisClient(url: string, logger: Logger, keyPrefix = ''): 
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     connectTimeout: 5000,
+    // Bounded: while Redis is down a command fails at once (no queue waiting for a
+    // reconnect), and one that gets no answer fails after a second.
+    enableOfflineQueue: false,
+    commandTimeout: COMMAND_TIMEOUT_MS,
     retryStrategy: (attempt) => (connectedOnce ? Math.min(attempt * 200, 2000) : null),
   });
   redis.on('ready', () => {

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'RATE_LIMITED'
+  | 'SERVICE_UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR';
 
 export abstract class DomainError extends Error {
@@ -83,6 +84,23 @@ export class RateLimitedError extends DomainError {
   }
 }
 
+/**
+ * A dependency the operation needs (Redis, say) is down for now: HTTP 503 with Retry-After
+ * when nothing else answered. Nothing was done; the client may retry.
+ */
+export class ServiceUnavailableError extends DomainError {
+  readonly code = 'SERVICE_UNAVAILABLE';
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds = 5, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ServiceUnavailableError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+  override extensions() {
+    return { retryAfter: this.retryAfterSeconds };
+  }
+}
+
 /** Codes produced by graphql-js / Apollo Server itself for malformed requests: safe to show. */
 const PASSTHROUGH_CODES = new Set([
   'GRAPHQL_PARSE_FAILED',
@@ -99,6 +117,8 @@ const PASSTHROUGH_CODES = new Set([
   'NOT_FOUND',
   'CONFLICT',
   'RATE_LIMITED',
+  // A subgraph's own ServiceUnavailableError, passed on by the gateway.
+  'SERVICE_UNAVAILABLE',
 ]);
 
 /**

@@ -4,10 +4,12 @@
  * attacker or an unlucky user could trigger, and asserts what they must get instead: an
  * exact answer, a client error with a code, never a 500, a crash or lost work.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildSchema, parse } from 'graphql';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { measureDocument } from '../../gateway/plugins/limits.plugin.ts';
 import { captureLogs, waitFor } from '../../shared/testing/index.ts';
@@ -523,6 +525,118 @@ describe('a subgraph timeout', () => {
       await db.end();
       await hasty.stop();
     }
+  });
+});
+
+describe('a Redis outage', () => {
+  // A Redis of this test's own, so that killing it harms no other suite.
+  const PORT = 16390 + Number(process.env['JEST_WORKER_ID'] ?? 0);
+  let redis: ChildProcess | undefined;
+  let platform: TestPlatform;
+
+  async function startRedis(): Promise<void> {
+    redis = spawn(
+      'redis-server',
+      ['--port', String(PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    await waitFor(
+      async () => {
+        const probe = new Redis(PORT, '127.0.0.1', {
+          lazyConnect: true,
+          retryStrategy: () => null,
+        });
+        try {
+          await probe.connect();
+          return (await probe.ping()) === 'PONG';
+        } finally {
+          probe.disconnect();
+        }
+      },
+      { timeoutMs: 10_000, what: 'the test Redis' },
+    );
+  }
+
+  async function killRedis(): Promise<void> {
+    const running = redis;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGKILL');
+    await exited;
+  }
+
+  beforeAll(async () => {
+    await startRedis();
+    platform = await startTestPlatform(logs.logger, {
+      NODE_ENV: 'production',
+      REDIS_URL: `redis://127.0.0.1:${PORT}`,
+    });
+  });
+  afterAll(async () => {
+    await platform?.stop();
+    await killRedis();
+  });
+
+  it('answers 503 with Retry-After where Redis is needed, hung or gone, keeps anonymous reads serving, and recovers', async () => {
+    const token = await platform.register('outage@example.com');
+    expect((await platform.gql('{ me { id } }', {}, token)).status).toBe(200);
+
+    const ask = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${platform.gatewayUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+
+    // A Redis that holds its connections open but answers nothing: every command is bounded.
+    redis!.kill('SIGSTOP');
+    try {
+      const hung = await ask({ query: '{ me { id } }' }, { authorization: `Bearer ${token}` });
+      expect(hung.status).toBe(503);
+      expect(await hung.json()).toMatchObject({
+        errors: [{ extensions: { code: 'SERVICE_UNAVAILABLE' } }],
+      });
+      const read = await ask({ query: '{ products(first: 5) { edges { cursor } } }' });
+      expect(read.status).toBe(200);
+    } finally {
+      redis!.kill('SIGCONT');
+    }
+
+    // A Redis that is gone.
+    await killRedis();
+    const me = await ask({ query: '{ me { id } }' }, { authorization: `Bearer ${token}` });
+    expect(me.status).toBe(503);
+    expect(Number(me.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await me.json()).toMatchObject({
+      errors: [{ extensions: { code: 'SERVICE_UNAVAILABLE' } }],
+    });
+
+    const login = await ask({
+      query:
+        'mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
+      variables: { e: 'outage@example.com', p: TEST_PASSWORD },
+    });
+    expect(login.status).toBe(503);
+    expect(Number(login.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    const anonymous = await ask({ query: '{ products(first: 5) { edges { cursor } } }' });
+    expect(anonymous.status).toBe(200);
+    expect(await anonymous.json()).toEqual({ data: { products: { edges: [] } } });
+
+    await startRedis();
+    // Redis lost every session: the old token is refused, a new login works.
+    await waitFor(
+      async () => {
+        const again = await platform.gql(
+          'mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
+          { e: 'outage@example.com', p: TEST_PASSWORD },
+        );
+        return again.status === 200 && again.body.data !== null;
+      },
+      { timeoutMs: 20_000, what: 'sign-in after Redis is back' },
+    );
   });
 });
 
