@@ -11,6 +11,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
+import '../shared/events/kafkajs-patch.ts';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import pg from 'pg';
 import { TOPICS, catalogue } from '../schema/events/index.ts';

@@ -6,6 +6,7 @@
  * outbox, inbox or database.
  */
 import kafkajs from 'kafkajs';
+import '../../shared/events/kafkajs-patch.ts';
 import type { Consumer, IHeaders, Producer } from 'kafkajs';
 import pg from 'pg';
 import { Registry } from 'prom-client';

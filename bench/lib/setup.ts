@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import kafkajs from 'kafkajs';
+import '../../shared/events/kafkajs-patch.ts';
 import pg from 'pg';
 import { pino } from 'pino';
 import { redactUrl } from '../../shared/config/index.ts';

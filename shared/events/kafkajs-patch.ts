@@ -1,5 +1,6 @@
 /**
- * One fix to kafkajs 2.2.4 (its last release), applied when the Kafka transport loads.
+ * One fix to kafkajs 2.2.4 (its last release), applied on import: the Kafka transport, the
+ * test Kafka launcher and the benchmarks import it before they use kafkajs.
  *
  * `RequestQueue.scheduleCheckPendingRequests` runs after every broker response and, with
  * nothing pending and no throttling, sets a timer for `throttledUntil − now` = `−1 − now`:

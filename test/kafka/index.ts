@@ -30,6 +30,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
+import '../../shared/events/kafkajs-patch.ts';
 
 /** Options for {@link startKafka}. */
 export interface KafkaClusterOptions {

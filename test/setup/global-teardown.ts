@@ -4,6 +4,7 @@
  * KAFKA_BROKERS, deletes the run's topics), so runs leave nothing behind.
  */
 import kafkajs from 'kafkajs';
+import '../../shared/events/kafkajs-patch.ts';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import {
