@@ -114,4 +114,35 @@ describe('platform environment', () => {
       'OTEL_EXPORTER_OTLP_ENDPOINT: expected a URL like http://otel-collector:4318 (got "collector:4317")',
     ]);
   });
+
+  describe('LOG_FORMAT', () => {
+    const stdoutIsTTY = Object.getOwnPropertyDescriptor(process.stdout, 'isTTY');
+    const setStdoutIsTTY = (isTTY: boolean) =>
+      Object.defineProperty(process.stdout, 'isTTY', { value: isTTY, configurable: true });
+    afterEach(() => {
+      if (stdoutIsTTY) Object.defineProperty(process.stdout, 'isTTY', stdoutIsTTY);
+      else delete (process.stdout as { isTTY?: boolean }).isTTY;
+    });
+
+    it('takes json or pretty as given', () => {
+      setStdoutIsTTY(true);
+      expect(loadConfig(platformEnvSchema, { LOG_FORMAT: 'json' }).LOG_FORMAT).toBe('json');
+      setStdoutIsTTY(false);
+      expect(loadConfig(platformEnvSchema, { LOG_FORMAT: 'pretty' }).LOG_FORMAT).toBe('pretty');
+    });
+
+    it('defaults to pretty on a terminal and json otherwise', () => {
+      setStdoutIsTTY(true);
+      expect(loadConfig(platformEnvSchema, {}).LOG_FORMAT).toBe('pretty');
+      setStdoutIsTTY(false);
+      expect(loadConfig(platformEnvSchema, {}).LOG_FORMAT).toBe('json');
+      expect(loadConfig(platformEnvSchema, { LOG_FORMAT: ' ' }).LOG_FORMAT).toBe('json');
+    });
+
+    it('refuses any other value, naming LOG_FORMAT', () => {
+      expect(problems({ LOG_FORMAT: 'text' })).toEqual([
+        'LOG_FORMAT: expected json or pretty (got "text")',
+      ]);
+    });
+  });
 });

@@ -10,6 +10,13 @@ import { SUBGRAPHS } from './services.ts';
 
 export const platformEnvSchema = commonEnvSchema
   .extend({
+    /**
+     * How log lines are written: `json` (one object a line, for collectors) or `pretty` (for a
+     * person). Unset: `pretty` when stdout is a terminal, otherwise `json`.
+     */
+    LOG_FORMAT: z
+      .enum(['json', 'pretty'], { message: 'expected json or pretty' })
+      .default(defaultLogFormat),
     /** Run one service of the platform; unset runs everything in this process. */
     SERVICE: z
       .enum(['gateway', 'auth', 'users', 'catalog', 'orders', 'analytics'], {
@@ -163,6 +170,11 @@ export const platformEnvSchema = commonEnvSchema
   });
 
 export type PlatformEnv = z.infer<typeof platformEnvSchema>;
+
+/** A person at a terminal reads `pretty`; anything else (a file, a pipe, a collector) `json`. */
+function defaultLogFormat(): 'json' | 'pretty' {
+  return process.stdout.isTTY ? 'pretty' : 'json';
+}
 
 /** `scheme://host[:port]` and nothing more: what a browser sends in `Origin`. */
 function isOrigin(value: string): boolean {
