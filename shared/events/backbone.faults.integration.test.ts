@@ -21,7 +21,7 @@
  *    min.insync.replicas 2) killed -9 while the relay produces loses nothing and duplicates no
  *    effect.
  * (That a payload failing its schema or an unknown type never crashes a consumer is proven on
- * both transports in backbone.contract.test.ts.)
+ * both transports in backbone.contract.integration.test.ts.)
  *
  * Transport wrappers stand in for process death at the exact point that matters (and record
  * what was sent and received); everything under them is the real Kafka adapter and real

@@ -16,7 +16,11 @@ export { TEST_ENV, DEFAULT_TEST_SERVERS } from './test-env.ts';
 function required(variable: string): string {
   const value = process.env[variable];
   if (!value)
-    throw new Error(`${variable} is unset: run tests through jest (its global setup sets it)`);
+    throw new Error(
+      `${variable} is unset: a test that needs PostgreSQL, Redis or Kafka is an integration ` +
+        'test (name it *.integration.test.ts) or an e2e test (under test/e2e/), whose jest ' +
+        'global setup sets it',
+    );
   return value;
 }
 
