@@ -2,7 +2,7 @@
  * Analytics ingest benchmark (`npm run bench:analytics`): how fast the analytics service
  * stores domain events in PostgreSQL (`analytics.events` plus rollups) from the platform's
  * Kafka topics, wired exactly as the service wires it, against a plain kafkajs consumer that
- * does one INSERT per batch into a bare table, in the same invocation. Checks the issue's
+ * does one INSERT per batch into a bare table, in the same invocation. Checks its
  * target (at least 10,000 events/s) and that the rollups equal `rollupDeltas` over the
  * produced events; exits 1 when either fails. See bench/README.md.
  *

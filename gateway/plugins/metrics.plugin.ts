@@ -5,7 +5,8 @@
  * Label cardinality stays bounded whatever clients send: operation names are kept as labels
  * for the first `maxOperationNames` distinct names seen (the named operations of real
  * clients), later ones count as `other`; unnamed operations are `anonymous`. Error codes
- * outside the public set (API.md, plus graphql-js/Apollo request errors) count as `OTHER`.
+ * outside the public set (`ErrorCode`, plus graphql-js/Apollo request errors) count as
+ * `OTHER`.
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { Counter, Histogram } from 'prom-client';

@@ -1,6 +1,6 @@
 /**
- * Trusted documents: with a manifest of the operations clients may send (Apollo's persisted
- * query manifest, e.g. from `npm run schema:manifest`), the gateway runs those and nothing
+ * Trusted documents: with a manifest of the operations clients may send (Apollo's
+ * `apollo-persisted-query-manifest` format, version 1), the gateway runs those and nothing
  * else. A client sends an operation's id (`extensions.persistedQuery.sha256Hash`) alone or
  * with its body; either way the operation runs only when the sha256 of its text is in the
  * manifest. Anything else is refused before any subgraph is called, with

@@ -1,13 +1,14 @@
 /**
  * Domain errors and the one funnel that turns any thrown value into a client-facing
  * GraphQL error. Resolvers throw these classes and never build GraphQL errors themselves;
- * `formatError` maps them to the public codes of API.md and masks everything else as
- * INTERNAL_SERVER_ERROR (logged with the request id, message hidden from the client).
+ * `formatError` maps them to the public codes (docs/operations.md, "Errors") and masks
+ * everything else as INTERNAL_SERVER_ERROR (logged with the request id, message hidden from
+ * the client).
  */
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
 
-/** The public error codes (API.md). Adding one is an API change. */
+/** The public error codes (docs/operations.md). Adding one is an API change. */
 export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'

@@ -1,5 +1,5 @@
 /**
- * Relay connections the way every subgraph pages (API.md): `first` 1–100, opaque `after`
+ * Relay connections the way every subgraph pages: `first` 1–100, opaque `after`
  * cursors over a keyset `(createdAt, id)` — stable under concurrent inserts, no OFFSET —
  * and `search` terms made safe for SQL LIKE. Pure functions; bad input is BAD_USER_INPUT
  * naming the argument.

@@ -16,9 +16,9 @@
  * message, code, extensions, its name (`serviceName`) and even the subgraph's URL and HTTP
  * body through; errors with a public code pass through without `serviceName`.
  *
- * What "identical results" means here (decided with #9, which asks both for identical
- * results and for error masking with a request id): everything but error bodies is equal,
- * and each of our error bodies is exactly plain's error passed through the masking
+ * What "identical results" means here (the gateway must give identical results and also
+ * mask errors with a request id): everything but error bodies is equal, and each of our
+ * error bodies is exactly plain's error passed through the masking
  * (`asOursReports`, a function of plain's error and our request id alone). So a client
  * moving from plain @apollo/gateway sees the same data, statuses, error paths and public
  * codes, and loses only internals it should never have been shown.
