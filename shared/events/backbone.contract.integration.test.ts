@@ -218,7 +218,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
       }),
       adapter.read(transport, DLQ),
     ]);
-  }, 30_000);
+  });
 
   afterAll(async () => {
     await bulk?.stop();
@@ -227,7 +227,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     await relay?.stop(1000);
     await transport?.stop();
     await db?.stop();
-  }, 30_000);
+  });
 
   it('applies each of N events published in transactions exactly once: N effects, N inbox rows, N outbox rows sent', async () => {
     const subjects = ['visits-a', 'visits-b', 'visits-c', 'visits-d', 'visits-e', 'visits-f'];

@@ -260,16 +260,16 @@ function repeated(values: Iterable<string>): string[] {
 beforeAll(async () => {
   testDb = await createTestDatabase();
   producer = await kafkaTransport('faults-relays');
-}, 30_000);
+});
 
 afterEach(async () => {
   for (const stop of started.splice(0).reverse()) await stop();
-}, 30_000);
+});
 
 afterAll(async () => {
   await producer?.stop();
   await testDb?.drop();
-}, 30_000);
+});
 
 /**
  * A downstream service consuming the topics of the relay scenarios (one group join for all):
@@ -294,13 +294,13 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
       transport: sinkTransport,
       logger,
     });
-  }, 30_000);
+  });
 
   afterAll(async () => {
     await sink?.stop();
     await sinkTransport?.stop();
     await sinkDb?.stop();
-  }, 30_000);
+  });
 
   it('a relay killed mid-batch (sent, not yet marked) and restarted delivers all 1000 events: 1100 sends, 100 resent, 1000 effects', async () => {
     const schema = 'crash';
@@ -654,7 +654,7 @@ describe('consumers under faults', () => {
     expect(seqsBySubject(applied)).toEqual(
       Object.fromEntries(counters.map((c) => [c, oneTo(next.get(c)! - 1)])),
     );
-  }, 90_000);
+  });
 
   it('a member in another process killed -9 holds its partitions until its session times out; the survivor then takes them over and every event is applied once', async () => {
     const schema = 'member';
@@ -739,7 +739,7 @@ describe('consumers under faults', () => {
     expect(seqsBySubject(applied)).toEqual(
       Object.fromEntries(counters.map((c) => [c, oneTo(stream.next.get(c)! - 1)])),
     );
-  }, 120_000);
+  });
 });
 
 /**
@@ -756,7 +756,7 @@ describe('a broker of its own, killed -9 and restarted from its log directory', 
 
   afterAll(async () => {
     await cluster?.stop();
-  }, 30_000);
+  });
 
   const transportTo = (clientId: string) => ownTransport(cluster, clientId);
 
@@ -823,7 +823,7 @@ describe('a broker of its own, killed -9 and restarted from its log directory', 
     expect(appliedDuringOutage).toBe(20);
     expect(applied).toHaveLength(60);
     expect(seqsBySubject(applied)).toEqual(Object.fromEntries(counters.map((c) => [c, oneTo(15)])));
-  }, 90_000);
+  });
 
   it('keeps every event acknowledged (acks=all) before a kill -9 during sending: 1000 published, each applied once from the restarted log', async () => {
     const node = cluster.nodes[0]!;
@@ -900,7 +900,7 @@ describe('a broker of its own, killed -9 and restarted from its log directory', 
       Object.fromEntries(counters.map((c) => [c, oneTo(100)])),
     );
     expect(await inboxRows(service, schema, ids(published))).toHaveLength(1000);
-  }, 90_000);
+  });
 });
 
 /**
@@ -916,7 +916,7 @@ describe('a partition leader killed -9 in a three-node cluster', () => {
 
   afterAll(async () => {
     await cluster?.stop();
-  }, 30_000);
+  });
 
   it('loses nothing and applies nothing twice while the producing leader fails over (acks=all): exactly N effects in per-counter order', async () => {
     const schema = 'failover';
@@ -1000,5 +1000,5 @@ describe('a partition leader killed -9 in a three-node cluster', () => {
       Object.fromEntries(counters.map((c) => [c, oneTo(stream.next.get(c)! - 1)])),
     );
     expect(recoveredMs).toBeLessThan(30_000);
-  }, 120_000);
+  });
 });

@@ -275,12 +275,12 @@ beforeAll(async () => {
   db = new pg.Client({ connectionString: fixture.database.url });
   await db.connect();
   admin = (await register(ADMIN_EMAIL)).token;
-}, 60_000);
+});
 
 afterAll(async () => {
   await db?.end();
   await fixture?.stop();
-}, 60_000);
+});
 
 /** Set by the session, read by the tests after it. */
 const session = {
@@ -437,7 +437,7 @@ describe('a scripted session', () => {
       admin,
     );
     expect(eventCounts).toEqual([{ type: 'user.logged_in', count: 3 }]);
-  }, 60_000);
+  });
 });
 
 describe('redelivery', () => {
@@ -512,7 +512,7 @@ describe('redelivery', () => {
       user: { activity: { loginCount: 3, orderCount: 2, totalSpentCents: '3750' } },
       widget: { sales: { unitsSold: '3', revenueCents: '3750' } },
     });
-  }, 60_000);
+  });
 
   it('changes no number even past a forgotten inbox: the event table drops the copies', async () => {
     await caughtUp();
@@ -538,7 +538,7 @@ describe('redelivery', () => {
       ingested: metricsBefore.ingested,
     });
     expect(await numbers()).toEqual(before);
-  }, 60_000);
+  });
 });
 
 describe('analytics:rebuild', () => {
@@ -602,7 +602,7 @@ describe('analytics:rebuild', () => {
       await copyDb.end();
       await copy.drop();
     }
-  }, 60_000);
+  });
 
   it('reads more than a page of events, each once, whatever the precision of their times', async () => {
     // given 10,001 sign-ups (more than one page of the rebuild) stored with microseconds,
@@ -637,7 +637,7 @@ describe('analytics:rebuild', () => {
       await copyDb.end();
       await copy.drop();
     }
-  }, 60_000);
+  });
 
   it('changes nothing when run on the live database while the platform runs', async () => {
     await caughtUp();
@@ -670,7 +670,7 @@ describe('analytics:rebuild', () => {
       },
       { timeoutMs: 5_000, what: 'the fourth login' },
     );
-  }, 60_000);
+  });
 });
 
 describe('who may read what', () => {
@@ -945,5 +945,5 @@ describe('events analytics does not know', () => {
     );
     expect(eventCounts.map((row) => row.type)).not.toContain('user.teleported');
     expect(eventCounts).toContainEqual({ type: 'user.updated', count: 1 });
-  }, 30_000);
+  });
 });

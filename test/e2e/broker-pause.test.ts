@@ -46,7 +46,7 @@ afterAll(async () => {
   await db?.end();
   await fixture?.stop();
   await cluster?.stop();
-}, 60_000);
+});
 
 async function createProduct(admin: string, stock: number): Promise<string> {
   const { createProduct: product } = await fixture.data<{ createProduct: { id: string } }>(
@@ -200,4 +200,4 @@ it('drains a 20 s broker pause under order traffic: every order CONFIRMED, each 
     placing = false;
     await traffic.catch(() => undefined);
   }
-}, 240_000);
+});

@@ -196,13 +196,13 @@ beforeAll(async () => {
   await db.connect();
   redis = new Redis(fixture.redis.url);
   admin = await register(ADMIN_EMAIL);
-}, 60_000);
+});
 
 afterAll(async () => {
   redis?.disconnect();
   await db?.end();
   await fixture?.stop();
-}, 60_000);
+});
 
 describe('who may change the catalogue', () => {
   const tag = newTag();

@@ -108,7 +108,7 @@ describe('with the response cache on', () => {
       GATEWAY_RESPONSE_CACHE: 'true',
     });
     admin = await token(fixture, ADMIN_EMAIL);
-  }, 60_000);
+  });
   afterAll(() => fixture?.stop());
 
   const invalidations = () => gatewayMetric(fixture, 'gateway_response_cache_invalidations_total');
@@ -239,7 +239,7 @@ describe('with the defaults and a trusted-documents manifest', () => {
       }),
     );
     fixture = await startTestPlatform(logs.logger, { GATEWAY_TRUSTED_DOCUMENTS: manifest });
-  }, 60_000);
+  });
   afterAll(async () => {
     await fixture?.stop();
     await rm(dir, { recursive: true, force: true });

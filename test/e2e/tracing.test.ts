@@ -28,13 +28,13 @@ beforeAll(async () => {
   fixture = await startTestPlatform(logs.logger, { ADMIN_EMAIL });
   db = new pg.Client({ connectionString: fixture.database.url });
   await db.connect();
-}, 60_000);
+});
 
 afterAll(async () => {
   await db?.end();
   await fixture?.stop();
   await tracing?.stop();
-}, 60_000);
+});
 
 const spanId = (span: ReadableSpan) => span.spanContext().spanId;
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
@@ -153,7 +153,7 @@ describe('tracing', () => {
         envelope: `00-${traceId}-${spanId(reserve)}-01`,
       },
     ]);
-  }, 60_000);
+  });
 
   it('starts a trace of its own for a request without traceparent, and sends none back', async () => {
     exporter.reset();
