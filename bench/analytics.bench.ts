@@ -898,7 +898,7 @@ function report(outcome: Outcome): boolean {
   const rateOk = complete && oursRate >= TARGET_EVENTS_PER_SECOND;
   const checksOk = complete && ours.every((r) => r.checks.every((c) => c.startsWith('ok')));
   out.push('');
-  out.push('Target (issue #7: bench:analytics ingests ≥ 10,000 events/s into PostgreSQL):');
+  out.push('Target (bench:analytics ingests ≥ 10,000 events/s into PostgreSQL):');
   out.push(
     `  ${rateOk ? 'PASS' : 'FAIL'}  analytics ingest ${fmt(oursRate)} events/s` +
       (ours.length > 1 ? ` (median of ${ours.length} rounds)` : '') +

@@ -365,7 +365,7 @@ describe('docker-compose.yml', () => {
     expect(problems).toEqual([]);
   });
 
-  test('PostgreSQL 17, Kafka and Redis are defined with real health checks', () => {
+  test('PostgreSQL, Kafka and Redis are defined with real health checks', () => {
     const problems: string[] = [];
     const probes: Record<keyof typeof INFRA, RegExp> = {
       postgres: /pg_isready/,
