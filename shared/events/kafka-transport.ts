@@ -5,7 +5,7 @@
  * carry `topicPrefix` so environments and test runs sharing a cluster stay apart.
  *
  * Two kafkajs 2.2.4 faults around a partition leader's death are guarded here (found by
- * backbone.faults.test.ts on a three-node cluster):
+ * backbone.faults.integration.test.ts on a three-node cluster):
  * - `sendBatch` can resolve without writing some partitions: when the request to one leader
  *   fails and its retry finds the partition moved to a broker that already answered for its
  *   own partitions, kafkajs sends nothing more and reports success. So every send checks that
