@@ -1,5 +1,5 @@
-export { createLogger, requestIdFrom, REQUEST_ID_HEADER } from './logger.ts';
-export type { Logger, LoggerOptions } from './logger.ts';
+export { BANNER_KEY, createLogger, logBanner, requestIdFrom, REQUEST_ID_HEADER } from './logger.ts';
+export type { LogFormat, Logger, LoggerOptions } from './logger.ts';
 export { createMetrics } from './metrics.ts';
 export type { ServiceMetrics } from './metrics.ts';
 export {
