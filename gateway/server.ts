@@ -16,7 +16,6 @@ import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
@@ -54,6 +53,7 @@ import {
 } from './plugins/limits.plugin.ts';
 import type { OperationLimits } from './plugins/limits.plugin.ts';
 import type { GatewayContext } from './context.ts';
+import { landingPagePlugin } from './landing-page.ts';
 import { authorizationPlugin, createAccessPolicy } from './plugins/authorization.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import { coalescingPlugin } from './plugins/coalescing.plugin.ts';
@@ -328,6 +328,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   });
   const operatorServer = config.operatorPort === undefined ? null : createServer(http.operator);
   const httpServer = createServer(http.app);
+  // The landing page names the endpoint; known once the server listens.
+  let landingEndpoint = '/graphql';
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     formatError: config.introspection ? formatError : formatWithoutSchemaDetails,
@@ -351,7 +353,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       config.sandbox
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+        ? landingPagePlugin<GatewayContext>({
+            endpoint: () => landingEndpoint,
+          })
         : ApolloServerPluginLandingPageDisabled(),
       observabilityPlugin<GatewayContext>(metrics),
       metricsPlugin<GatewayContext>({ registry: metrics.registry }),
@@ -424,6 +428,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     else logger.warn('gateway: no event transport; subscriptions will be refused');
     if (feed) responseCache?.follow(feed);
     listening = await listen(httpServer, config.host, config.port);
+    landingEndpoint = `${listening.url}/graphql`;
     if (operatorServer) {
       operatorListening = await listen(operatorServer, config.host, config.operatorPort!);
     }
