@@ -17,6 +17,8 @@ import { startUsersSubgraph } from '../subgraphs/users/main.ts';
 import { startCatalogSubgraph } from '../subgraphs/catalog/main.ts';
 import { startOrdersSubgraph } from '../subgraphs/orders/main.ts';
 import { startAnalyticsSubgraph } from '../subgraphs/analytics/main.ts';
+import type { EmbeddedPostgres } from '../shared/db/index.ts';
+import { startSharedDatabase } from './embedded-database.ts';
 import type { PlatformEnv } from './env.ts';
 import { SUBGRAPHS, serviceByName } from './services.ts';
 import type { SubgraphName } from './services.ts';
@@ -36,6 +38,12 @@ export interface PlatformHandle {
 export interface PlatformOptions {
   env: PlatformEnv;
   logger: Logger;
+  /**
+   * The embedded database the services share (everything in one process, no DATABASE_URL),
+   * when the caller started it already; otherwise the platform starts it. It stops with the
+   * platform either way.
+   */
+  sharedDatabase?: Promise<EmbeddedPostgres | undefined>;
 }
 
 type SubgraphStarter = (options: {
@@ -84,13 +92,15 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
 
   // Separate processes share GATEWAY_TOKEN_SECRET (required then); one process makes its own.
   const gatewayTokenSecret = env.GATEWAY_TOKEN_SECRET ?? randomBytes(48).toString('base64url');
+  // The one-process platform's embedded database, when it shares one (set below).
+  let sharedDatabaseUrl: string | undefined;
   const subgraphConfig = (name: SubgraphName, port: number): SubgraphRuntimeConfig => ({
     host: env.HOST,
     port,
     nodeEnv: env.NODE_ENV,
     gatewayTokenSecret,
     dataDir: env.DATA_DIR,
-    databaseUrl: env.DATABASE_URL,
+    databaseUrl: env.DATABASE_URL ?? sharedDatabaseUrl,
     redisUrl: env.REDIS_URL,
     kafkaBrokers: env.KAFKA_BROKERS,
     kafkaTopicPrefix: env.KAFKA_TOPIC_PREFIX,
@@ -213,6 +223,14 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
         });
         transport = shared;
         stoppers.push({ name: 'event transport', stop: () => shared.stop() });
+      }
+      if (!env.DATABASE_URL) {
+        const shared = await (options.sharedDatabase ??
+          startSharedDatabase(env.DATA_DIR, logger).database);
+        if (shared) {
+          sharedDatabaseUrl = shared.url;
+          stoppers.push({ name: 'embedded database', stop: () => shared.stop() });
+        }
       }
       for (const name of builtSubgraphs()) {
         const starter = STARTERS[name];

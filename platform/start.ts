@@ -4,11 +4,17 @@
  * SIGINT stops it gracefully: refuse new requests, finish in-flight ones, close pools, exit
  * 0 — or exit 1 if that takes longer than SHUTDOWN_TIMEOUT_MS. Tracing, when
  * OTEL_EXPORTER_OTLP_ENDPOINT is set, starts before the platform and is flushed after it.
+ *
+ * Start-up tells a person what it does: a line per step (the embedded database, each
+ * service), then a banner with the URLs, a first query and how to stop. LOG_FORMAT picks
+ * readable lines or JSON.
  */
+import { FIRST_QUERY, curlCommand } from '../gateway/landing-page.ts';
 import { ConfigError, loadConfig } from '../shared/config/index.ts';
-import { createLogger, startTracing } from '../shared/observability/index.ts';
+import { createLogger, logBanner, startTracing } from '../shared/observability/index.ts';
+import { startSharedDatabase } from './embedded-database.ts';
 import { platformEnvSchema } from './env.ts';
-import { startPlatform } from './platform.ts';
+import type { PlatformEnv } from './env.ts';
 import type { PlatformHandle } from './platform.ts';
 
 /** The one line a failed start-up leaves on stderr (multi-line causes are folded into it). */
@@ -25,7 +31,7 @@ try {
   throw error;
 }
 
-const logger = createLogger({ level: env.LOG_LEVEL });
+const logger = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT });
 // One provider for the process: in one process all services share it (each span names its own).
 const tracing = startTracing({
   serviceName: env.OTEL_SERVICE_NAME ?? (env.SERVICE ? `eventgraph-${env.SERVICE}` : 'eventgraph'),
@@ -60,11 +66,39 @@ const shutdown = (signal: string) => {
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
+/** What a person needs once the gateway serves: where, a first query, how to stop. */
+function announceReady(url: string, env: PlatformEnv): void {
+  const graphql = `${url}/graphql`;
+  const sandbox = env.GATEWAY_SANDBOX ?? env.NODE_ENV !== 'production';
+  logBanner(logger, `eventgraph is ready at ${graphql} (started in ${seconds()} s)`, {
+    graphql,
+    ...(sandbox ? { sandbox: `${url}/ (open it in a browser)` } : {}),
+    query: FIRST_QUERY,
+    curl: curlCommand(graphql),
+    stop: 'Ctrl-C (or SIGTERM): requests in flight finish, then it exits',
+  });
+}
+
+/** Seconds since the process started, to a tenth. */
+function seconds(): string {
+  return (performance.now() / 1000).toFixed(1);
+}
+
 try {
   const mode = env.SERVICE ?? 'all services in one process';
   logger.info({ mode, nodeEnv: env.NODE_ENV }, `eventgraph starting: ${mode}`);
-  starting = startPlatform({ env, logger });
-  await starting;
+  // Everything in one process on embedded defaults: the database starts first, in a process of
+  // its own, while the platform's modules load here; except while it is being created, the
+  // memory peak of a first start, which the platform's modules would add to.
+  const shared =
+    env.SERVICE || env.DATABASE_URL ? undefined : startSharedDatabase(env.DATA_DIR, logger);
+  const sharedDatabase = shared?.database;
+  sharedDatabase?.catch(() => undefined); // Its failure is the platform's to report.
+  if (shared?.creating) await sharedDatabase?.catch(() => undefined);
+  const { startPlatform } = await import('./platform.ts');
+  starting = startPlatform({ env, logger, ...(sharedDatabase ? { sharedDatabase } : {}) });
+  const platform = await starting;
+  if (platform.gateway && !stopping) announceReady(platform.gateway.url, env);
 } catch (error) {
   logger.fatal({ err: error }, 'start-up failed');
   if (!stopping) fail((error as Error).message);

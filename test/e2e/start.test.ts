@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -15,7 +15,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { GATEWAY_TOKEN_HEADER, createGatewayTokens } from '../../shared/auth/index.ts';
 import { startEmbeddedPostgres } from '../../shared/db/index.ts';
-import { postGraphQL, testLogger } from '../../shared/testing/index.ts';
+import { postGraphQL, testLogger, waitFor } from '../../shared/testing/index.ts';
 
 const ENTRY = path.resolve(import.meta.dirname, '../../platform/start.ts');
 
@@ -117,9 +117,28 @@ describe('npm start on embedded defaults', () => {
         String(l['msg']).startsWith('gateway ready at'),
       );
       const gateway = startedUrl(ready);
+      // A first start creates the one embedded database the services share, and says so.
+      const steps = running.lines.map((l) => String(l['msg']));
+      expect(steps).toContain(
+        `creating the embedded database in ${dataDir} (first start only, a few seconds)`,
+      );
+      expect(steps).toContain(
+        'embedded database ready (PostgreSQL in PGlite, a schema per service)',
+      );
       const modes = await waitForLine(running, (l) => l['service'] === 'users' && 'database' in l);
       expect(modes).toMatchObject({ cache: 'memory', events: 'in-process' });
-      expect(String(modes['database'])).toMatch(/^embedded/);
+      // The banner: where to go, a first query, how to stop.
+      const banner = await waitForLine(running, (l) =>
+        String(l['msg']).startsWith('eventgraph is ready at'),
+      );
+      expect(banner).toMatchObject({
+        graphql: `${gateway}/graphql`,
+        sandbox: `${gateway}/ (open it in a browser)`,
+        banner: ['graphql', 'sandbox', 'query', 'curl', 'stop'],
+      });
+      expect(String(banner['stop'])).toMatch(/^Ctrl-C/);
+      const firstQuery = await postGraphQL(`${gateway}/graphql`, String(banner['query']));
+      expect(firstQuery.body).toEqual({ data: { products: { edges: [] } } });
 
       const response = await postGraphQL(`${gateway}/graphql`, '{ __typename }');
       expect(response.body).toEqual({ data: { __typename: 'Query' } });
@@ -139,10 +158,7 @@ describe('npm start on embedded defaults', () => {
 
   it('keeps the data of the previous run', async () => {
     // Write a profile into the stopped platform's database, as the first run would have.
-    const embedded = await startEmbeddedPostgres({
-      dataDir: path.join(dataDir, 'users'),
-      logger: testLogger(),
-    });
+    const embedded = await startEmbeddedPostgres({ dataDir, logger: testLogger() });
     const client = new pg.Client({ connectionString: embedded.url });
     try {
       await client.connect();
@@ -182,7 +198,37 @@ describe('npm start on embedded defaults', () => {
     }
     expect(await running.exited).toBe(0);
   });
+
+  it('leaves no database process behind when killed, and the next start opens the data', async () => {
+    const killed = launch({ DATA_DIR: dataDir, PORT: '0' });
+    await waitForLine(killed, (l) => String(l['msg']).startsWith('gateway ready at'));
+    // The embedded database's own process holds the data directory's lock.
+    const database = Number(await readFile(path.join(dataDir, 'eventgraph.lock'), 'utf8'));
+    expect(database).not.toBe(killed.child.pid);
+
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    await waitFor(() => !isRunning(database), { what: 'the database process to exit' });
+
+    const running = launch({ DATA_DIR: dataDir, PORT: '0' });
+    try {
+      await waitForLine(running, (l) => l['msg'] === `opening the embedded database in ${dataDir}`);
+      await waitForLine(running, (l) => String(l['msg']).startsWith('gateway ready at'));
+    } finally {
+      running.child.kill('SIGTERM');
+    }
+    expect(await running.exited).toBe(0);
+  });
 });
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('npm start with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
   it("exports the request's trace over OTLP/HTTP and flushes it on SIGTERM", async () => {
