@@ -1,13 +1,14 @@
 /**
  * Entry point of the embedded PostgreSQL process (see embedded-postgres-process.ts):
- * `<dataDir> <maxConnections>`. Serves until its parent says stop or goes away, then closes
- * the database (its files are complete on disk) and exits 0.
+ * `<create|serve> <dataDir> <maxConnections>`. `serve` serves until its parent says stop or
+ * goes away, then closes the database (its files are complete on disk) and exits 0; `create`
+ * exits 0 once the database exists.
  */
 import { createLogger } from '../observability/index.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import type { ChildMessage } from './embedded-postgres-process.ts';
 
-const [dataDir = '', maxConnections = '8'] = process.argv.slice(2);
+const [task = 'serve', dataDir = '', maxConnections = '8'] = process.argv.slice(2);
 /** Sends to the parent if it is still there; resolves once the message is out. */
 const send = (message: ChildMessage) =>
   new Promise<void>((resolve) => {
@@ -32,13 +33,14 @@ try {
     await embedded.stop();
     process.exit(0);
   };
+  await send({ type: 'ready', url: embedded.url });
+  if (task === 'create') await stop();
   process.on('message', (message: { type?: string }) => {
     if (message.type === 'stop') void stop();
   });
   process.on('disconnect', () => void stop());
   // The parent went away while the database started: nobody will use it.
   if (!process.connected) await stop();
-  await send({ type: 'ready', url: embedded.url });
 } catch (error) {
   await send({ type: 'failed', message: (error as Error).message });
   process.exit(1);

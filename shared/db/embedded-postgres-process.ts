@@ -35,21 +35,49 @@ export function hasEmbeddedDatabase(dataDir: string): boolean {
 /** Messages from the child (embedded-postgres-child.ts). */
 export type ChildMessage = { type: 'ready'; url: string } | { type: 'failed'; message: string };
 
+/** What the child does: create the database and exit, or serve it until stopped. */
+export type ChildTask = 'create' | 'serve';
+
 const CHILD = new URL('./embedded-postgres-child.ts', import.meta.url);
 
-export function startEmbeddedPostgresProcess(
+export async function startEmbeddedPostgresProcess(
   options: EmbeddedPostgresProcessOptions,
 ): Promise<EmbeddedPostgres> {
+  // Creating a database (initdb) takes PGlite about twice the memory of serving one, and a
+  // process keeps what it once held: one process creates it and exits, another serves it.
+  if (!hasEmbeddedDatabase(options.dataDir)) {
+    const creator = runChild('create', options);
+    await creator.started;
+    await creator.exited;
+  }
+  const server = runChild('serve', options);
+  const url = await server.started;
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    stop() {
+      stopping ??= (async () => {
+        if (server.child.connected) server.child.send({ type: 'stop' });
+        const code = await server.exited;
+        if (code !== 0) throw new Error(`embedded PostgreSQL stopped with code ${code}`);
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Forks the child for `task`; `started` resolves with its URL once it has done its start. */
+function runChild(task: ChildTask, options: EmbeddedPostgresProcessOptions) {
   // Not the parent's flags or watch-mode reporting (`node --watch` asks its child, through the
   // environment, to send its imports over IPC; this child's channel is ours).
   const { WATCH_REPORT_DEPENDENCIES: _watching, ...env } = process.env;
-  const child = fork(CHILD, [options.dataDir, String(options.maxConnections ?? 8)], {
+  const child = fork(CHILD, [task, options.dataDir, String(options.maxConnections ?? 8)], {
     execArgv: ['--liftoff-only'],
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return new Promise((resolve, reject) => {
+  const started = new Promise<string>((resolve, reject) => {
     const early = (code: number | null) =>
       reject(new Error(`embedded PostgreSQL exited during start-up (code ${code})`));
     child.once('exit', early);
@@ -59,22 +87,9 @@ export function startEmbeddedPostgresProcess(
       if (message.type !== 'ready' && message.type !== 'failed') return;
       child.off('message', started);
       child.off('exit', early);
-      if (message.type === 'failed') {
-        reject(new Error(message.message));
-        return;
-      }
-      let stopping: Promise<void> | undefined;
-      resolve({
-        url: message.url,
-        stop() {
-          stopping ??= (async () => {
-            if (child.connected) child.send({ type: 'stop' });
-            const code = await exited;
-            if (code !== 0) throw new Error(`embedded PostgreSQL stopped with code ${code}`);
-          })();
-          return stopping;
-        },
-      });
+      if (message.type === 'failed') reject(new Error(message.message));
+      else resolve(message.url);
     });
   });
+  return { child, started, exited };
 }
