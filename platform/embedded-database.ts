@@ -32,7 +32,7 @@ export interface SharedDatabaseStart {
  * behind.
  */
 export function startSharedDatabase(dataDir: string, logger: Logger): SharedDatabaseStart {
-  const services = SUBGRAPHS.filter((s) => s.implemented).map((s) => s.name);
+  const services = SUBGRAPHS.map((s) => s.name);
   if (services.some((name) => hasEmbeddedDatabase(path.join(dataDir, name)))) {
     logger.info(
       { dataDir },

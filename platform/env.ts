@@ -105,7 +105,7 @@ export const platformEnvSchema = commonEnvSchema
       });
     }
     if (value.SERVICE !== 'gateway') return;
-    for (const subgraph of SUBGRAPHS.filter((s) => s.implemented)) {
+    for (const subgraph of SUBGRAPHS) {
       const variable = `${subgraph.name.toUpperCase()}_URL` as 'USERS_URL';
       if (!value[variable]) {
         ctx.addIssue({

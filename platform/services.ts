@@ -1,6 +1,6 @@
 /**
- * The platform's process catalogue: every service the code defines, its default port and
- * whether it is built yet. `platform/start.ts`, the gateway's subgraph list, the
+ * The platform's process catalogue: every service the code defines and its default port.
+ * `platform/start.ts`, the gateway's subgraph list, the
  * docker-compose test and the docs all read this one list.
  */
 
@@ -12,17 +12,15 @@ export interface ServiceDescriptor {
   /** Default HTTP port (overridden by `PORT` when the service runs alone). */
   readonly port: number;
   readonly kind: 'gateway' | 'subgraph';
-  /** False until the service's issue lands; such services are not started or composed. */
-  readonly implemented: boolean;
 }
 
 export const SERVICES: readonly ServiceDescriptor[] = [
-  { name: 'gateway', port: 4000, kind: 'gateway', implemented: true },
-  { name: 'auth', port: 4001, kind: 'subgraph', implemented: true },
-  { name: 'users', port: 4002, kind: 'subgraph', implemented: true },
-  { name: 'catalog', port: 4003, kind: 'subgraph', implemented: true },
-  { name: 'orders', port: 4004, kind: 'subgraph', implemented: true },
-  { name: 'analytics', port: 4005, kind: 'subgraph', implemented: true },
+  { name: 'gateway', port: 4000, kind: 'gateway' },
+  { name: 'auth', port: 4001, kind: 'subgraph' },
+  { name: 'users', port: 4002, kind: 'subgraph' },
+  { name: 'catalog', port: 4003, kind: 'subgraph' },
+  { name: 'orders', port: 4004, kind: 'subgraph' },
+  { name: 'analytics', port: 4005, kind: 'subgraph' },
 ];
 
 export const SUBGRAPHS = SERVICES.filter((s) => s.kind === 'subgraph');

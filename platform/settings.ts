@@ -23,7 +23,7 @@ export const SETTING_GROUPS = {
   postgres: {
     title: 'PostgreSQL',
     intro:
-      'Without `DATABASE_URL`, every subgraph runs an embedded PostgreSQL (PGlite) of its own.',
+      'Without `DATABASE_URL`, `npm start` runs one embedded PostgreSQL (PGlite) in a process of its own, and its services share it, a schema each; a service run alone (`SERVICE`) opens one in-process.',
   },
   redis: {
     title: 'Redis',
@@ -83,8 +83,7 @@ export const SETTINGS: { readonly [Name in SettingName]-?: SettingDoc } = {
     readBy: 'every service',
     summary:
       'The one process to run: `gateway`, `auth`, `users`, `catalog`, `orders` or `analytics`.',
-    details:
-      'Unset runs everything in one process. Naming a service that is not built fails start-up.',
+    details: 'Unset runs everything in one process.',
     unset: 'unset → all in one process',
     example: 'gateway',
   },
@@ -152,8 +151,9 @@ export const SETTINGS: { readonly [Name in SettingName]-?: SettingDoc } = {
   DATA_DIR: {
     group: 'postgres',
     readBy: 'every subgraph',
-    summary: 'Where embedded PostgreSQL keeps its files, one directory per service.',
-    details: 'For example `.data/users/`. Unused when `DATABASE_URL` is set.',
+    summary: 'Where embedded PostgreSQL keeps its files.',
+    details:
+      '`npm start` keeps the shared database in `DATA_DIR` itself; a service run alone opens that one when it is there, else its own in `DATA_DIR/<service>/`. Unused when `DATABASE_URL` is set.',
   },
   REDIS_URL: {
     group: 'redis',

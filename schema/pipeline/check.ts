@@ -66,7 +66,7 @@ export interface Issue {
 
 export interface CheckReport {
   ok: boolean;
-  /** The subgraphs composed (the implemented ones). */
+  /** The subgraphs composed. */
   subgraphs: string[];
   base:
     | { status: 'found'; ref: string; commit: string }

@@ -42,9 +42,9 @@ async function project(): Promise<Project> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'eventgraph-schema-'));
   projects.push(dir);
   const copied = [
-    ...SUBGRAPHS.filter((s) => s.implemented).map((s) => `subgraphs/${s.name}/schema.graphql`),
+    ...SUBGRAPHS.map((s) => `subgraphs/${s.name}/schema.graphql`),
     'schema/operations',
-    ...SUBGRAPHS.filter((s) => s.implemented).map((s) => `schema/${s.name}.graphql`),
+    ...SUBGRAPHS.map((s) => `schema/${s.name}.graphql`),
     'schema/supergraph.graphql',
     'schema/api.graphql',
   ];

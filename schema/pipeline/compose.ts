@@ -1,5 +1,5 @@
 /**
- * `npm run schema:compose`: composes the implemented subgraphs (platform/services.ts) from
+ * `npm run schema:compose`: composes the subgraphs of platform/services.ts from
  * their SDL and produces the checked-in contracts under `schema/`:
  *
  * - `schema/<name>.graphql`: each subgraph's SDL as composed (printed, normalised);
@@ -33,9 +33,9 @@ function isGeneratedFile(relativePath: string): boolean {
   return path.dirname(relativePath) === SCHEMA_DIR && relativePath.endsWith('.graphql');
 }
 
-/** The subgraphs that are composed: the implemented ones, at their docker-compose URLs. */
+/** The subgraphs that are composed, at their docker-compose URLs. */
 export function composedSubgraphs(): SubgraphEndpoint[] {
-  return SUBGRAPHS.filter((s) => s.implemented).map((s) => ({
+  return SUBGRAPHS.map((s) => ({
     name: s.name,
     url: `http://${s.name}:${s.port}/graphql`,
   }));

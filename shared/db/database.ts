@@ -25,6 +25,8 @@ export interface DatabaseOptions {
   schema: string;
   /** `postgres://` URL of a server; unset → embedded PostgreSQL under `dataDir`. */
   url?: string | undefined;
+  /** `url` is the embedded PostgreSQL the platform runs for its services (not DATABASE_URL). */
+  urlIsEmbedded?: boolean;
   /** Where the embedded database keeps its files (used only without `url`). */
   dataDir: string;
   entities: EntitySchema[];
@@ -76,7 +78,8 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
     });
   }
   const url = options.url ?? embedded!.url;
-  const variable = options.url ? 'DATABASE_URL' : 'embedded PostgreSQL';
+  const isEmbedded = !options.url || options.urlIsEmbedded === true;
+  const variable = isEmbedded ? 'embedded PostgreSQL' : 'DATABASE_URL';
   let orm: MikroORM | undefined;
   let phase = 'cannot connect to';
   try {
@@ -136,7 +139,7 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
   const ready = orm;
   return {
     orm: ready,
-    mode: embedded ? 'embedded' : 'postgres',
+    mode: isEmbedded ? 'embedded' : 'postgres',
     url,
     async ping() {
       await ready.em.getConnection().execute('select 1');

@@ -85,6 +85,8 @@ export interface SubgraphRuntimeConfig {
   gatewayTokenSecret: string;
   dataDir: string;
   databaseUrl?: string | undefined;
+  /** `databaseUrl` is the embedded PostgreSQL that the one-process platform shares. */
+  databaseIsEmbedded?: boolean;
   redisUrl?: string | undefined;
   kafkaBrokers?: string[] | undefined;
   kafkaTopicPrefix?: string;
@@ -146,6 +148,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
     const db = await startDatabase({
       schema: config.dbSchema ?? name,
       url: config.databaseUrl,
+      urlIsEmbedded: config.databaseIsEmbedded ?? false,
       dataDir: `${config.dataDir}/${name}`,
       entities: options.entities,
       migrations: [...EVENT_TABLES_MIGRATIONS, ...options.migrations],
@@ -185,7 +188,9 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
     logger.info(
       {
         database:
-          db.mode === 'embedded' ? `embedded (PGlite in ${config.dataDir}/${name})` : 'postgres',
+          db.mode === 'embedded'
+            ? `embedded (PGlite in ${config.databaseIsEmbedded ? config.dataDir : `${config.dataDir}/${name}`})`
+            : 'postgres',
         cache: cache.mode,
         events: transport.kind,
       },

@@ -260,10 +260,7 @@ export function startLoneGateway(env: Record<string, string> = {}): Promise<Plat
       REDIS_KEY_PREFIX: redis.prefix,
       ...(env['NODE_ENV'] === 'production' ? { GATEWAY_OPERATOR_PORT: '0' } : {}),
       ...Object.fromEntries(
-        SUBGRAPHS.filter((s) => s.implemented).map((s) => [
-          `${s.name.toUpperCase()}_URL`,
-          'http://127.0.0.1:9/graphql',
-        ]),
+        SUBGRAPHS.map((s) => [`${s.name.toUpperCase()}_URL`, 'http://127.0.0.1:9/graphql']),
       ),
       ...env,
     }),
