@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DEFAULT_SUPERGRAPH_PATH, INSTALL_ROOT } from './install-paths.ts';
 import { composeServices } from '@apollo/composition';
 import { GraphQLError, Kind, Source, getLocation, parse, print, visit } from 'graphql';
 import type { ASTNode, DocumentNode, GraphQLSchema } from 'graphql';
@@ -50,14 +50,7 @@ export type CompositionOutcome =
     }
   | { ok: false; errors: CompositionIssue[] };
 
-/**
- * The directory `subgraphs/` and `schema/` are read from: the project root when running
- * the TypeScript, `dist/` in the image (the build copies the files next to the code).
- */
-export const INSTALL_ROOT = fileURLToPath(new URL('../', import.meta.url));
-
-/** The checked-in supergraph the gateway serves by default (SUPERGRAPH_PATH). */
-export const DEFAULT_SUPERGRAPH_PATH = path.join(INSTALL_ROOT, 'schema', 'supergraph.graphql');
+export { DEFAULT_SUPERGRAPH_PATH, INSTALL_ROOT };
 
 /** `subgraphs/<name>/schema.graphql`, relative to a root. */
 export function subgraphSdlFile(name: string): string {

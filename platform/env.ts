@@ -5,8 +5,8 @@
  * `platform/start.ts`.
  */
 import { z } from 'zod';
-import { GATEWAY_SECRET_MIN_LENGTH } from '../shared/auth/index.ts';
-import { DEFAULT_SUPERGRAPH_PATH } from '../gateway/supergraph.ts';
+import { GATEWAY_SECRET_MIN_LENGTH } from '../shared/auth/gateway-secret.ts';
+import { DEFAULT_SUPERGRAPH_PATH } from '../gateway/install-paths.ts';
 import { commonEnvSchema, env } from '../shared/config/index.ts';
 import { SUBGRAPHS } from './services.ts';
 

@@ -4,14 +4,16 @@
  * SIGINT stops it gracefully: refuse new requests, finish in-flight ones, close pools, exit
  * 0 — or exit 1 if that takes longer than SHUTDOWN_TIMEOUT_MS. Tracing, when
  * OTEL_EXPORTER_OTLP_ENDPOINT is set, starts before the platform and is flushed after it.
+ * Until the embedded database is up, this loads as little as it can: a first start's memory
+ * peak is the database's creation.
  *
  * Start-up tells a person what it does: a line per step (the embedded database, each
  * service), then a banner with the URLs, a first query and how to stop. LOG_FORMAT picks
  * readable lines or JSON.
  */
-import { FIRST_QUERY, curlCommand } from '../gateway/landing-page.ts';
 import { ConfigError, loadConfig } from '../shared/config/index.ts';
-import { createLogger, logBanner, startTracing } from '../shared/observability/index.ts';
+import { createLogger, logBanner } from '../shared/observability/logger.ts';
+import type { Tracing } from '../shared/observability/tracing.ts';
 import { startSharedDatabase } from './embedded-database.ts';
 import { platformEnvSchema } from './env.ts';
 import type { PlatformEnv } from './env.ts';
@@ -32,12 +34,8 @@ try {
 }
 
 const logger = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT });
-// One provider for the process: in one process all services share it (each span names its own).
-const tracing = startTracing({
-  serviceName: env.OTEL_SERVICE_NAME ?? (env.SERVICE ? `eventgraph-${env.SERVICE}` : 'eventgraph'),
-  endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
-  logger,
-});
+// Started with the platform's modules (below), after a first start has created the database.
+let tracing: Tracing | undefined;
 process.on('unhandledRejection', (reason) => {
   logger.fatal({ err: reason }, 'unhandled promise rejection');
   process.exit(1);
@@ -58,7 +56,7 @@ const shutdown = (signal: string) => {
     // A signal during start-up waits for start-up to finish, then stops what it started.
     const platform = await starting?.catch(() => undefined);
     await platform?.stop();
-    await tracing.stop();
+    await tracing?.stop();
     logger.info('shutdown complete');
     process.exit(0);
   })();
@@ -67,7 +65,8 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 /** What a person needs once the gateway serves: where, a first query, how to stop. */
-function announceReady(url: string, env: PlatformEnv): void {
+async function announceReady(url: string, env: PlatformEnv): Promise<void> {
+  const { FIRST_QUERY, curlCommand } = await import('../gateway/landing-page.ts');
   const graphql = `${url}/graphql`;
   const sandbox = env.GATEWAY_SANDBOX ?? env.NODE_ENV !== 'production';
   logBanner(logger, `eventgraph is ready at ${graphql} (started in ${seconds()} s)`, {
@@ -95,10 +94,18 @@ try {
   const sharedDatabase = shared?.database;
   sharedDatabase?.catch(() => undefined); // Its failure is the platform's to report.
   if (shared?.creating) await sharedDatabase?.catch(() => undefined);
+  const { startTracing } = await import('../shared/observability/tracing.ts');
+  // One provider for the process: in one process all services share it (each span names its own).
+  tracing = startTracing({
+    serviceName:
+      env.OTEL_SERVICE_NAME ?? (env.SERVICE ? `eventgraph-${env.SERVICE}` : 'eventgraph'),
+    endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+    logger,
+  });
   const { startPlatform } = await import('./platform.ts');
   starting = startPlatform({ env, logger, ...(sharedDatabase ? { sharedDatabase } : {}) });
   const platform = await starting;
-  if (platform.gateway && !stopping) announceReady(platform.gateway.url, env);
+  if (platform.gateway && !stopping) await announceReady(platform.gateway.url, env);
 } catch (error) {
   logger.fatal({ err: error }, 'start-up failed');
   if (!stopping) fail((error as Error).message);

@@ -5,6 +5,7 @@
  * request only with a valid one — anonymous requests carry one too — so calling a
  * subgraph's port directly, with a forged header or token, impersonates nobody.
  */
+import { GATEWAY_SECRET_MIN_LENGTH } from './gateway-secret.ts';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { UnauthenticatedError } from '../errors/index.ts';
@@ -19,8 +20,7 @@ const ISSUER = 'eventgraph-gateway';
 const AUDIENCE = 'eventgraph-subgraphs';
 /** A distinct `typ`, so no other JWT (an access token, say) passes as a gateway token. */
 const TYPE = 'eventgraph-gateway+jwt';
-/** Shortest secret accepted: HS256 wants at least 256 bits of key. */
-export const GATEWAY_SECRET_MIN_LENGTH = 32;
+export { GATEWAY_SECRET_MIN_LENGTH };
 
 const gatewayClaimsSchema = z.object({
   ip: z.string().max(64).optional(),

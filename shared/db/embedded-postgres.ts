@@ -78,6 +78,8 @@ export async function startEmbeddedPostgres(
 const PGLITE_OPTIONS = {
   // About 100 MB of WASM memory less, without slowing small tables.
   startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'],
+  // initdb's own server, the peak of a first start (its setting is overridden by startParams).
+  initDbStartParams: ['-c', 'shared_buffers=16MB'],
 };
 
 /**
