@@ -60,6 +60,7 @@ import type {
   EventEnvelope,
   EventTransport,
   Outbox,
+  OutboxRelay,
   Subscription,
   TransportMessage,
 } from './index.ts';
@@ -108,6 +109,43 @@ async function counterDatabase(schema: string): Promise<Database> {
   const db = await startCounterDatabase(testDb.url, schema, logger);
   started.push(() => db.stop());
   return db;
+}
+
+/** A counter service publishing `<name>.events` through a relay to the test broker. */
+interface RelayedCounters {
+  readonly schema: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly service: Database;
+  readonly outbox: Outbox;
+  readonly relay: OutboxRelay;
+}
+
+/**
+ * A counter service `name` (schema, outbox source and topic prefix) whose outbox a relay
+ * sends to its topic (with `partitions`, as its dead-letter topic), stopped after the test.
+ */
+async function relayedCounters(
+  name: string,
+  options: { partitions?: number; pollIntervalMs: number },
+): Promise<RelayedCounters> {
+  const topic = `${name}.events`;
+  const service = await counterDatabase(name);
+  const outbox = createOutbox({ schema: name, source: name, catalogue: counterCatalogue });
+  const partitions = options.partitions ? { partitions: options.partitions } : {};
+  await producer.ensureTopics([
+    { topic, ...partitions },
+    { topic: `${topic}.dlq`, ...partitions },
+  ]);
+  const relay = await startOutboxRelay({
+    orm: service.orm,
+    outbox,
+    transport: producer,
+    logger,
+    pollIntervalMs: options.pollIntervalMs,
+  });
+  started.push(() => relay.stop(1000));
+  return { schema: name, topic, group: `${name}.counter`, service, outbox, relay };
 }
 
 /** A group member named `name` (recorded with its effects), applying into `schema`. */
@@ -506,20 +544,9 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
 
 describe('consumers under faults', () => {
   it('a consumer killed after applying a batch but before committing: the next member gets it again and applies none of it twice (40 events, 40 effects)', async () => {
-    const schema = 'tally';
-    const topic = 'tally.events';
-    const group = 'tally.counter';
-    const service = await counterDatabase(schema);
-    const outbox = createOutbox({ schema, source: 'tally', catalogue: counterCatalogue });
-    await producer.ensureTopics([{ topic }, { topic: `${topic}.dlq` }]);
-    const relay = await startOutboxRelay({
-      orm: service.orm,
-      outbox,
-      transport: producer,
-      logger,
+    const { schema, topic, group, service, outbox, relay } = await relayedCounters('tally', {
       pollIntervalMs: 50,
     });
-    started.push(() => relay.stop(1000));
     const counters = ['tally-a', 'tally-b', 'tally-c', 'tally-d'];
     const published = await publishIn(
       service,
@@ -589,23 +616,10 @@ describe('consumers under faults', () => {
   });
 
   it('per-counter order and exactly-once hold while a second member joins mid-stream (3 partitions, rebalance)', async () => {
-    const schema = 'stream';
-    const topic = 'stream.events';
-    const group = 'stream.counter';
-    const service = await counterDatabase(schema);
-    const outbox = createOutbox({ schema, source: 'stream', catalogue: counterCatalogue });
-    await producer.ensureTopics([
-      { topic, partitions: 3 },
-      { topic: `${topic}.dlq`, partitions: 3 },
-    ]);
-    const relay = await startOutboxRelay({
-      orm: service.orm,
-      outbox,
-      transport: producer,
-      logger,
+    const { schema, topic, group, service, outbox } = await relayedCounters('stream', {
+      partitions: 3,
       pollIntervalMs: 20,
     });
-    started.push(() => relay.stop(1000));
     const processA = await kafkaTransport('faults-stream-a');
     const processB = await kafkaTransport('faults-stream-b');
     started.push(
@@ -657,23 +671,10 @@ describe('consumers under faults', () => {
   });
 
   it('a member in another process killed -9 holds its partitions until its session times out; the survivor then takes them over and every event is applied once', async () => {
-    const schema = 'member';
-    const topic = 'member.events';
-    const group = 'member.counter';
-    const service = await counterDatabase(schema);
-    const outbox = createOutbox({ schema, source: 'member', catalogue: counterCatalogue });
-    await producer.ensureTopics([
-      { topic, partitions: 3 },
-      { topic: `${topic}.dlq`, partitions: 3 },
-    ]);
-    const relay = await startOutboxRelay({
-      orm: service.orm,
-      outbox,
-      transport: producer,
-      logger,
+    const { schema, topic, group, service, outbox } = await relayedCounters('member', {
+      partitions: 3,
       pollIntervalMs: 20,
     });
-    started.push(() => relay.stop(1000));
     const child = await forkCounterConsumer({
       databaseUrl: testDb.url,
       schema,
