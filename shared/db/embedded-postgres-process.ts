@@ -38,7 +38,11 @@ export type ChildMessage = { type: 'ready'; url: string } | { type: 'failed'; me
 /** What the child does: create the database and exit, or serve it until stopped. */
 export type ChildTask = 'create' | 'serve';
 
-const CHILD = new URL('./embedded-postgres-child.ts', import.meta.url);
+/** The child's entry point: `.ts` run from source, `.js` in the build (`dist/`). */
+const CHILD = new URL(
+  `./embedded-postgres-child${path.extname(new URL(import.meta.url).pathname)}`,
+  import.meta.url,
+);
 
 export async function startEmbeddedPostgresProcess(
   options: EmbeddedPostgresProcessOptions,
