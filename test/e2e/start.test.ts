@@ -5,19 +5,21 @@
  * traces to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT is set, and fails
  * fast with one line when configuration is bad.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, glob, mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { GATEWAY_TOKEN_HEADER, createGatewayTokens } from '../../shared/auth/index.ts';
 import { startEmbeddedPostgres } from '../../shared/db/index.ts';
 import { postGraphQL, testLogger, waitFor } from '../../shared/testing/index.ts';
 
-const ENTRY = path.resolve(import.meta.dirname, '../../platform/start.ts');
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const ENTRY = path.join(ROOT, 'platform/start.ts');
 
 interface RunningPlatform {
   readonly child: ChildProcessWithoutNullStreams;
@@ -48,8 +50,8 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   };
 }
 
-function launch(env: Record<string, string>): RunningPlatform {
-  const child = spawn(process.execPath, [ENTRY], { env: cleanEnv(env), stdio: 'pipe' });
+function launch(env: Record<string, string>, entry = ENTRY): RunningPlatform {
+  const child = spawn(process.execPath, [entry], { env: cleanEnv(env), stdio: 'pipe' });
   const lines: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   let buffered = '';
@@ -273,6 +275,51 @@ describe('npm start with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
       expect(exported.join('\n')).toMatch(/"service\.name","value":\{"stringValue":"eventgraph"/);
     } finally {
       collector.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the build, as the image runs it', () => {
+  // Inside node_modules, so the compiled code resolves the project's packages as dist/ does.
+  const outDir = path.join(ROOT, 'node_modules/.cache/eventgraph-build-test', String(process.pid));
+
+  afterAll(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it('compiles, starts on embedded defaults, answers its first query and exits 0 on SIGTERM', async () => {
+    // What `npm run build` does, into a directory of this test's own.
+    const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+    await promisify(execFile)(
+      process.execPath,
+      [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir],
+      {
+        cwd: ROOT,
+      },
+    );
+    for await (const file of glob(['subgraphs/*/schema.graphql', 'schema/supergraph.graphql'], {
+      cwd: ROOT,
+    })) {
+      await cp(path.join(ROOT, file), path.join(outDir, file));
+    }
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'eventgraph-build-'));
+    try {
+      const running = launch(
+        { DATA_DIR: dataDir, PORT: '0' },
+        path.join(outDir, 'platform/start.js'),
+      );
+      const ready = await waitForLine(running, (l) =>
+        String(l['msg']).startsWith('gateway ready at'),
+      );
+      const answer = await postGraphQL(
+        String(ready['url']),
+        '{ products(first: 1) { edges { cursor } } }',
+      );
+      expect(answer.body).toEqual({ data: { products: { edges: [] } } });
+      running.child.kill('SIGTERM');
+      expect(await running.exited).toBe(0);
+    } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
   });
