@@ -1,0 +1,753 @@
+/**
+ * `npm run bench:platform`: a mixed workload of distinct signed-in users against the platform
+ * as `npm start` runs it in production (every service and the gateway in one child process,
+ * NODE_ENV=production, real PostgreSQL, Redis and Kafka), in closed loops at rising client
+ * counts. Per step: per operation kind p50/p99 and ops/s, errors, the platform's CPU ms per
+ * operation (and its database backends'), SQL round trips and transactions per operation,
+ * placed → CONFIRMED of the step's orders, and the saga's consumer lag. With `--baseline <rev>`
+ * the same steps also run against that revision (a temporary git worktree), alternating step by
+ * step, and the report adds candidate/baseline ratios. See bench/README.md.
+ */
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+import { redactUrl } from '../shared/config/index.ts';
+import { cleanUpOnSignals, cleanup, interrupted, progress, sleep } from './lib/harness.ts';
+import {
+  backendCpuBetween,
+  currentTree,
+  databaseCounters,
+  lagProbe,
+  startPlatformProcess,
+  worktreeAt,
+} from './lib/platform-process.ts';
+import type { LagProbe, PlatformProcess, SourceTree } from './lib/platform-process.ts';
+import {
+  adminQuery,
+  benchRedisPrefix,
+  createBenchDatabase,
+  flagParsers,
+  grantAdmin,
+  newRunId,
+  redisUrl,
+  serverUrl,
+  startBus,
+} from './lib/setup.ts';
+import type { Bus } from './lib/setup.ts';
+import { fmt, ratio, summarize, table } from './lib/stats.ts';
+import type { Summary } from './lib/stats.ts';
+
+const USAGE = `Usage: npm run bench:platform -- [options]
+
+  --clients LIST    client counts, one closed-loop step each, in order (1,10,30,60)
+  --seconds N       measured seconds per step (15)
+  --warmup N        unmeasured seconds at the step's client count before it (3)
+  --baseline REV    also run every step against git revision REV (checked out in a temporary
+                    git worktree, node_modules linked), alternating with the current tree step
+                    by step, and report candidate/baseline ratios (default: none)
+  --products N      products the ADMIN creates in setup, stock 1,000,000,000 each (50)
+  --nodes N         Kafka nodes to start (1)
+  --base-port N     first Kafka node's client port (39092; its controller listens 10 above)
+  -h, --help
+
+Mix per client iteration: 30% products(first: 20), 20% product(id), 20% me + cart,
+20% order (addToCart then placeOrder, one step), 10% own order (order(id) or orders list).
+
+Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL, KAFKA_BROKERS, as the other benchmarks.
+Exit code 1 when any operation failed (each distinct error is printed).`;
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '1,10,30,60' },
+    seconds: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '3' },
+    baseline: { type: 'string' },
+    products: { type: 'string', default: '50' },
+    nodes: { type: 'string', default: '1' },
+    'base-port': { type: 'string', default: '39092' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const { int } = flagParsers(USAGE);
+const clientSteps = values.clients.split(',').map((c) => int('clients', c.trim()));
+const opts = {
+  clients: clientSteps,
+  seconds: int('seconds', values.seconds),
+  warmup: int('warmup', values.warmup, 0),
+  baseline: values.baseline,
+  products: int('products', values.products),
+  nodes: int('nodes', values.nodes),
+  basePort: int('base-port', values['base-port']),
+};
+const MAX_CLIENTS = Math.max(...opts.clients);
+
+const SECRET = 'bench-platform-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+const PASSWORD = 'correct horse battery staple';
+/** The saga's consumer groups (and analytics'), whose lag is sampled. */
+const LAG_GROUPS = ['catalog.stock', 'orders.saga', 'analytics.ingest'] as const;
+const CONFIRM_TIMEOUT_MS = 30_000;
+
+const KINDS = ['products', 'product', 'me+cart', 'order', 'own order'] as const;
+type Kind = (typeof KINDS)[number];
+const MIX: readonly [Kind, number][] = [
+  ['products', 30],
+  ['product', 20],
+  ['me+cart', 20],
+  ['order', 20],
+  ['own order', 10],
+];
+
+const runId = newRunId();
+/** Wall-clock ms with sub-ms precision: comparable with PostgreSQL's clock_timestamp(). */
+const wallNow = (): number => performance.timeOrigin + performance.now();
+
+const Q = {
+  register: 'mutation ($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }',
+  login: 'mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
+  createProduct: 'mutation ($i: CreateProductInput!) { createProduct(input: $i) { id } }',
+  products:
+    'query { products(first: 20) { edges { cursor node { id name priceCents currency stock } } pageInfo { hasNextPage endCursor } } }',
+  product:
+    'query ($id: ID!) { product(id: $id) { id name description priceCents currency stock updatedAt } }',
+  meCart:
+    'query { me { id name email role } cart { items { quantity unitPriceCents product { id name priceCents } } totalCents currency } }',
+  addToCart: 'mutation ($p: ID!) { addToCart(productId: $p, quantity: 1) { totalCents currency } }',
+  placeOrder: 'mutation { placeOrder { id status totalCents currency } }',
+  order:
+    'query ($id: ID!) { order(id: $id) { id status totalCents currency createdAt items { quantity unitPriceCents product { id name } } } }',
+  orders:
+    'query { me { orders(first: 10) { edges { node { id status totalCents createdAt } } pageInfo { hasNextPage } } } }',
+};
+
+// ---------------------------------------------------------------------------------------------
+// GraphQL over one keep-alive pool per platform
+
+class GraphQLError extends Error {}
+
+interface Gateway {
+  readonly pool: Pool;
+  request<T>(query: string, variables?: object, token?: string): Promise<T>;
+}
+
+function gatewayClient(url: string, connections: number): Gateway {
+  const pool = new Pool(url, { connections, keepAliveTimeout: 60_000 });
+  return {
+    pool,
+    async request<T>(query: string, variables: object = {}, token?: string) {
+      const { statusCode, body } = await pool.request({
+        path: '/graphql',
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      const text = await body.text();
+      let parsed: { data?: T; errors?: { message?: string; extensions?: { code?: string } }[] };
+      try {
+        parsed = JSON.parse(text) as typeof parsed;
+      } catch {
+        throw new GraphQLError(`HTTP ${statusCode}: ${text.slice(0, 200)}`);
+      }
+      if (parsed.errors?.length || !parsed.data || statusCode !== 200) {
+        const first = parsed.errors?.[0];
+        throw new GraphQLError(
+          `HTTP ${statusCode} ${first?.extensions?.code ?? ''} ${first?.message ?? text.slice(0, 200)}`.trim(),
+        );
+      }
+      return parsed.data;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A platform under test: its process, database, users and products
+
+interface User {
+  readonly email: string;
+  readonly token: string;
+  /** Orders this user placed (any step), newest last. */
+  readonly orders: string[];
+}
+
+interface Target {
+  /** 'candidate' (this tree) or 'baseline'. */
+  readonly label: 'candidate' | 'baseline';
+  readonly tree: SourceTree;
+  readonly platform: PlatformProcess;
+  readonly gateway: Gateway;
+  readonly database: { name: string; url: string };
+  readonly lag: LagProbe;
+  readonly users: User[];
+  readonly products: string[];
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    if (interrupted()) throw new Error('interrupted');
+    await sleep(100);
+  }
+}
+
+/** Runs `fn` over `items` with at most `concurrency` at a time. */
+async function forEachLimit<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, i: number) => Promise<void>,
+) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}
+
+async function startTarget(label: Target['label'], tree: SourceTree, bus: Bus): Promise<Target> {
+  const suffix = label === 'candidate' ? 'c' : 'b';
+  const database = await createBenchDatabase(`${runId}${suffix}`);
+  const topicPrefix = `${bus.topicPrefix}${label}.`;
+  progress(`starting the ${label} platform (${tree.description}) in a child process`);
+  const platform = await startPlatformProcess({
+    name: label,
+    tree,
+    env: {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
+      DATABASE_URL: database.url,
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: benchRedisPrefix(`${runId}${suffix}`),
+      KAFKA_BROKERS: bus.brokers.join(','),
+      KAFKA_TOPIC_PREFIX: topicPrefix,
+      GATEWAY_TOKEN_SECRET: SECRET,
+      // Every client comes from one address at a machine's pace, not a person's.
+      GATEWAY_RATE_LIMIT_PER_MINUTE: '100000000',
+      AUTH_CREDENTIAL_OPS_PER_IP_PER_MINUTE: '100000',
+      AUTH_LOGIN_MAX_ATTEMPTS_PER_IP: '100000',
+      // Outlive a long run.
+      AUTH_ACCESS_TOKEN_TTL_SECONDS: '86400',
+    },
+  });
+  progress(`${label} platform serves at ${platform.url} (pid ${platform.child.pid})`);
+  const gateway = gatewayClient(platform.url, MAX_CLIENTS + 4);
+
+  // Setup, not measured: an ADMIN creates the products, then the users sign up.
+  const adminEmail = `admin-${runId}@example.com`;
+  await gateway.request(Q.register, {
+    i: { email: adminEmail, password: PASSWORD, name: 'Bench Admin' },
+  });
+  await grantAdmin(database.url, adminEmail);
+  const { login } = await gateway.request<{ login: { accessToken: string } }>(Q.login, {
+    e: adminEmail,
+    p: PASSWORD,
+  });
+  const products: string[] = [];
+  for (let i = 0; i < opts.products; i++) {
+    const { createProduct } = await gateway.request<{ createProduct: { id: string } }>(
+      Q.createProduct,
+      {
+        i: {
+          name: `Bench product ${i}`,
+          description: `A well-made thing, number ${i}, ready to ship.`,
+          priceCents: 199 + i * 37,
+          currency: 'EUR',
+          stock: 1_000_000_000,
+        },
+      },
+      login.accessToken,
+    );
+    products.push(createProduct.id);
+  }
+  progress(`${label}: ${products.length} products created; registering ${MAX_CLIENTS} users`);
+  const users: User[] = [];
+  await forEachLimit(
+    Array.from({ length: MAX_CLIENTS }, (_, i) => i),
+    4,
+    async (i) => {
+      const email = `user${i}-${runId}@example.com`;
+      const { register } = await gateway.request<{ register: { accessToken: string } }>(
+        Q.register,
+        { i: { email, password: PASSWORD, name: `Bench User ${i}` } },
+      );
+      users[i] = { email, token: register.accessToken, orders: [] };
+    },
+  );
+  // Users and orders learn of accounts and products by event.
+  await until(`${label}: users to learn of the accounts`, async () => {
+    const [row] = await adminQuery<{ n: string }>(
+      `select count(*) as n from users.users where email like $1`,
+      database.url,
+      [`%-${runId}@example.com`],
+    );
+    return Number(row?.n) >= MAX_CLIENTS + 1;
+  });
+  await until(`${label}: orders to learn of the products`, async () => {
+    const [row] = await adminQuery<{ n: string }>(
+      'select count(*) as n from orders.products where on_sale and id = any($1::uuid[])',
+      database.url,
+      [products],
+    );
+    return Number(row?.n) === products.length;
+  });
+  const lag = await lagProbe(bus.brokers, topicPrefix, LAG_GROUPS);
+  progress(`${label}: ${users.length} users signed in`);
+  return { label, tree, platform, gateway, database, lag, users, products };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The closed loop
+
+interface PlacedOrder {
+  readonly id: string;
+  /** Wall clock when placeOrder's answer arrived. */
+  readonly answeredAt: number;
+}
+
+interface StepResult {
+  readonly target: Target['label'];
+  readonly clients: number;
+  readonly seconds: number;
+  readonly latencies: Map<Kind, number[]>;
+  readonly errors: Map<Kind, number>;
+  readonly messages: Map<string, number>;
+  readonly orders: PlacedOrder[];
+  cpuMs: number;
+  pgCpuMs: number;
+  sqlQueries: number;
+  xacts: number;
+  /** Orders CONFIRMED (their order.confirmed written) of the step, and answer → that moment. */
+  confirmed: Summary;
+  unconfirmed: number;
+  /** Most lag seen per group during the step, and at its end. */
+  readonly lagMax: Map<string, number>;
+  lagEnd: Map<string, number>;
+  /** The other platform's CPU ms during the step (idle, besides its background work). */
+  otherCpuMs: number;
+}
+
+function pickKind(): Kind {
+  let roll = Math.random() * 100;
+  for (const [kind, weight] of MIX) {
+    roll -= weight;
+    if (roll < 0) return kind;
+  }
+  return 'products';
+}
+
+const pickOf = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
+
+/** One operation of the kind; returns the order placed, if it placed one. */
+async function operate(target: Target, user: User, kind: Kind): Promise<PlacedOrder | undefined> {
+  const { gateway, products } = target;
+  switch (kind) {
+    case 'products':
+      await gateway.request(Q.products, {}, user.token);
+      return undefined;
+    case 'product':
+      await gateway.request(Q.product, { id: pickOf(products) }, user.token);
+      return undefined;
+    case 'me+cart':
+      await gateway.request(Q.meCart, {}, user.token);
+      return undefined;
+    case 'order': {
+      await gateway.request(Q.addToCart, { p: pickOf(products) }, user.token);
+      const { placeOrder } = await gateway.request<{ placeOrder: { id: string } }>(
+        Q.placeOrder,
+        {},
+        user.token,
+      );
+      const answeredAt = wallNow();
+      user.orders.push(placeOrder.id);
+      return { id: placeOrder.id, answeredAt };
+    }
+    case 'own order':
+      if (user.orders.length > 0 && Math.random() < 0.5) {
+        await gateway.request(Q.order, { id: pickOf(user.orders) }, user.token);
+      } else {
+        await gateway.request(Q.orders, {}, user.token);
+      }
+      return undefined;
+  }
+}
+
+/** `clients` closed loops for `seconds`; records only when `record` is given. */
+async function loop(
+  target: Target,
+  clients: number,
+  seconds: number,
+  record?: StepResult,
+  onTick?: () => void,
+): Promise<void> {
+  const end = performance.now() + seconds * 1000;
+  const ticker = onTick ? setInterval(onTick, 2000) : undefined;
+  try {
+    await Promise.all(
+      target.users.slice(0, clients).map(async (user) => {
+        while (performance.now() < end && !interrupted()) {
+          const kind = pickKind();
+          const started = performance.now();
+          try {
+            const order = await operate(target, user, kind);
+            if (!record) continue;
+            record.latencies.get(kind)!.push(performance.now() - started);
+            if (order) record.orders.push(order);
+          } catch (error) {
+            if (interrupted()) return;
+            if (!record) throw error;
+            record.errors.set(kind, (record.errors.get(kind) ?? 0) + 1);
+            const message = `${kind}: ${(error as Error).message}`;
+            record.messages.set(message, (record.messages.get(message) ?? 0) + 1);
+          }
+        }
+      }),
+    );
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+async function step(target: Target, clients: number, other?: Target): Promise<StepResult> {
+  const { label, platform } = target;
+  if (opts.warmup > 0) {
+    progress(`${label}, ${clients} client(s): warm-up ${opts.warmup} s`);
+    await loop(target, clients, opts.warmup);
+  }
+  const result: StepResult = {
+    target: label,
+    clients,
+    seconds: opts.seconds,
+    latencies: new Map(KINDS.map((kind) => [kind, []])),
+    errors: new Map(),
+    messages: new Map(),
+    orders: [],
+    cpuMs: NaN,
+    pgCpuMs: NaN,
+    sqlQueries: NaN,
+    xacts: NaN,
+    confirmed: summarize([]),
+    unconfirmed: 0,
+    lagMax: new Map(),
+    lagEnd: new Map(),
+    otherCpuMs: NaN,
+  };
+  const dbBefore = await databaseCounters(serverUrl, target.database.name);
+  const sqlBefore = await platform.sqlQueries();
+  const cpuBefore = platform.cpuMs();
+  const otherBefore = other?.platform.cpuMs() ?? NaN;
+  const startedAt = performance.now();
+  let sampling = false;
+  const sampleLag = async () => {
+    if (sampling) return;
+    sampling = true;
+    try {
+      const lag = await target.lag.sample();
+      for (const [group, n] of lag)
+        result.lagMax.set(group, Math.max(result.lagMax.get(group) ?? 0, n));
+      return lag;
+    } catch {
+      return undefined;
+    } finally {
+      sampling = false;
+    }
+  };
+  await loop(target, clients, opts.seconds, result, () => {
+    void sampleLag().then((lag) => {
+      const elapsed = (performance.now() - startedAt) / 1000;
+      let ops = 0;
+      for (const values of result.latencies.values()) ops += values.length;
+      const errors = [...result.errors.values()].reduce((a, b) => a + b, 0);
+      progress(
+        `${label}, ${clients} client(s): ${elapsed.toFixed(0)}/${opts.seconds} s, ${fmt(ops)} ops ` +
+          `(${fmt(ops / elapsed)}/s), ${errors} errors, ${result.orders.length} orders` +
+          (lag ? `, lag ${[...lag].map(([g, n]) => `${g} ${n}`).join(' / ')}` : ''),
+      );
+    });
+  });
+  const elapsed = (performance.now() - startedAt) / 1000;
+  result.cpuMs = platform.cpuMs() - cpuBefore;
+  result.otherCpuMs = (other?.platform.cpuMs() ?? NaN) - otherBefore;
+  result.sqlQueries = (await platform.sqlQueries()) - sqlBefore;
+  // pg_stat_database's counters are flushed by each backend at most once a second.
+  await sleep(1100);
+  const dbAfter = await databaseCounters(serverUrl, target.database.name);
+  result.xacts = dbAfter.xacts - dbBefore.xacts;
+  result.pgCpuMs = backendCpuBetween(dbBefore, dbAfter);
+  (result as { seconds: number }).seconds = elapsed;
+  result.lagEnd = (await sampleLag()) ?? new Map<string, number>();
+  await measureConfirmations(target, result);
+  return result;
+}
+
+/** Waits until the step's orders are CONFIRMED (or the timeout), then times them. */
+async function measureConfirmations(target: Target, result: StepResult): Promise<void> {
+  const ids = result.orders.map((order) => order.id);
+  if (ids.length === 0) return;
+  const confirmedAt = async () =>
+    new Map(
+      (
+        await adminQuery<{ id: string; at: number }>(
+          `select key as id, extract(epoch from created_at)::float8 * 1000 as at
+           from orders.outbox where key = any($1::text[]) and value::jsonb->>'type' = 'order.confirmed'`,
+          target.database.url,
+          [ids],
+        )
+      ).map((row) => [row.id, row.at]),
+    );
+  let at = await confirmedAt();
+  const deadline = performance.now() + CONFIRM_TIMEOUT_MS;
+  while (at.size < ids.length && performance.now() < deadline && !interrupted()) {
+    await sleep(250);
+    at = await confirmedAt();
+  }
+  result.unconfirmed = ids.length - at.size;
+  result.confirmed = summarize(
+    result.orders.map((order) => (at.get(order.id) ?? NaN) - order.answeredAt),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const ms = (value: number) => fmt(value, value < 100 ? 1 : 0);
+const opsOf = (r: StepResult) => [...r.latencies.values()].reduce((n, v) => n + v.length, 0);
+const errorsOf = (r: StepResult) => [...r.errors.values()].reduce((a, b) => a + b, 0);
+const allLatencies = (r: StepResult) => summarize([...r.latencies.values()].flat());
+const perOp = (value: number, r: StepResult) => value / Math.max(1, opsOf(r));
+const lagText = (lag: Map<string, number>) =>
+  LAG_GROUPS.map((group) => (lag.has(group) ? fmt(lag.get(group)) : '-')).join('/');
+
+function summaryRows(results: readonly StepResult[]): string[][] {
+  return [
+    [
+      'tree',
+      'clients',
+      'ops',
+      'ops/s',
+      'p50 ms',
+      'p99 ms',
+      'errors',
+      'CPU ms/op',
+      'PG CPU ms/op',
+      'SQL/op',
+      'xact/op',
+      'orders',
+      'confirm p50',
+      'confirm p99',
+      'lag max c/o/a',
+    ],
+    ...results.map((r) => {
+      const all = allLatencies(r);
+      return [
+        r.target,
+        String(r.clients),
+        fmt(opsOf(r)),
+        fmt(opsOf(r) / r.seconds, 1),
+        ms(all.p50),
+        ms(all.p99),
+        String(errorsOf(r)),
+        fmt(perOp(r.cpuMs, r), 2),
+        fmt(perOp(r.pgCpuMs, r), 2),
+        fmt(perOp(r.sqlQueries, r), 1),
+        fmt(perOp(r.xacts, r), 1),
+        `${fmt(r.orders.length)}${r.unconfirmed ? ` (${r.unconfirmed} not CONFIRMED)` : ''}`,
+        ms(r.confirmed.p50),
+        ms(r.confirmed.p99),
+        lagText(r.lagMax),
+      ];
+    }),
+  ];
+}
+
+function kindRows(results: readonly StepResult[]): string[][] {
+  const rows = [
+    ['tree', 'clients', 'operation', 'ops', 'ops/s', 'p50 ms', 'p99 ms', 'max ms', 'errors'],
+  ];
+  for (const r of results) {
+    for (const kind of KINDS) {
+      const s = summarize(r.latencies.get(kind)!);
+      rows.push([
+        r.target,
+        String(r.clients),
+        kind,
+        fmt(s.count),
+        fmt(s.count / r.seconds, 1),
+        ms(s.p50),
+        ms(s.p99),
+        ms(s.max),
+        String(r.errors.get(kind) ?? 0),
+      ]);
+    }
+  }
+  return rows;
+}
+
+function ratioRows(results: readonly StepResult[]): string[][] {
+  const rows = [
+    [
+      'clients',
+      'ops/s',
+      'p50',
+      'p99',
+      'CPU ms/op',
+      'PG CPU ms/op',
+      'SQL/op',
+      'xact/op',
+      'confirm p50',
+      ...KINDS.map((kind) => `${kind} p50`),
+    ],
+  ];
+  for (const clients of opts.clients) {
+    const c = results.find((r) => r.target === 'candidate' && r.clients === clients);
+    const b = results.find((r) => r.target === 'baseline' && r.clients === clients);
+    if (!c || !b) continue;
+    const [ca, ba] = [allLatencies(c), allLatencies(b)];
+    rows.push([
+      String(clients),
+      ratio(opsOf(c) / c.seconds, opsOf(b) / b.seconds),
+      ratio(ca.p50, ba.p50),
+      ratio(ca.p99, ba.p99),
+      ratio(perOp(c.cpuMs, c), perOp(b.cpuMs, b)),
+      ratio(perOp(c.pgCpuMs, c), perOp(b.pgCpuMs, b)),
+      ratio(perOp(c.sqlQueries, c), perOp(b.sqlQueries, b)),
+      ratio(perOp(c.xacts, c), perOp(b.xacts, b)),
+      ratio(c.confirmed.p50, b.confirmed.p50),
+      ...KINDS.map((kind) =>
+        ratio(summarize(c.latencies.get(kind)!).p50, summarize(b.latencies.get(kind)!).p50),
+      ),
+    ]);
+  }
+  return rows;
+}
+
+function report(
+  targets: readonly Target[],
+  bus: Bus,
+  results: readonly StepResult[],
+  serverVersion: string,
+) {
+  const out: string[] = [''];
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  out.push('== eventgraph platform benchmark: mixed workload, closed loops, distinct users ==');
+  out.push(
+    `machine: ${os.cpus().length} CPUs, load ${load}, node ${process.version}, PostgreSQL ${serverVersion} ` +
+      `at ${redactUrl(serverUrl)}, Redis at ${redactUrl(redisUrl)}`,
+  );
+  out.push(`bus: ${bus.description}`);
+  for (const target of targets) {
+    out.push(
+      `${target.label}: ${target.tree.description}; platform/start.ts in one process (pid ` +
+        `${target.platform.child.pid}, peak RSS ${fmt(target.platform.peakRss() / 2 ** 20)} MB), NODE_ENV=production`,
+    );
+  }
+  out.push(
+    `steps: ${opts.clients.join(', ')} clients × ${opts.seconds} s after ${opts.warmup} s warm-up; ` +
+      `each client its own user; mix ${MIX.map(([k, w]) => `${w}% ${k}`).join(', ')}`,
+  );
+  out.push('');
+  out.push(table(summaryRows(results)));
+  out.push('');
+  out.push(
+    'ops: operations answered in the step ("order" = addToCart + placeOrder, one op); p50/p99 over all\n' +
+      'kinds. CPU ms/op: the platform process (user+system, /proc) per op; PG CPU ms/op: the server\n' +
+      "processes connected to the platform's database. SQL/op: round trips the platform sent (pg\n" +
+      'Client.query calls, counted in the process); xact/op: pg_stat_database commits + rollbacks. All\n' +
+      'include background work (relays, consumers). confirm: placeOrder answered → orders wrote\n' +
+      'order.confirmed (its outbox row), over the orders of the step. lag: consumer groups catalog.stock /\n' +
+      'orders.saga / analytics.ingest, messages behind, most seen (sampled every 2 s).',
+  );
+  out.push('');
+  out.push(table(kindRows(results)));
+  if (targets.length > 1) {
+    out.push('');
+    out.push('candidate / baseline (below 1.00x is better, except ops/s):');
+    out.push(table(ratioRows(results)));
+    const idle = results.filter((r) => Number.isFinite(r.otherCpuMs));
+    if (idle.length > 0) {
+      out.push(
+        `the idle platform used ${fmt(idle.reduce((a, r) => a + r.otherCpuMs / r.seconds, 0) / idle.length / 10, 1)}% ` +
+          'of a core on average while the other was measured (its relays and consumers)',
+      );
+    }
+  }
+  const messages = new Map<string, number>();
+  for (const r of results) {
+    for (const [message, n] of r.messages) {
+      const key = `${r.target}, ${r.clients} clients, ${message}`;
+      messages.set(key, (messages.get(key) ?? 0) + n);
+    }
+  }
+  out.push('');
+  if (messages.size > 0) {
+    out.push(`ERRORS (${[...messages.values()].reduce((a, b) => a + b, 0)}):`);
+    for (const [message, n] of messages) out.push(`  ${n}× ${message}`);
+  } else {
+    out.push('errors: none');
+  }
+  console.log(out.join('\n'));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  cleanUpOnSignals();
+  const startedAt = performance.now();
+  const [serverVersion] = await adminQuery<{ server_version: string }>('show server_version');
+  const bus = await startBus({ runId, nodes: opts.nodes, basePort: opts.basePort });
+  const targets: Target[] = [];
+  if (opts.baseline) {
+    targets.push(await startTarget('baseline', await worktreeAt(opts.baseline), bus));
+  }
+  targets.unshift(await startTarget('candidate', await currentTree(), bus));
+  const results: StepResult[] = [];
+  for (const [i, clients] of opts.clients.entries()) {
+    // With a baseline, which goes first alternates step by step.
+    const order = i % 2 === 0 ? targets : [...targets].reverse();
+    for (const target of order) {
+      const other = targets.find((t) => t !== target);
+      const result = await step(target, clients, other);
+      results.push(result);
+      const all = allLatencies(result);
+      progress(
+        `${target.label}, ${clients} client(s): ${fmt(opsOf(result) / result.seconds, 1)} ops/s, ` +
+          `p50 ${ms(all.p50)} ms, p99 ${ms(all.p99)} ms, ${errorsOf(result)} errors, ` +
+          `CPU ${fmt(perOp(result.cpuMs, result), 2)} ms/op, SQL ${fmt(perOp(result.sqlQueries, result), 1)}/op, ` +
+          `confirm p50 ${ms(result.confirmed.p50)} ms (${result.orders.length} orders, ${result.unconfirmed} not confirmed)`,
+      );
+      if (interrupted()) throw new Error('interrupted');
+    }
+  }
+  report(targets, bus, results, serverVersion?.server_version ?? '?');
+  for (const target of targets) {
+    await target.lag.close().catch(() => undefined);
+    await target.gateway.pool.close().catch(() => undefined);
+  }
+  await cleanup();
+  progress(`done in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
+  const failed = results.some((r) => errorsOf(r) > 0 || r.unconfirmed > 0);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (error: unknown) => {
+    if (interrupted()) return; // the signal handler cleans up and exits
+    progress(`failed: ${(error as Error).stack ?? String(error)}`);
+    await cleanup();
+    process.exit(1);
+  },
+);
