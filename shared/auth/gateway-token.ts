@@ -51,7 +51,14 @@ export function createGatewayTokens(options: GatewayTokenOptions): GatewayTokens
       `GATEWAY_TOKEN_SECRET: expected at least ${GATEWAY_SECRET_MIN_LENGTH} characters`,
     );
   }
-  const key = new TextEncoder().encode(options.secret);
+  // Imported once: given the bytes, jose imports an HMAC key on every sign and verify.
+  const key = crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(options.secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign', 'verify'],
+  );
   const ttlSeconds = options.ttlSeconds ?? 60;
   const now = options.now ?? (() => new Date());
   return {
@@ -66,7 +73,7 @@ export function createGatewayTokens(options: GatewayTokenOptions): GatewayTokens
         .setAudience(AUDIENCE)
         .setIssuedAt(issuedAt)
         .setExpirationTime(issuedAt + ttlSeconds)
-        .sign(key);
+        .sign(await key);
     },
     async verify(token) {
       if (!token) {
@@ -74,7 +81,7 @@ export function createGatewayTokens(options: GatewayTokenOptions): GatewayTokens
       }
       let payload;
       try {
-        ({ payload } = await jwtVerify(token, key, {
+        ({ payload } = await jwtVerify(token, await key, {
           algorithms: [ALGORITHM],
           issuer: ISSUER,
           audience: AUDIENCE,
