@@ -91,6 +91,9 @@ const PASSWORD = 'correct horse battery staple';
 /** The saga's consumer groups (and analytics'), whose lag is sampled. */
 const LAG_GROUPS = ['catalog.stock', 'orders.saga', 'analytics.ingest'] as const;
 const CONFIRM_TIMEOUT_MS = 30_000;
+const SETTLE_TIMEOUT_MS = 30_000;
+/** Before the first step, each platform runs this long at up to 10 clients (JIT, pools, groups). */
+const INITIAL_WARMUP_S = 5;
 
 const KINDS = ['products', 'product', 'me+cart', 'order', 'own order'] as const;
 type Kind = (typeof KINDS)[number];
@@ -418,8 +421,24 @@ async function loop(
   }
 }
 
+/**
+ * Waits until every consumer group of the platform has caught up (the previous step's or the
+ * set-up's events all consumed), so a step does not pay for the one before.
+ */
+async function settle(target: Target): Promise<void> {
+  const deadline = performance.now() + SETTLE_TIMEOUT_MS;
+  let lag = await target.lag.total();
+  while (lag > 0 && performance.now() < deadline && !interrupted()) {
+    await sleep(250);
+    lag = await target.lag.total();
+  }
+  if (lag > 0)
+    progress(`${target.label}: consumers still ${lag} messages behind; measuring anyway`);
+}
+
 async function step(target: Target, clients: number, other?: Target): Promise<StepResult> {
   const { label, platform } = target;
+  await settle(target);
   if (opts.warmup > 0) {
     progress(`${label}, ${clients} client(s): warm-up ${opts.warmup} s`);
     await loop(target, clients, opts.warmup);
@@ -713,6 +732,12 @@ async function main(): Promise<number> {
     targets.push(await startTarget('baseline', await worktreeAt(opts.baseline), bus));
   }
   targets.unshift(await startTarget('candidate', await currentTree(), bus));
+  for (const target of targets) {
+    progress(
+      `${target.label}: initial warm-up, ${INITIAL_WARMUP_S} s at ${Math.min(10, MAX_CLIENTS)} clients`,
+    );
+    await loop(target, Math.min(10, MAX_CLIENTS), INITIAL_WARMUP_S);
+  }
   const results: StepResult[] = [];
   for (const [i, clients] of opts.clients.entries()) {
     // With a baseline, which goes first alternates step by step.

@@ -280,6 +280,8 @@ export function backendCpuBetween(before: DatabaseCounters, after: DatabaseCount
 export interface LagProbe {
   /** Group (unprefixed) → messages its committed offsets are behind the topics' ends. */
   sample(): Promise<Map<string, number>>;
+  /** Lag summed over every consumer group of the prefix (not only the sampled ones). */
+  total(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -295,28 +297,36 @@ export async function lagProbe(
     logLevel: kafkajs.logLevel.NOTHING,
   }).admin();
   await admin.connect();
+  const behind = async (groupId: string, ends: Map<string, Map<number, number>>) => {
+    let lag = 0;
+    for (const { topic, partitions } of await admin.fetchOffsets({ groupId })) {
+      let end = ends.get(topic);
+      if (!end) {
+        end = new Map(
+          (await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]),
+        );
+        ends.set(topic, end);
+      }
+      for (const { partition, offset } of partitions) {
+        // -1: nothing committed yet (the group has not consumed anything).
+        if (Number(offset) >= 0) lag += Math.max(0, (end.get(partition) ?? 0) - Number(offset));
+      }
+    }
+    return lag;
+  };
   return {
     async sample() {
-      const lag = new Map<string, number>();
       const ends = new Map<string, Map<number, number>>();
-      for (const group of groups) {
-        let behind = 0;
-        const committed = await admin.fetchOffsets({ groupId: prefix + group });
-        for (const { topic, partitions } of committed) {
-          let end = ends.get(topic);
-          if (!end) {
-            end = new Map(
-              (await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]),
-            );
-            ends.set(topic, end);
-          }
-          for (const { partition, offset } of partitions) {
-            const high = end.get(partition) ?? 0;
-            // -1: nothing committed yet; the group will start at the end (latest) or the start.
-            behind += Number(offset) < 0 ? 0 : Math.max(0, high - Number(offset));
-          }
-        }
-        lag.set(group, behind);
+      const lag = new Map<string, number>();
+      for (const group of groups) lag.set(group, await behind(prefix + group, ends));
+      return lag;
+    },
+    async total() {
+      const ends = new Map<string, Map<number, number>>();
+      const { groups: all } = await admin.listGroups();
+      let lag = 0;
+      for (const { groupId } of all) {
+        if (groupId.startsWith(prefix)) lag += await behind(groupId, ends);
       }
       return lag;
     },
