@@ -68,6 +68,26 @@ describe('startDatabase on a PostgreSQL server', () => {
     );
   });
 
+  it('replicas starting together on an empty database migrate once: one applies, the others find the schema current', async () => {
+    const logs = captureLogs('info');
+
+    const replicas = await Promise.all(
+      [1, 2, 3, 4].map(() => start({ schema: 'notes_replicas', logger: logs.logger })),
+    );
+
+    expect(await appliedMigrations(replicas[0]!, 'notes_replicas')).toEqual([
+      CREATE_NOTES.name,
+      CREATE_NOTE_TAGS.name,
+    ]);
+    const outcomes = logs.lines.filter((line) => line['schema'] === 'notes_replicas');
+    expect(outcomes.map((line) => line['msg']).sort()).toEqual([
+      'database migrated (2 applied)',
+      'database schema is current',
+      'database schema is current',
+      'database schema is current',
+    ]);
+  });
+
   it('maps entities to tables in the schema', async () => {
     const db = await start({ schema: 'notes_orm' });
 

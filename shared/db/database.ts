@@ -13,6 +13,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { redactUrl } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
+import pg from 'pg';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { hasEmbeddedDatabase } from './embedded-postgres-process.ts';
 import type { EmbeddedPostgres } from './embedded-postgres.ts';
@@ -119,8 +120,15 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
       );
     }
     phase = 'cannot migrate';
-    await orm.em.getConnection().execute(`create schema if not exists "${schema}"`);
-    const applied = await orm.migrator.up();
+    const migrator = orm.migrator;
+    const migrate = async () => {
+      await orm!.em.getConnection().execute(`create schema if not exists "${schema}"`);
+      return migrator.up();
+    };
+    // Replicas starting together migrate one at a time; an embedded database has one owner.
+    const applied = isEmbedded
+      ? await migrate()
+      : await whileHoldingMigrationLock(url, schema, migrate);
     logger.info(
       { schema, migrationsApplied: applied.map((m) => m.name) },
       applied.length
@@ -149,4 +157,30 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
       await embedded?.stop();
     },
   };
+}
+
+/**
+ * Runs `work` while holding a PostgreSQL advisory lock named after the schema, on a connection
+ * of its own: replicas of a service that start together migrate one after the other, and each
+ * after the first finds the schema current. The lock goes with the connection, so a replica
+ * that dies while migrating does not leave it held.
+ */
+async function whileHoldingMigrationLock<T>(
+  url: string,
+  schema: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const key = `eventgraph:migrations:${schema}`;
+    await client.query('select pg_advisory_lock(hashtextextended($1, 0))', [key]);
+    try {
+      return await work();
+    } finally {
+      await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+    }
+  } finally {
+    await client.end();
+  }
 }
