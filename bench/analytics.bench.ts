@@ -39,12 +39,13 @@ import { migrations } from '../subgraphs/analytics/migrations/index.ts';
 import { generateDomainEvents } from './lib/domain-events.ts';
 import type { DomainEvents } from './lib/domain-events.ts';
 import {
-  cleanUpOnSignals,
   cleanup,
+  cleanUpOnSignals,
   interrupted,
   offCleanup,
   onCleanup,
   progress,
+  runBenchmark,
   sleep,
 } from './lib/harness.ts';
 import { KAFKA_DEFAULTS, cloudEventHeaders, consumerOutcomes } from './lib/pipelines.ts';
@@ -956,12 +957,4 @@ async function main(): Promise<number> {
   return pass ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (error: unknown) => {
-    if (interrupted()) return; // the signal handler cleans up and exits
-    progress(`failed: ${(error as Error).stack ?? String(error)}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -12,12 +12,12 @@ import { createInProcessTransport, startKafkaTransport } from '../shared/events/
 import type { EventTransport } from '../shared/events/index.ts';
 import { redactUrl } from '../shared/config/index.ts';
 import {
-  cleanUpOnSignals,
   cleanup,
-  interrupted,
+  cleanUpOnSignals,
   offCleanup,
   onCleanup,
   progress,
+  runBenchmark,
 } from './lib/harness.ts';
 import {
   KAFKA_DEFAULTS,
@@ -602,12 +602,4 @@ async function main(): Promise<number> {
   return opts.strict && !pass ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (error: unknown) => {
-    if (interrupted()) return; // the signal handler cleans up and exits
-    progress(`failed: ${(error as Error).stack ?? String(error)}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -13,7 +13,14 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { redactUrl } from '../shared/config/index.ts';
-import { cleanUpOnSignals, cleanup, interrupted, progress, sleep } from './lib/harness.ts';
+import {
+  cleanup,
+  cleanUpOnSignals,
+  interrupted,
+  progress,
+  runBenchmark,
+  sleep,
+} from './lib/harness.ts';
 import {
   backendCpuBetween,
   currentTree,
@@ -788,12 +795,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (error: unknown) => {
-    if (interrupted()) return; // the signal handler cleans up and exits
-    progress(`failed: ${(error as Error).stack ?? String(error)}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runBenchmark(main);

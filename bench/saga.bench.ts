@@ -18,11 +18,12 @@ import { platformEnvSchema } from '../platform/env.ts';
 import { startPlatform } from '../platform/platform.ts';
 import { loadConfig, redactUrl } from '../shared/config/index.ts';
 import {
-  cleanUpOnSignals,
   cleanup,
+  cleanUpOnSignals,
   interrupted,
   onCleanup,
   progress,
+  runBenchmark,
   sleep,
 } from './lib/harness.ts';
 import { KAFKA_DEFAULTS } from './lib/pipelines.ts';
@@ -659,12 +660,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (error: unknown) => {
-    if (interrupted()) return; // the signal handler cleans up and exits
-    progress(`failed: ${(error as Error).stack ?? String(error)}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -80,3 +80,19 @@ export function cleanUpOnSignals(): void {
   process.on('SIGINT', handle('SIGINT', 130));
   process.on('SIGTERM', handle('SIGTERM', 143));
 }
+
+/**
+ * Runs a benchmark's `main` and exits with its code; a failure is printed, cleaned up after
+ * and exits 1 (unless a signal is already stopping the run, whose handler cleans up).
+ */
+export function runBenchmark(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    async (error: unknown) => {
+      if (interrupted()) return;
+      progress(`failed: ${(error as Error).stack ?? String(error)}`);
+      await cleanup();
+      process.exit(1);
+    },
+  );
+}
