@@ -39,6 +39,8 @@ export interface AccessTokenVerifierOptions {
   clockToleranceSeconds?: number;
   /** @default () => new Date() */
   now?: () => Date;
+  /** Verified tokens remembered (LRU), so a client's next request skips the signature check. @default 10000 */
+  cacheSize?: number;
 }
 
 export interface AccessTokenVerifier {
@@ -61,6 +63,49 @@ export function createAccessTokenVerifier(
   });
   const now = options.now ?? (() => new Date());
   const refuse = () => new UnauthenticatedError('Invalid or expired access token');
+  const toleranceMs = (options.clockToleranceSeconds ?? 5) * 1000;
+  const verified = new VerifiedTokens(options.cacheSize ?? 10_000);
+
+  /** The claims of a token whose signature and claims pass; throws otherwise. */
+  async function checkSignature(token: string): Promise<AccessTokenClaims> {
+    // Cheap structural check first: garbage never triggers a JWKS fetch.
+    let header;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw refuse();
+    }
+    if (header.alg !== ACCESS_TOKEN_ALGORITHM || typeof header.kid !== 'string') throw refuse();
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, jwks, {
+        algorithms: [ACCESS_TOKEN_ALGORITHM],
+        issuer: options.issuer,
+        audience: options.audience,
+        typ: ACCESS_TOKEN_TYPE,
+        requiredClaims: ['sub', 'jti', 'iat', 'exp'],
+        maxTokenAge: options.maxAgeSeconds,
+        clockTolerance: options.clockToleranceSeconds ?? 5,
+        currentDate: now(),
+      }));
+    } catch (error) {
+      if (!(error instanceof joseErrors.JOSEError)) {
+        // Not the token's fault (e.g. auth's JWKS unreachable): worth an operator's look.
+        options.logger.warn({ err: error }, 'gateway: could not verify an access token');
+      }
+      throw refuse();
+    }
+    const claims = accessTokenClaimsSchema.safeParse(payload);
+    if (!claims.success) throw refuse();
+    // Good for as long as jwtVerify would accept it: until `exp`, and `maxAgeSeconds` after `iat`.
+    const { exp, iat } = claims.data;
+    verified.remember(
+      token,
+      claims.data,
+      Math.min(exp, iat + options.maxAgeSeconds) * 1000 + toleranceMs,
+    );
+    return claims.data;
+  }
 
   return {
     async verify(authorization) {
@@ -75,44 +120,51 @@ export function createAccessTokenVerifier(
       // The form is right, the token is not ("Bearer garbage"): the same answer as any
       // other bad token.
       if (!JWS_COMPACT.test(token)) throw refuse();
-      // Cheap structural check first: garbage never triggers a JWKS fetch.
-      let header;
-      try {
-        header = decodeProtectedHeader(token);
-      } catch {
-        throw refuse();
-      }
-      if (header.alg !== ACCESS_TOKEN_ALGORITHM || typeof header.kid !== 'string') throw refuse();
-      let payload;
-      try {
-        ({ payload } = await jwtVerify(token, jwks, {
-          algorithms: [ACCESS_TOKEN_ALGORITHM],
-          issuer: options.issuer,
-          audience: options.audience,
-          typ: ACCESS_TOKEN_TYPE,
-          requiredClaims: ['sub', 'jti', 'iat', 'exp'],
-          maxTokenAge: options.maxAgeSeconds,
-          clockTolerance: options.clockToleranceSeconds ?? 5,
-          currentDate: now(),
-        }));
-      } catch (error) {
-        if (!(error instanceof joseErrors.JOSEError)) {
-          // Not the token's fault (e.g. auth's JWKS unreachable): worth an operator's look.
-          options.logger.warn({ err: error }, 'gateway: could not verify an access token');
-        }
-        throw refuse();
-      }
-      const claims = accessTokenClaimsSchema.safeParse(payload);
-      if (!claims.success) throw refuse();
+      const claims = verified.recall(token, now().getTime()) ?? (await checkSignature(token));
+      // Revocations are checked on every request, remembered token or not.
       const revoked = await options.revocations.isRevoked({
-        userId: claims.data.sub,
-        sessionId: claims.data.sid,
-        tokenId: claims.data.jti,
+        userId: claims.sub,
+        sessionId: claims.sid,
+        tokenId: claims.jti,
       });
       if (revoked) throw new UnauthenticatedError('This access token has been revoked');
-      return claims.data;
+      return { ...claims };
     },
   };
+}
+
+/**
+ * Tokens whose signature and claims were verified, with the time until which that holds: the
+ * ES256 check (and the claims' parsing) costs more than the rest of a request's
+ * authentication. Least recently used first out; keyed by the whole token, so only the same
+ * signed bytes match. A signing key withdrawn from the JWKS is already trusted for up to its
+ * cache age (10 minutes); a remembered token outlives it by at most its own lifetime.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, { claims: AccessTokenClaims; validUntilMs: number }>();
+  private readonly maxEntries: number;
+
+  constructor(maxEntries: number) {
+    this.maxEntries = maxEntries;
+  }
+
+  recall(token: string, nowMs: number): AccessTokenClaims | undefined {
+    const entry = this.entries.get(token);
+    if (!entry) return undefined;
+    this.entries.delete(token);
+    if (nowMs >= entry.validUntilMs) return undefined;
+    this.entries.set(token, entry);
+    return entry.claims;
+  }
+
+  remember(token: string, claims: AccessTokenClaims, validUntilMs: number): void {
+    if (this.maxEntries < 1) return;
+    this.entries.delete(token);
+    this.entries.set(token, { claims, validUntilMs });
+    if (this.entries.size > this.maxEntries) {
+      this.entries.delete(this.entries.keys().next().value!);
+    }
+  }
 }
 
 /** Express middleware: verifies the Authorization header into `res.locals.accessClaims`. */
