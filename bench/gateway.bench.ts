@@ -14,8 +14,6 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cleanUpOnSignals, cleanup, onCleanup, progress, sleep } from './lib/harness.ts';
@@ -27,6 +25,7 @@ import {
   newRunId,
   redisUrl,
 } from './lib/setup.ts';
+import { freePort, processCpuMs, processPeakRss } from './lib/platform-process.ts';
 import { fmt, ratio, table } from './lib/stats.ts';
 
 const USAGE = `Usage: npm run bench:gateway -- [options]
@@ -91,20 +90,6 @@ interface Proc {
   cpuMs(): number;
 }
 
-/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on Linux). */
-const CLOCK_TICKS = 100;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts a child (node 24, `.ts` directly) and resolves once `ready` sees its output say so. */
 function startChild<T>(
   name: string,
@@ -131,25 +116,8 @@ function startChild<T>(
   });
   const proc: Proc = {
     child,
-    peakRss() {
-      try {
-        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-        return kb ? Number(kb) * 1024 : NaN;
-      } catch {
-        return NaN;
-      }
-    },
-    cpuMs() {
-      try {
-        // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-      } catch {
-        return NaN;
-      }
-    },
+    peakRss: () => processPeakRss(child.pid),
+    cpuMs: () => processCpuMs(child.pid),
   };
   return new Promise((resolve, reject) => {
     if (!ready) {
