@@ -111,6 +111,28 @@ async function counterDatabase(schema: string): Promise<Database> {
   return db;
 }
 
+/**
+ * 10 transactions, each of the next 10 increments of every counter (seqs 1–100 each), all
+ * in the outbox when it returns.
+ */
+async function publishRounds(
+  db: Database,
+  outbox: Outbox,
+  counters: readonly string[],
+): Promise<EventEnvelope[]> {
+  const published: EventEnvelope[] = [];
+  for (let round = 0; round < 10; round++) {
+    published.push(
+      ...(await publishIn(
+        db,
+        outbox,
+        counters.flatMap((c) => increments(c, round * 10 + 1, round * 10 + 10)),
+      )),
+    );
+  }
+  return published;
+}
+
 /** A counter service publishing `<name>.events` through a relay to the test broker. */
 interface RelayedCounters {
   readonly schema: string;
@@ -345,17 +367,8 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     const service = await counterDatabase(schema);
     const outbox = createOutbox({ schema, source: 'crash', catalogue: counterCatalogue });
     const counters = oneTo(10).map((i) => `crash-${i}`);
-    const published: EventEnvelope[] = [];
-    for (let round = 0; round < 10; round++) {
-      // 10 transactions of 100 events: a backlog of 1000 before any relay runs.
-      published.push(
-        ...(await publishIn(
-          service,
-          outbox,
-          counters.flatMap((c) => increments(c, round * 10 + 1, round * 10 + 10)),
-        )),
-      );
-    }
+    // 10 transactions of 100 events: a backlog of 1000 before any relay runs.
+    const published = await publishRounds(service, outbox, counters);
 
     // Relay process A sends batches of 100 and dies right after its 4th batch reached the
     // broker, before marking it sent; from then on it is gone.
@@ -832,16 +845,7 @@ describe('a broker of its own, killed -9 and restarted from its log directory', 
     const service = await counterDatabase(schema);
     const outbox = createOutbox({ schema, source: 'durable', catalogue: counterCatalogue });
     const counters = oneTo(10).map((i) => `durable-${i}`);
-    const published: EventEnvelope[] = [];
-    for (let round = 0; round < 10; round++) {
-      published.push(
-        ...(await publishIn(
-          service,
-          outbox,
-          counters.flatMap((c) => increments(c, round * 10 + 1, round * 10 + 10)),
-        )),
-      );
-    }
+    const published = await publishRounds(service, outbox, counters);
 
     // The relay sends batches of 50; while its 7th is on its way the broker dies.
     let killed: Promise<void> | undefined;
