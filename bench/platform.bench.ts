@@ -565,6 +565,16 @@ const perOp = (value: number, r: StepResult) => value / Math.max(1, opsOf(r));
 const lagText = (lag: Map<string, number>) =>
   LAG_GROUPS.map((group) => (lag.has(group) ? fmt(lag.get(group)) : '-')).join('/');
 
+/** The per-operation figures of a step: a column each in the summary and in the ratios. */
+const PER_OP: readonly { label: string; of: (r: StepResult) => number; digits: number }[] = [
+  { label: 'CPU ms/op', of: (r) => r.cpuMs, digits: 2 },
+  { label: 'PG CPU ms/op', of: (r) => r.pgCpuMs, digits: 2 },
+  { label: 'SQL/op', of: (r) => r.sqlQueries, digits: 1 },
+  { label: 'xact/op', of: (r) => r.xacts, digits: 1 },
+  { label: 'drained CPU/op', of: (r) => r.drainedCpuMs, digits: 2 },
+  { label: 'drained SQL/op', of: (r) => r.drainedSqlQueries, digits: 1 },
+];
+
 function summaryRows(results: readonly StepResult[]): string[][] {
   return [
     [
@@ -575,12 +585,7 @@ function summaryRows(results: readonly StepResult[]): string[][] {
       'p50 ms',
       'p99 ms',
       'errors',
-      'CPU ms/op',
-      'PG CPU ms/op',
-      'SQL/op',
-      'xact/op',
-      'drained CPU/op',
-      'drained SQL/op',
+      ...PER_OP.map((figure) => figure.label),
       'orders',
       'confirm p50',
       'confirm p99',
@@ -596,12 +601,7 @@ function summaryRows(results: readonly StepResult[]): string[][] {
         ms(all.p50),
         ms(all.p99),
         String(errorsOf(r)),
-        fmt(perOp(r.cpuMs, r), 2),
-        fmt(perOp(r.pgCpuMs, r), 2),
-        fmt(perOp(r.sqlQueries, r), 1),
-        fmt(perOp(r.xacts, r), 1),
-        fmt(perOp(r.drainedCpuMs, r), 2),
-        fmt(perOp(r.drainedSqlQueries, r), 1),
+        ...PER_OP.map((figure) => fmt(perOp(figure.of(r), r), figure.digits)),
         `${fmt(r.orders.length)}${r.unconfirmed ? ` (${r.unconfirmed} not CONFIRMED)` : ''}`,
         ms(r.confirmed.p50),
         ms(r.confirmed.p99),
@@ -641,12 +641,7 @@ function ratioRows(results: readonly StepResult[]): string[][] {
       'ops/s',
       'p50',
       'p99',
-      'CPU ms/op',
-      'PG CPU ms/op',
-      'SQL/op',
-      'xact/op',
-      'drained CPU/op',
-      'drained SQL/op',
+      ...PER_OP.map((figure) => figure.label),
       'confirm p50',
       ...KINDS.map((kind) => `${kind} p50`),
     ],
@@ -661,12 +656,7 @@ function ratioRows(results: readonly StepResult[]): string[][] {
       ratio(opsOf(c) / c.seconds, opsOf(b) / b.seconds),
       ratio(ca.p50, ba.p50),
       ratio(ca.p99, ba.p99),
-      ratio(perOp(c.cpuMs, c), perOp(b.cpuMs, b)),
-      ratio(perOp(c.pgCpuMs, c), perOp(b.pgCpuMs, b)),
-      ratio(perOp(c.sqlQueries, c), perOp(b.sqlQueries, b)),
-      ratio(perOp(c.xacts, c), perOp(b.xacts, b)),
-      ratio(perOp(c.drainedCpuMs, c), perOp(b.drainedCpuMs, b)),
-      ratio(perOp(c.drainedSqlQueries, c), perOp(b.drainedSqlQueries, b)),
+      ...PER_OP.map((figure) => ratio(perOp(figure.of(c), c), perOp(figure.of(b), b))),
       ratio(c.confirmed.p50, b.confirmed.p50),
       ...KINDS.map((kind) =>
         ratio(summarize(c.latencies.get(kind)!).p50, summarize(b.latencies.get(kind)!).p50),
