@@ -72,12 +72,11 @@ export class ConflictError extends DomainError {
   }
 }
 
-export class RateLimitedError extends DomainError {
-  readonly code = 'RATE_LIMITED';
+/** Refused for now, not for good: the client may retry after `retryAfterSeconds` (Retry-After). */
+export abstract class RetryLaterError extends DomainError {
   readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number) {
-    super(`Too many attempts; retry in ${retryAfterSeconds}s`);
-    this.name = 'RateLimitedError';
+  constructor(message: string, retryAfterSeconds: number, options?: ErrorOptions) {
+    super(message, options);
     this.retryAfterSeconds = retryAfterSeconds;
   }
   override extensions() {
@@ -85,20 +84,23 @@ export class RateLimitedError extends DomainError {
   }
 }
 
+export class RateLimitedError extends RetryLaterError {
+  readonly code = 'RATE_LIMITED';
+  constructor(retryAfterSeconds: number) {
+    super(`Too many attempts; retry in ${retryAfterSeconds}s`, retryAfterSeconds);
+    this.name = 'RateLimitedError';
+  }
+}
+
 /**
  * A dependency the operation needs (Redis, say) is down for now: HTTP 503 with Retry-After
  * when nothing else answered. Nothing was done; the client may retry.
  */
-export class ServiceUnavailableError extends DomainError {
+export class ServiceUnavailableError extends RetryLaterError {
   readonly code = 'SERVICE_UNAVAILABLE';
-  readonly retryAfterSeconds: number;
   constructor(message: string, retryAfterSeconds = 5, options?: ErrorOptions) {
-    super(message, options);
+    super(message, retryAfterSeconds, options);
     this.name = 'ServiceUnavailableError';
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
-  override extensions() {
-    return { retryAfter: this.retryAfterSeconds };
   }
 }
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type { Caller } from '../auth/index.ts';
-import { DomainError, RateLimitedError, ServiceUnavailableError } from '../errors/index.ts';
+import { DomainError, RetryLaterError } from '../errors/index.ts';
 import type { Logger, ServiceMetrics } from '../observability/index.ts';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../observability/index.ts';
 import { withTimeout } from '../async/index.ts';
@@ -187,7 +187,7 @@ export function graphqlErrorHandler(
     if (error.code === 'UNAUTHENTICATED' && !res.hasHeader('www-authenticate')) {
       res.setHeader('www-authenticate', 'Bearer');
     }
-    if (error instanceof RateLimitedError || error instanceof ServiceUnavailableError) {
+    if (error instanceof RetryLaterError) {
       res.setHeader('retry-after', String(error.retryAfterSeconds));
     }
   } else if (
