@@ -2,10 +2,10 @@
  * Entry point of the embedded PostgreSQL process (see embedded-postgres-process.ts):
  * `<create|serve> <dataDir> <maxConnections>`. `serve` serves until its parent says stop or
  * goes away, then closes the database (its files are complete on disk) and exits 0; `create`
- * exits 0 once the database exists.
+ * creates the database files (initdb) and exits 0.
  */
 import { createLogger } from '../observability/index.ts';
-import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { createEmbeddedDatabase, startEmbeddedPostgres } from './embedded-postgres.ts';
 import type { ChildMessage } from './embedded-postgres-process.ts';
 
 const [task = 'serve', dataDir = '', maxConnections = '8'] = process.argv.slice(2);
@@ -21,6 +21,11 @@ process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => undefined);
 
 try {
+  if (task === 'create') {
+    await createEmbeddedDatabase(dataDir);
+    await send({ type: 'created' });
+    process.exit(0);
+  }
   const embedded = await startEmbeddedPostgres({
     dataDir,
     maxConnections: Number(maxConnections),
@@ -34,7 +39,6 @@ try {
     process.exit(0);
   };
   await send({ type: 'ready', url: embedded.url });
-  if (task === 'create') await stop();
   process.on('message', (message: { type?: string }) => {
     if (message.type === 'stop') void stop();
   });

@@ -33,7 +33,8 @@ export function hasEmbeddedDatabase(dataDir: string): boolean {
 }
 
 /** Messages from the child (embedded-postgres-child.ts). */
-export type ChildMessage = { type: 'ready'; url: string } | { type: 'failed'; message: string };
+export type ChildMessage =
+  { type: 'ready'; url: string } | { type: 'created' } | { type: 'failed'; message: string };
 
 /** What the child does: create the database and exit, or serve it until stopped. */
 export type ChildTask = 'create' | 'serve';
@@ -70,7 +71,10 @@ export async function startEmbeddedPostgresProcess(
   };
 }
 
-/** Forks the child for `task`; `started` resolves with its URL once it has done its start. */
+/**
+ * Forks the child for `task`; `started` resolves once the child has done it: with its URL
+ * (serve), or '' (create).
+ */
 function runChild(task: ChildTask, options: EmbeddedPostgresProcessOptions) {
   // Not the parent's flags or watch-mode reporting (`node --watch` asks its child, through the
   // environment, to send its imports over IPC; this child's channel is ours).
@@ -88,11 +92,13 @@ function runChild(task: ChildTask, options: EmbeddedPostgresProcessOptions) {
     child.once('error', reject);
     // Only its own messages: the IPC channel may carry Node's too.
     child.on('message', function started(message: ChildMessage) {
-      if (message.type !== 'ready' && message.type !== 'failed') return;
+      if (message.type !== 'ready' && message.type !== 'created' && message.type !== 'failed') {
+        return;
+      }
       child.off('message', started);
       child.off('exit', early);
       if (message.type === 'failed') reject(new Error(message.message));
-      else resolve(message.url);
+      else resolve(message.type === 'ready' ? message.url : '');
     });
   });
   return { child, started, exited };

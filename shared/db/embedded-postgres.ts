@@ -32,6 +32,26 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
+/**
+ * Creates the database files in `dataDir` (initdb) unless they exist, and returns: what a
+ * first start does in a process that exits afterwards, so the server does not keep initdb's
+ * memory.
+ */
+export async function createEmbeddedDatabase(dataDirectory: string): Promise<void> {
+  const dataDir = path.resolve(dataDirectory);
+  await mkdir(dataDir, { recursive: true });
+  const lockFile = path.join(dataDir, 'eventgraph.lock');
+  await acquireLock(lockFile, dataDir);
+  try {
+    const pgData = path.join(dataDir, 'pg');
+    if (!existsSync(path.join(pgData, 'PG_VERSION'))) {
+      await (await PGlite.create(pgData, PGLITE_OPTIONS)).close();
+    }
+  } finally {
+    await releaseLock(lockFile, dataDir);
+  }
+}
+
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions,
 ): Promise<EmbeddedPostgres> {
