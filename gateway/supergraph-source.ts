@@ -174,12 +174,24 @@ function startReloading(options: ReloadingOptions): { stop(): Promise<void> } {
   let serving = options.text;
   /** The last text or read error refused, so a broken file is reported once, not per poll. */
   let refused: string | undefined;
+  /**
+   * A text or read error seen once and not yet refused: a file written in place is briefly
+   * empty or half-written, so a problem counts only when a second read, after the writes
+   * settle, finds the same.
+   */
+  let suspect: string | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let reloading = Promise.resolve();
 
   const refuse = (problem: string, error: unknown) => {
     if (problem === refused) return;
+    if (problem !== suspect) {
+      suspect = problem;
+      schedule();
+      return;
+    }
+    suspect = undefined;
     refused = problem;
     reloads.inc({ outcome: 'failure' });
     logger.error(
@@ -199,7 +211,9 @@ function startReloading(options: ReloadingOptions): { stop(): Promise<void> } {
     }
     if (stopped) return;
     if (text === serving) {
-      refused = undefined; // back to what is served: a broken text seen again is news again
+      // Back to what is served: a broken text seen again is news again.
+      refused = undefined;
+      suspect = undefined;
       return;
     }
     if (text === refused) return;
@@ -209,6 +223,7 @@ function startReloading(options: ReloadingOptions): { stop(): Promise<void> } {
       update(prepared.sdl);
       serving = text;
       refused = undefined;
+      suspect = undefined;
       reloads.inc({ outcome: 'success' });
       logger.info(
         {

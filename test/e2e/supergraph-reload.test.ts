@@ -116,9 +116,10 @@ describe('a changed supergraph file', () => {
       const reloadedAt = requests;
       await waitFor(() => requests >= reloadedAt + 50, { what: 'load on the new supergraph' });
 
-      // A corrupt file (cut off mid-way): logged, counted, and the last good one keeps serving.
+      // A corrupt file (cut off mid-way): logged, counted once, and the last good one keeps
+      // serving. It replaces the good one whole, so no empty file is ever seen in between.
       const good = await readFile(supergraphPath, 'utf8');
-      await writeFile(supergraphPath, good.slice(0, good.length / 2));
+      await replaceAtomically(supergraphPath, good.slice(0, good.length / 2));
       const refused = await waitFor(
         () =>
           logs.lines.find((line) =>
