@@ -6,7 +6,7 @@
  * entries).
  */
 import type { Logger } from '../observability/index.ts';
-import type { Cache } from './index.ts';
+import type { Cache } from './cache.ts';
 
 export interface CacheAsideOptions<T> {
   cache: Cache;
