@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { EventEnvelope } from './envelope.ts';
+import { InvalidEventError } from './invalid-event-error.ts';
 
 export interface EventType<TData = unknown> {
   /** Past-tense fact, e.g. `user.registered`. */
@@ -25,17 +26,6 @@ export function defineEventType<TData>(
 /** `dataschema` attribute of an envelope: names the payload's type and version. */
 export function dataSchemaUri(type: string, version: number): string {
   return `urn:eventgraph:${type}:v${version}`;
-}
-
-/** An event that cannot be published or applied as it is: never retried, dead-lettered. */
-export class InvalidEventError extends Error {
-  readonly eventId: string | undefined;
-  readonly retriable = false;
-  constructor(eventId: string | undefined, reason: string) {
-    super(eventId ? `event ${eventId}: ${reason}` : reason);
-    this.name = 'InvalidEventError';
-    this.eventId = eventId;
-  }
 }
 
 export interface EventCatalogue {

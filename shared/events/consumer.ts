@@ -21,10 +21,10 @@
 import type { EntityManager, MikroORM } from '../db/index.ts';
 import { consumeBatchSpan, consumeSpan } from '../observability/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { InvalidEventError } from './catalogue.ts';
 import type { EventCatalogue } from './catalogue.ts';
 import { parseEnvelope } from './envelope.ts';
 import type { EventEnvelope } from './envelope.ts';
+import { InvalidEventError } from './invalid-event-error.ts';
 import type { EventMetrics } from './metrics.ts';
 import { dlqTopic } from './transport.ts';
 import type { BatchControl, ConsumedMessage, EventTransport, Subscription } from './transport.ts';

@@ -4,7 +4,7 @@
  * `dataschema` names the payload's type and version in the catalogue.
  */
 import { v7 as uuidv7 } from 'uuid';
-import { InvalidEventError } from './catalogue.ts';
+import { InvalidEventError } from './invalid-event-error.ts';
 
 export interface EventEnvelope<TData = unknown> {
   readonly specversion: '1.0';

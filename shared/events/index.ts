@@ -1,6 +1,7 @@
 export { createEnvelope, parseEnvelope } from './envelope.ts';
 export type { EventEnvelope, NewEvent, EnvelopeDeps } from './envelope.ts';
-export { createCatalogue, defineEventType, dataSchemaUri, InvalidEventError } from './catalogue.ts';
+export { createCatalogue, defineEventType, dataSchemaUri } from './catalogue.ts';
+export { InvalidEventError } from './invalid-event-error.ts';
 export type { EventCatalogue, EventType } from './catalogue.ts';
 export { dlqTopic, eventsTopic } from './transport.ts';
 export type {

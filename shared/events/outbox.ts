@@ -17,9 +17,10 @@ import type { MigrationObject } from '@mikro-orm/core';
 import type { EntityManager } from '../db/index.ts';
 import { currentTraceparent } from '../observability/index.ts';
 import { illFormedIn } from '../text/index.ts';
-import { InvalidEventError, dataSchemaUri } from './catalogue.ts';
+import { dataSchemaUri } from './catalogue.ts';
 import type { EventCatalogue } from './catalogue.ts';
 import { createEnvelope } from './envelope.ts';
+import { InvalidEventError } from './invalid-event-error.ts';
 import { eventsTopic } from './transport.ts';
 import type { EnvelopeDeps, EventEnvelope, NewEvent } from './envelope.ts';
 
