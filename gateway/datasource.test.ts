@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGatewayTokens } from '../shared/auth/index.ts';
+import { waitFor } from '../shared/testing/index.ts';
 import { SubgraphTimeoutError, createSubgraphDataSource, isQuery } from './datasource.ts';
 import { WriteEpochs, writerOf } from './write-epochs.ts';
 
@@ -199,8 +200,9 @@ describe('identical subgraph queries in flight', () => {
     const epochs = new WriteEpochs();
     const source = sourceFor(subgraph.url, epochs);
     const before = request(source, '{ items { id } }', { accessClaims: claims('ada') });
+    await waitFor(() => subgraph!.received.length === 1, { what: 'the first fetch to start' });
     // Ada's mutation answers (from another session: the user is the writer), then she asks.
-    epochs.bump(writerOf({ accessClaims: claims('ada'), clientIp: '10.0.0.9' }));
+    await epochs.bump(writerOf({ accessClaims: claims('ada'), clientIp: '10.0.0.9' }));
     const after = request(source, '{ items { id } }', { accessClaims: claims('ada') });
     const sameTime = request(source, '{ items { id } }', { accessClaims: claims('ada') });
     await Promise.all([before, after, sameTime]);

@@ -30,7 +30,6 @@ import type { GatewayTokens } from '../shared/auth/index.ts';
 import { REQUEST_ID_HEADER, injectTraceparent } from '../shared/observability/index.ts';
 import type { GatewayContext } from './context.ts';
 import { pooledFetcher } from './subgraph-fetcher.ts';
-import { writerOf } from './write-epochs.ts';
 import type { WriteEpochs } from './write-epochs.ts';
 
 /** Re-sign after this long, well inside the token's 60 s, for requests that run that long. */
@@ -180,12 +179,7 @@ export function createSubgraphDataSource(
       processOptions.request.variables ?? null,
       context.accessClaims ?? null,
       context.clientIp ?? null,
-      epochs.of(
-        writerOf({
-          accessClaims: context.accessClaims ?? null,
-          clientIp: context.clientIp ?? null,
-        }),
-      ),
+      await epochs.ofRequest(context),
     ]);
     let shared = inFlight.get(key);
     if (shared) {

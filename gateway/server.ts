@@ -60,7 +60,7 @@ import { coalescingPlugin } from './plugins/coalescing.plugin.ts';
 import { availabilityPlugin } from './plugins/availability.plugin.ts';
 import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
-import { WriteEpochs } from './write-epochs.ts';
+import { WriteEpochs, localWriteEpochs, sharedWriteEpochs } from './write-epochs.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
 import type { SupergraphSourceConfig } from './supergraph-source.ts';
 import type { SubgraphEndpoint } from './supergraph.ts';
@@ -223,11 +223,39 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const fetchMetrics = createSubgraphFetchMetrics(metrics.registry);
   const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
   const signedPerRequest = new WeakMap<object, { token: Promise<string>; at: number }>();
-  // Write epochs of callers, shared by coalescing and fetch dedup (read-your-writes).
-  const epochs = config.deduplicateQueries === false ? null : new WriteEpochs();
   // One keep-alive pool per subgraph origin, closed when the gateway stops.
   const subgraphClient = new Agent({ connections: limits.subgraphConnections });
   const endpoints = new Map(config.subgraphs.map(({ name, url }) => [name, url]));
+  if (config.responseCache && !options.transport) {
+    throw new Error('GATEWAY_RESPONSE_CACHE needs the event transport: events invalidate it');
+  }
+  const trustedDocuments = config.trustedDocumentsPath
+    ? await loadTrustedDocuments(config.trustedDocumentsPath)
+    : null;
+  const revocationCache = await startCache({
+    url: config.redisUrl,
+    prefix: config.revocationPrefix,
+    logger,
+  });
+  let gatewayCache: Cache;
+  try {
+    gatewayCache = await startCache({
+      url: config.redisUrl,
+      prefix: config.cachePrefix ?? 'eventgraph:gateway:',
+      logger,
+    });
+  } catch (error) {
+    await revocationCache.stop();
+    throw error;
+  }
+  // Write epochs of callers, shared by coalescing and fetch dedup (read-your-writes); kept
+  // in Redis when there is one, so that every replica of the gateway sees a write.
+  const epochs =
+    config.deduplicateQueries === false
+      ? null
+      : new WriteEpochs(
+          config.redisUrl ? sharedWriteEpochs({ cache: gatewayCache, logger }) : localWriteEpochs(),
+        );
   const supergraph = createSupergraphSource({
     source: config.supergraph,
     subgraphs: config.subgraphs,
@@ -264,28 +292,6 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     policy = createAccessPolicy(coreSupergraphSdl);
     apiSchema = schema;
   });
-  if (config.responseCache && !options.transport) {
-    throw new Error('GATEWAY_RESPONSE_CACHE needs the event transport: events invalidate it');
-  }
-  const trustedDocuments = config.trustedDocumentsPath
-    ? await loadTrustedDocuments(config.trustedDocumentsPath)
-    : null;
-  const revocationCache = await startCache({
-    url: config.redisUrl,
-    prefix: config.revocationPrefix,
-    logger,
-  });
-  let gatewayCache: Cache;
-  try {
-    gatewayCache = await startCache({
-      url: config.redisUrl,
-      prefix: config.cachePrefix ?? 'eventgraph:gateway:',
-      logger,
-    });
-  } catch (error) {
-    await revocationCache.stop();
-    throw error;
-  }
   // Requests the gateway makes itself (subscriptions' selections): not clients' documents,
   // and never served from the response cache (they run right after a change).
   const internalRequests = new WeakSet<GatewayContext>();

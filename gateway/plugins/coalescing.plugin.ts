@@ -60,7 +60,7 @@ export function coalescingPlugin<TContext extends GatewayContext>(
             request.variables ?? null,
             contextValue.accessClaims ?? null,
             contextValue.clientIp ?? null,
-            epochs.of(writerOf(contextValue)),
+            await epochs.ofRequest(contextValue),
           ]);
           const running = inFlight.get(key);
           if (running) {
@@ -95,7 +95,7 @@ export function coalescingPlugin<TContext extends GatewayContext>(
         async willSendResponse({ response, contextValue }) {
           // Before the answer leaves: a request the client sends after seeing it shares
           // nothing that started before the write.
-          if (writer) epochs.bump(writer);
+          if (writer) await epochs.bump(writer);
           if (!lead) return;
           inFlight.delete(lead.key);
           // Frozen before it is shared, when anyone waits: the waiters' data is this object
