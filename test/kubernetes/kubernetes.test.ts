@@ -1,38 +1,140 @@
 /**
- * Static checks of the Kubernetes manifests (deploy/kubernetes) against the process
- * catalogue (`SERVICES`) and the settings (`platform/env.ts`). No cluster or kubectl is
- * needed: ./kustomize.ts renders the base and the example overlay the way kustomize does
- * (the overlay with its committed `*.example` files in place of the user's copies), and the
- * resources are compared with what each process needs.
+ * Checks of the Kubernetes manifests (deploy/kubernetes) against the Kubernetes API schemas,
+ * the process catalogue (`SERVICES`) and the settings (`platform/env.ts`). No cluster is
+ * needed, but kubectl is: `kubectl kustomize` renders the base and the example overlay, the
+ * overlay from a temporary copy of deploy/kubernetes in which secrets.env is the committed
+ * secrets.env.example (never a user's secrets). kubernetes-models validates every rendered
+ * object against the schema of its kind, and the tests compare the objects with what each
+ * process needs.
  *
  * Each test gathers every problem it finds and compares the list with [], so a failure
- * lists them all, each naming the rendering, the resource and what is wrong.
+ * lists them all, each naming the rendering, the object and what is wrong.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import type { IDeployment } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import type { IIngress, INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
+import type { IContainer, IPodSpec, IProbe, IService, IServicePort } from 'kubernetes-models/v1';
+import { parse, parseAllDocuments } from 'yaml';
 import { ConfigError, loadConfig } from '../../shared/config/index.ts';
 import { platformEnvSchema } from '../../platform/env.ts';
-import { SERVICES, type ServiceDescriptor } from '../../platform/services.ts';
+import { SERVICES, SUBGRAPHS, type ServiceDescriptor } from '../../platform/services.ts';
 import { SETTINGS } from '../../platform/settings.ts';
-import {
-  parseEnvFile,
-  readKustomization,
-  render,
-  splitImage,
-  unsupportedKeys,
-  type JsonObject,
-  type Rendered,
-  type Resource,
-} from './kustomize.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BASE = `${ROOT}deploy/kubernetes/base`;
-const OVERLAY = `${ROOT}deploy/kubernetes/overlays/example`;
+const DEPLOY = `${ROOT}deploy/kubernetes`;
+const OVERLAY = 'overlays/example';
 
-const RENDERS: Record<string, Rendered> = {
-  base: render(BASE),
-  'overlays/example': render(OVERLAY, { examples: true }),
-};
+// ---------------------------------------------------------------------------------------------
+// Rendering and schema validation
+// ---------------------------------------------------------------------------------------------
+
+/** A rendered object: what every kind has; the tests cast to the kinds they read. */
+interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata?: { name?: string; namespace?: string };
+  data?: Record<string, string>;
+}
+
+/** Every object `kubectl kustomize <dir>` renders. Fails, never skips, without kubectl. */
+function kustomize(dir: string): KubeObject[] {
+  const result = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+  if (result.error) {
+    throw new Error(
+      `kubectl is needed to render deploy/kubernetes (kubectl kustomize) and could not be run: ${result.error.message}`,
+    );
+  }
+  if (result.status !== 0) {
+    throw new Error(`kubectl kustomize ${dir} failed:\n${result.stderr}`);
+  }
+  return parseAllDocuments(result.stdout).flatMap((doc) => {
+    if (doc.errors.length > 0)
+      throw new Error(`kubectl kustomize ${dir}: ${doc.errors[0]!.message}`);
+    const object = doc.toJS() as KubeObject | null;
+    return object ? [object] : [];
+  });
+}
+
+/**
+ * The base and the example overlay, rendered from a temporary copy of deploy/kubernetes (the
+ * overlay refers to ../../base) in which every overlay's secrets.env is its committed
+ * secrets.env.example, as a user makes it; a secrets.env in the checkout is not copied.
+ */
+function renderAll(): Record<string, KubeObject[]> {
+  const copy = mkdtempSync(path.join(tmpdir(), 'eventgraph-kubernetes-'));
+  try {
+    cpSync(DEPLOY, copy, {
+      recursive: true,
+      filter: (source) => path.basename(source) !== 'secrets.env',
+    });
+    copyFileSync(`${copy}/${OVERLAY}/secrets.env.example`, `${copy}/${OVERLAY}/secrets.env`);
+    return { base: kustomize(`${copy}/base`), [OVERLAY]: kustomize(`${copy}/${OVERLAY}`) };
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
+
+const RENDERS = renderAll();
+
+/**
+ * The model of every kind the manifests may render: its `validate()` checks an object against
+ * the Kubernetes OpenAPI schema of that apiVersion and kind (types, enums, required fields; a
+ * field the schema does not define passes, so the tests below read the fields that matter).
+ * A kind missing here fails the schema test; add its model from kubernetes-models.
+ */
+const MODELS: readonly {
+  apiVersion: string;
+  kind: string;
+  new (data: never): { validate(): void };
+}[] = [
+  Namespace,
+  ConfigMap,
+  Secret,
+  Service,
+  Deployment,
+  HorizontalPodAutoscaler,
+  PodDisruptionBudget,
+  NetworkPolicy,
+  Ingress,
+];
+
+/**
+ * kustomize folds a long base64 value of a Secret over several lines; the API server's base64
+ * decoding skips line breaks, the schema's `byte` format does not, so they are taken out first.
+ */
+function withUnfoldedBase64(object: KubeObject): KubeObject {
+  if (object.kind !== 'Secret' || !object.data) return object;
+  const data = Object.entries(object.data).map(([key, value]) => [key, value.replace(/\s/g, '')]);
+  return { ...object, data: Object.fromEntries(data) as Record<string, string> };
+}
+
+/** What the schema of its kind finds wrong with an object (the failing fields), or []. */
+function schemaProblems(object: KubeObject): string[] {
+  const label = `${object.apiVersion} ${object.kind} ${object.metadata?.name}`;
+  const Model = MODELS.find((m) => m.apiVersion === object.apiVersion && m.kind === object.kind);
+  if (!Model) return [`${label}: no schema for this apiVersion and kind`];
+  try {
+    new Model(withUnfoldedBase64(object) as never).validate();
+    return [];
+  } catch (error) {
+    return [`${label}: ${(error as Error).message}`];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the manifests must give each process
+// ---------------------------------------------------------------------------------------------
 
 /** The defaults of every setting (nothing set, no SERVICE: the schema asks for nothing). */
 const DEFAULTS = loadConfig(platformEnvSchema, {});
@@ -66,126 +168,20 @@ const SECRET_STAND_INS: Record<string, string> = { GATEWAY_TOKEN_SECRET: 'x'.rep
 const PLACEHOLDER = 'replace-me';
 /** A first migration may take a while: the startup probe must wait at least this long. */
 const MIN_STARTUP_SECONDS = 120;
+/** The Secret every process reads its credentials from. */
+const SECRETS = 'eventgraph-secrets';
 
 // ---------------------------------------------------------------------------------------------
-// The parts of the resources the tests read
+// Reading the rendered objects
 // ---------------------------------------------------------------------------------------------
 
 type Labels = Record<string, string>;
-interface Probe {
-  httpGet?: { path?: string; port?: number | string };
-  periodSeconds?: number;
-  failureThreshold?: number;
-}
-interface EnvVar {
-  name: string;
-  value?: string;
-  valueFrom?: {
-    secretKeyRef?: { name: string; key: string };
-    configMapKeyRef?: { name: string; key: string };
-  };
-}
-interface SecurityContext {
-  runAsNonRoot?: boolean;
-  runAsUser?: number;
-  allowPrivilegeEscalation?: boolean;
-  readOnlyRootFilesystem?: boolean;
-  capabilities?: { drop?: string[] };
-  seccompProfile?: { type?: string };
-}
-interface Container {
-  name: string;
-  image?: string;
-  ports?: { name?: string; containerPort: number }[];
-  env?: EnvVar[];
-  envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
-  startupProbe?: Probe;
-  readinessProbe?: Probe;
-  livenessProbe?: Probe;
-  lifecycle?: {
-    preStop?: { exec?: { command?: string[] }; sleep?: { seconds?: number } };
-  };
-  resources?: {
-    requests?: { cpu?: string | number; memory?: string };
-    limits?: { cpu?: string | number; memory?: string };
-  };
-  securityContext?: SecurityContext;
-  volumeMounts?: { name: string; mountPath: string }[];
-}
-interface PodSpec {
-  containers?: Container[];
-  terminationGracePeriodSeconds?: number;
-  automountServiceAccountToken?: boolean;
-  enableServiceLinks?: boolean;
-  securityContext?: SecurityContext & { runAsGroup?: number };
-  topologySpreadConstraints?: {
-    topologyKey?: string;
-    whenUnsatisfiable?: string;
-    labelSelector?: { matchLabels?: Labels };
-  }[];
-  affinity?: {
-    podAntiAffinity?: {
-      preferredDuringSchedulingIgnoredDuringExecution?: {
-        podAffinityTerm?: { topologyKey?: string; labelSelector?: { matchLabels?: Labels } };
-      }[];
-    };
-  };
-  volumes?: { name: string; emptyDir?: JsonObject }[];
-}
-interface Deployment {
-  metadata: { name: string; labels?: Labels };
-  spec?: {
-    replicas?: number;
-    selector?: { matchLabels?: Labels };
-    template?: { metadata?: { labels?: Labels }; spec?: PodSpec };
-  };
-}
-interface ServicePort {
-  name?: string;
-  port: number;
-  targetPort?: number | string;
-}
-interface KubeService {
-  metadata: { name: string; labels?: Labels };
-  spec?: { type?: string; selector?: Labels; ports?: ServicePort[] };
-}
-interface Autoscaler {
-  apiVersion: string;
-  metadata: { name: string; labels?: Labels };
-  spec?: {
-    scaleTargetRef?: { apiVersion?: string; kind?: string; name?: string };
-    minReplicas?: number;
-    maxReplicas?: number;
-    metrics?: { type?: string; resource?: { name?: string } }[];
-  };
-}
-interface DisruptionBudget {
-  apiVersion: string;
-  metadata: { name: string; labels?: Labels };
-  spec?: {
-    selector?: { matchLabels?: Labels };
-    minAvailable?: number | string;
-    maxUnavailable?: number | string;
-  };
-}
-interface Ingress {
-  metadata: { name: string };
-  spec?: {
-    rules?: {
-      http?: {
-        paths?: {
-          path?: string;
-          backend?: { service?: { name?: string; port?: { name?: string; number?: number } } };
-        }[];
-      };
-    }[];
-  };
-}
+type LabelSelector = NonNullable<NonNullable<INetworkPolicy['spec']>['podSelector']>;
 
-const ofKind = <T>(rendered: Rendered, kind: string): T[] =>
-  rendered.resources.filter((r) => r.kind === kind) as unknown as T[];
-const named = <T extends { metadata: { name: string } }>(list: T[], name: string) =>
-  list.find((r) => r.metadata.name === name);
+const ofKind = <T>(rendered: KubeObject[], kind: string): T[] =>
+  rendered.filter((r) => r.kind === kind) as unknown as T[];
+const named = <T extends { metadata?: { name?: string } }>(list: T[], name: string) =>
+  list.find((r) => r.metadata?.name === name);
 
 /** Whether a selector (a non-empty label map) selects pods with these labels. */
 function selects(selector: Labels | undefined, labels: Labels | undefined): boolean {
@@ -193,24 +189,57 @@ function selects(selector: Labels | undefined, labels: Labels | undefined): bool
   return entries.length > 0 && entries.every(([key, value]) => labels?.[key] === value);
 }
 
-function podLabels(deployment: Deployment): Labels {
-  return deployment.spec?.template?.metadata?.labels ?? {};
+function podLabels(deployment: IDeployment): Labels {
+  return deployment.spec?.template.metadata?.labels ?? {};
 }
 
-function containerOf(deployment: Deployment, name: string): Container | undefined {
-  return deployment.spec?.template?.spec?.containers?.find((c) => c.name === name);
+function containerOf(deployment: IDeployment, name: string): IContainer | undefined {
+  return deployment.spec?.template.spec?.containers.find((c) => c.name === name);
 }
 
 /** A container port given by number or by name, as a number. */
-function portNumber(container: Container, port: number | string | undefined): number | undefined {
+function portNumber(container: IContainer, port: number | string | undefined): number | undefined {
   if (typeof port === 'number') return port;
   if (port !== undefined && /^\d+$/.test(port)) return Number(port);
   return container.ports?.find((p) => p.name === port)?.containerPort;
 }
 
 /** The container port a Service port reaches (targetPort: a number, a name, or its port). */
-function targetOf(container: Container, port: ServicePort): number | undefined {
+function targetOf(container: IContainer, port: IServicePort): number | undefined {
   return portNumber(container, port.targetPort ?? port.port);
+}
+
+/** `registry/name:tag` → name and tag (a digest counts as no tag). */
+function splitImage(image: string): { name: string; tag?: string } {
+  const at = image.indexOf('@');
+  const withoutDigest = at >= 0 ? image.slice(0, at) : image;
+  const colon = withoutDigest.lastIndexOf(':');
+  if (colon > withoutDigest.lastIndexOf('/')) {
+    return { name: withoutDigest.slice(0, colon), tag: withoutDigest.slice(colon + 1) };
+  }
+  return { name: withoutDigest };
+}
+
+/**
+ * The ConfigMap or Secret a generator of this name made: kustomize appends a hash of the
+ * content to the name (and rewrites every reference to it).
+ */
+function generated(
+  rendered: KubeObject[],
+  kind: 'ConfigMap' | 'Secret',
+  name: string,
+): KubeObject | undefined {
+  const pattern = new RegExp(`^${name}-[a-z0-9]{10}$`);
+  return rendered.find((r) => r.kind === kind && pattern.test(r.metadata?.name ?? ''));
+}
+
+/** A ConfigMap's data, or a Secret's decoded from base64, as the kubelet passes it on. */
+function dataOf(object: KubeObject): Record<string, string> {
+  const data = object.data ?? {};
+  if (object.kind !== 'Secret') return data;
+  return Object.fromEntries(
+    Object.entries(data).map(([key, value]) => [key, Buffer.from(value, 'base64').toString()]),
+  );
 }
 
 interface Provided {
@@ -220,25 +249,25 @@ interface Provided {
 
 /** A container's environment as the kubelet builds it: envFrom first, `env` over it. */
 function environmentOf(
-  rendered: Rendered,
-  container: Container,
+  rendered: KubeObject[],
+  container: IContainer,
   label: string,
 ): { env: Map<string, Provided>; problems: string[] } {
   const env = new Map<string, Provided>();
   const problems: string[] = [];
-  const dataOf = (kind: 'ConfigMap' | 'Secret', name: string) => {
-    const resource = rendered.resources.find((r) => r.kind === kind && r.metadata.name === name);
-    if (!resource) problems.push(`${label}: refers to ${kind} ${name}, which is not rendered`);
-    return (resource?.data ?? {}) as Record<string, string>;
+  const dataNamed = (kind: 'ConfigMap' | 'Secret', name: string | undefined) => {
+    const object = rendered.find((r) => r.kind === kind && r.metadata?.name === name);
+    if (!object) problems.push(`${label}: refers to ${kind} ${name}, which is not rendered`);
+    return object ? dataOf(object) : {};
   };
   for (const from of container.envFrom ?? []) {
     if (from.configMapRef) {
-      for (const [key, value] of Object.entries(dataOf('ConfigMap', from.configMapRef.name))) {
+      for (const [key, value] of Object.entries(dataNamed('ConfigMap', from.configMapRef.name))) {
         env.set(key, { value, source: 'configMap' });
       }
     }
     if (from.secretRef) {
-      for (const [key, value] of Object.entries(dataOf('Secret', from.secretRef.name))) {
+      for (const [key, value] of Object.entries(dataNamed('Secret', from.secretRef.name))) {
         env.set(key, { value, source: 'secret' });
       }
     }
@@ -250,7 +279,7 @@ function environmentOf(
       continue;
     }
     const kind = variable.valueFrom?.secretKeyRef ? 'Secret' : 'ConfigMap';
-    const data = dataOf(kind, ref.name);
+    const data = dataNamed(kind, ref.name);
     if (!(ref.key in data)) {
       problems.push(`${label}: ${variable.name} refers to key ${ref.key} missing from ${ref.name}`);
     }
@@ -263,7 +292,7 @@ function environmentOf(
 }
 
 /** Seconds the preStop hook sleeps (`exec: sleep N` or the `sleep` action), else undefined. */
-function preStopSeconds(container: Container): number | undefined {
+function preStopSeconds(container: IContainer): number | undefined {
   const preStop = container.lifecycle?.preStop;
   if (preStop?.sleep?.seconds !== undefined) return preStop.sleep.seconds;
   const command = preStop?.exec?.command ?? [];
@@ -274,8 +303,8 @@ function preStopSeconds(container: Container): number | undefined {
 }
 
 /** A memory quantity (`256Mi`, `1G`, bytes) in bytes. */
-function bytes(quantity: string | undefined): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity ?? '');
+function bytes(quantity: string | number | undefined): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(String(quantity ?? ''));
   if (!m) return undefined;
   const units: Record<string, number> = {
     '': 1,
@@ -295,8 +324,8 @@ function bytes(quantity: string | undefined): number | undefined {
 function probeProblems(
   label: string,
   which: string,
-  container: Container,
-  probe: Probe | undefined,
+  container: IContainer,
+  probe: IProbe | undefined,
   expect: { path: string; port: number },
 ): string[] {
   if (!probe) return [`${label}: no ${which}`];
@@ -314,7 +343,7 @@ function probeProblems(
   return problems;
 }
 
-function gatewayOperatorPort(rendered: Rendered, container: Container): number {
+function gatewayOperatorPort(rendered: KubeObject[], container: IContainer): number {
   const { env } = environmentOf(rendered, container, 'gateway');
   const set = env.get('GATEWAY_OPERATOR_PORT')?.value;
   // Production's default when unset (platform/platform.ts).
@@ -333,8 +362,8 @@ function imageUid(): number | undefined {
 }
 
 /** The environment variables the kubelet would make for a Service (service links). */
-function serviceLinkVariables(service: KubeService): string[] {
-  const prefix = service.metadata.name.toUpperCase().replace(/-/g, '_');
+function serviceLinkVariables(service: IService): string[] {
+  const prefix = (service.metadata?.name ?? '').toUpperCase().replace(/-/g, '_');
   return [
     `${prefix}_SERVICE_HOST`,
     `${prefix}_SERVICE_PORT`,
@@ -350,24 +379,96 @@ function serviceLinkVariables(service: KubeService): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// NetworkPolicies
+// ---------------------------------------------------------------------------------------------
+
+type NetworkPolicyPeer = NonNullable<NetworkPolicyRule['from']>[number];
+type NetworkPolicyRule = NonNullable<NonNullable<INetworkPolicy['spec']>['ingress']>[number];
+type NetworkPolicyPort = NonNullable<NetworkPolicyRule['ports']>[number];
+
+/**
+ * Whether a NetworkPolicy's label selector selects these labels (an empty one selects every
+ * pod); undefined when it uses matchExpressions, which these tests do not read.
+ */
+function selectorSelects(selector: LabelSelector, labels: Labels): boolean | undefined {
+  if (selector.matchExpressions?.length) return undefined;
+  return Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
+}
+
+/** A peer of an ingress rule in words: `anywhere`, `pods of any namespace`, `pods of <name>`. */
+function describePeer(peer: NetworkPolicyPeer, deployments: IDeployment[]): string {
+  const only = (key: keyof NetworkPolicyPeer) =>
+    Object.keys(peer).length === 1 && peer[key] !== undefined;
+  if (only('namespaceSelector') && Object.keys(peer.namespaceSelector!).length === 0) {
+    return 'pods of any namespace';
+  }
+  if (only('podSelector')) {
+    const selected = deployments.filter((d) => selectorSelects(peer.podSelector!, podLabels(d)));
+    if (selected.length > 0) return `pods of ${selected.map((d) => d.metadata?.name).join(', ')}`;
+  }
+  return JSON.stringify(peer);
+}
+
+/** A port of an ingress rule as the container's port number, or in words when it is not one. */
+function describePort(container: IContainer, port: NetworkPolicyPort): string {
+  if (port.endPort !== undefined) return `ports ${port.port}-${port.endPort}`;
+  if ((port.protocol ?? 'TCP') !== 'TCP') return `${port.protocol} ${port.port}`;
+  return String(portNumber(container, port.port) ?? `${port.port} (no such port)`);
+}
+
+/**
+ * Who may connect to a Deployment's pods, as sorted `<port> from <peer>` lines: the ingress
+ * rules of every NetworkPolicy that selects the pods, which add up. A pod no policy selects
+ * takes every connection.
+ */
+function ingressGrants(
+  policies: INetworkPolicy[],
+  deployments: IDeployment[],
+  deployment: IDeployment,
+  container: IContainer,
+): string[] {
+  const isolating = policies.filter(
+    (p) =>
+      (p.spec?.policyTypes ?? ['Ingress']).includes('Ingress') &&
+      selectorSelects(p.spec?.podSelector ?? {}, podLabels(deployment)) !== false,
+  );
+  if (isolating.length === 0) return ['every port from anywhere (no NetworkPolicy selects it)'];
+  const grants = new Set<string>();
+  for (const rule of isolating.flatMap((p) => p.spec?.ingress ?? [])) {
+    const ports = rule.ports?.length
+      ? rule.ports.map((port) => describePort(container, port))
+      : ['every port'];
+    const peers = rule.from?.length
+      ? rule.from.map((peer) => describePeer(peer, deployments))
+      : ['anywhere'];
+    for (const port of ports) for (const peer of peers) grants.add(`${port} from ${peer}`);
+  }
+  return [...grants].sort();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
 
 describe('deploy/kubernetes', () => {
-  test('the kustomizations use only what the test renders', () => {
-    const problems = [...unsupportedKeys(BASE), ...unsupportedKeys(OVERLAY)];
-    expect(problems.map((problem) => problem.replace(ROOT, ''))).toEqual([]);
-  });
-
   describe.each(Object.keys(RENDERS))('%s', (renderName) => {
     const rendered = RENDERS[renderName]!;
-    const deployments = ofKind<Deployment>(rendered, 'Deployment');
-    const services = ofKind<KubeService>(rendered, 'Service');
-    const autoscalers = ofKind<Autoscaler>(rendered, 'HorizontalPodAutoscaler');
-    const budgets = ofKind<DisruptionBudget>(rendered, 'PodDisruptionBudget');
+    const deployments = ofKind<IDeployment>(rendered, 'Deployment');
+    const services = ofKind<IService>(rendered, 'Service');
+    const autoscalers = ofKind<IHorizontalPodAutoscaler>(rendered, 'HorizontalPodAutoscaler');
+    const budgets = ofKind<IPodDisruptionBudget>(rendered, 'PodDisruptionBudget');
+    const policies = ofKind<INetworkPolicy>(rendered, 'NetworkPolicy');
+
+    test('every object is valid by the Kubernetes API schema of its kind', () => {
+      const problems = rendered.flatMap((object) =>
+        schemaProblems(object).map((problem) => `${renderName}: ${problem}`),
+      );
+      expect(rendered.length).toBeGreaterThan(0);
+      expect(problems).toEqual([]);
+    });
 
     test('has a Deployment for each service of the catalogue and no other', () => {
-      const names = deployments.map((d) => d.metadata.name);
+      const names = deployments.map((d) => d.metadata?.name);
       const problems = [
         ...SERVICES.filter((s) => !names.includes(s.name)).map(
           (s) => `${renderName}: no Deployment ${s.name}`,
@@ -381,7 +482,7 @@ describe('deploy/kubernetes', () => {
 
     test('every Deployment runs the same image', () => {
       const images = new Set(
-        deployments.flatMap((d) => (d.spec?.template?.spec?.containers ?? []).map((c) => c.image)),
+        deployments.flatMap((d) => (d.spec?.template.spec?.containers ?? []).map((c) => c.image)),
       );
       const problems: string[] = [];
       if (images.size !== 1)
@@ -402,9 +503,41 @@ describe('deploy/kubernetes', () => {
           .filter((variable) => settings.has(variable))
           .map(
             (variable) =>
-              `${renderName}: Service ${service.metadata.name} would set ${variable} in pods with service links`,
+              `${renderName}: Service ${service.metadata?.name} would set ${variable} in pods with service links`,
           ),
       );
+      expect(problems).toEqual([]);
+    });
+
+    test('its Secret holds placeholders that start-up refuses', () => {
+      const secret = generated(rendered, 'Secret', SECRETS);
+      const values = secret ? dataOf(secret) : {};
+      const problems: string[] = [];
+      if (!secret) problems.push(`${renderName}: no Secret ${SECRETS}`);
+      for (const [key, value] of Object.entries(values)) {
+        if (!value.includes(PLACEHOLDER)) {
+          problems.push(
+            `${renderName}: ${key} should be a placeholder containing "${PLACEHOLDER}"`,
+          );
+        }
+        if (
+          /^[a-z][a-z0-9+.-]*:\/\//i.test(value) &&
+          !new URL(value).hostname.endsWith('.invalid')
+        ) {
+          problems.push(`${renderName}: ${key} should point at a .invalid host, got ${value}`);
+        }
+      }
+      // Forgetting to replace it must stop start-up, not run with a published secret.
+      const token = values.GATEWAY_TOKEN_SECRET;
+      if (
+        token !== undefined &&
+        platformEnvSchema.shape.GATEWAY_TOKEN_SECRET.safeParse(token).success
+      ) {
+        problems.push(`${renderName}: its GATEWAY_TOKEN_SECRET would be accepted at start-up`);
+      }
+      for (const key of SECRET_SETTINGS) {
+        if (!(key in values)) problems.push(`${renderName}: ${SECRETS} has no ${key}`);
+      }
       expect(problems).toEqual([]);
     });
 
@@ -422,7 +555,7 @@ describe('deploy/kubernetes', () => {
           if (!found) throw new Error(`${label}: no container named ${name}`);
           return found;
         };
-        const pod = () => deployment().spec?.template?.spec ?? {};
+        const pod = (): Partial<IPodSpec> => deployment().spec?.template.spec ?? {};
 
         test('runs its process on its catalogue port, labelled', () => {
           const c = container();
@@ -448,7 +581,7 @@ describe('deploy/kubernetes', () => {
             'app.kubernetes.io/component': descriptor.kind,
           };
           for (const [where, labels] of [
-            ['Deployment', deployment().metadata.labels],
+            ['Deployment', deployment().metadata?.labels],
             ['pod template', podLabels(deployment())],
           ] as const) {
             for (const [key, value] of Object.entries(expected)) {
@@ -457,7 +590,7 @@ describe('deploy/kubernetes', () => {
               }
             }
           }
-          if (!selects(deployment().spec?.selector?.matchLabels, podLabels(deployment()))) {
+          if (!selects(deployment().spec?.selector.matchLabels, podLabels(deployment()))) {
             problems.push(`${label}: the Deployment's selector does not select its pods`);
           }
           expect(problems).toEqual([]);
@@ -484,9 +617,9 @@ describe('deploy/kubernetes', () => {
           if (!selects(service.spec?.selector, podLabels(deployment()))) {
             problems.push(`${label}: Service ${name} does not select the ${name} pods`);
           }
-          for (const other of deployments.filter((d) => d.metadata.name !== name)) {
+          for (const other of deployments.filter((d) => d.metadata?.name !== name)) {
             if (selects(service.spec?.selector, podLabels(other))) {
-              problems.push(`${label}: Service ${name} also selects ${other.metadata.name} pods`);
+              problems.push(`${label}: Service ${name} also selects ${other.metadata?.name} pods`);
             }
           }
           expect(problems).toEqual([]);
@@ -603,14 +736,11 @@ describe('deploy/kubernetes', () => {
           if (deployment().spec?.replicas !== undefined) {
             problems.push(`${label}: no Deployment replicas expected (the autoscaler owns them)`);
           }
-          const hpa = autoscalers.find((a) => a.spec?.scaleTargetRef?.name === name);
+          const hpa = autoscalers.find((a) => a.spec?.scaleTargetRef.name === name);
           if (!hpa) {
             problems.push(`${label}: no HorizontalPodAutoscaler targets it`);
           } else {
             const ref = hpa.spec?.scaleTargetRef;
-            if (hpa.apiVersion !== 'autoscaling/v2') {
-              problems.push(`${label}: autoscaling/v2 expected, got ${hpa.apiVersion}`);
-            }
             if (ref?.kind !== 'Deployment' || ref.apiVersion !== 'apps/v1') {
               problems.push(`${label}: the autoscaler should target an apps/v1 Deployment`);
             }
@@ -628,13 +758,8 @@ describe('deploy/kubernetes', () => {
           );
           if (!pdb) {
             problems.push(`${label}: no PodDisruptionBudget selects its pods`);
-          } else {
-            if (pdb.apiVersion !== 'policy/v1') {
-              problems.push(`${label}: policy/v1 expected, got ${pdb.apiVersion}`);
-            }
-            if (pdb.spec?.maxUnavailable !== 1 && pdb.spec?.minAvailable !== 1) {
-              problems.push(`${label}: PodDisruptionBudget maxUnavailable 1 or minAvailable 1`);
-            }
+          } else if (pdb.spec?.maxUnavailable !== 1 && pdb.spec?.minAvailable !== 1) {
+            problems.push(`${label}: PodDisruptionBudget maxUnavailable 1 or minAvailable 1`);
           }
           const spread = pod().topologySpreadConstraints?.some(
             (t) =>
@@ -645,7 +770,7 @@ describe('deploy/kubernetes', () => {
           const antiAffinity =
             pod().affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.some(
               (p) =>
-                p.podAffinityTerm?.topologyKey === 'kubernetes.io/hostname' &&
+                p.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' &&
                 selects(p.podAffinityTerm.labelSelector?.matchLabels, podLabels(deployment())),
             );
           if (!spread && !antiAffinity) {
@@ -698,7 +823,7 @@ describe('deploy/kubernetes', () => {
         return;
       }
       const { env, problems } = environmentOf(rendered, container, `${renderName}: gateway`);
-      for (const subgraph of SERVICES.filter((s) => s.kind === 'subgraph')) {
+      for (const subgraph of SUBGRAPHS) {
         const variable = `${subgraph.name.toUpperCase()}_URL`;
         const value = env.get(variable)?.value;
         let url: URL;
@@ -757,80 +882,95 @@ describe('deploy/kubernetes', () => {
       }
       expect(problems).toEqual([]);
     });
-  });
 
-  describe('committed Secret values are placeholders', () => {
-    const sources: [string, Record<string, string>][] = [
-      ['base/secrets.placeholder.env', parseEnvFile(`${BASE}/secrets.placeholder.env`)],
-      ['overlays/example/secrets.env.example', parseEnvFile(`${OVERLAY}/secrets.env.example`)],
-    ];
+    describe('NetworkPolicies', () => {
+      const grantsOf = (name: string) => {
+        const deployment = named(deployments, name);
+        const container = deployment && containerOf(deployment, name);
+        if (!container) throw new Error(`${renderName}: no ${name} Deployment or container`);
+        return ingressGrants(policies, deployments, deployment, container);
+      };
 
-    test.each(sources)('%s', (file, values) => {
-      const problems: string[] = [];
-      for (const [key, value] of Object.entries(values)) {
-        if (!value.includes(PLACEHOLDER)) {
-          problems.push(`${file}: ${key} should be a placeholder containing "${PLACEHOLDER}"`);
-        }
-        if (
-          /^[a-z][a-z0-9+.-]*:\/\//i.test(value) &&
-          !new URL(value).hostname.endsWith('.invalid')
-        ) {
-          problems.push(`${file}: ${key} should point at a .invalid host, got ${value}`);
-        }
-      }
-      // Forgetting to replace it must stop start-up, not run with a published secret.
-      const secret = values.GATEWAY_TOKEN_SECRET;
-      if (secret === undefined) {
-        problems.push(`${file}: GATEWAY_TOKEN_SECRET missing`);
-      } else if (platformEnvSchema.shape.GATEWAY_TOKEN_SECRET.safeParse(secret).success) {
-        problems.push(`${file}: its GATEWAY_TOKEN_SECRET would be accepted at start-up`);
-      }
-      for (const key of SECRET_SETTINGS) {
-        if (!(key in values)) problems.push(`${file}: ${key} missing`);
-      }
-      expect(problems).toEqual([]);
+      test('restrict ingress only: egress stays open to PostgreSQL, Kafka, Redis and DNS', () => {
+        const types = policies.map((p) => [p.metadata?.name, p.spec?.policyTypes]);
+        expect(types.length).toBeGreaterThan(0);
+        expect(types).toEqual(types.map(([name]) => [name, ['Ingress']]));
+      });
+
+      test.each(SUBGRAPHS.map((s) => [s.name, s.port] as const))(
+        'subgraph %s takes connections from the gateway only, on its HTTP port %d',
+        (name, port) => {
+          expect(grantsOf(name)).toEqual([`${port} from pods of gateway`]);
+        },
+      );
+
+      test('the gateway takes its public port from anywhere, its operator port from pods', () => {
+        const gateway = named(deployments, 'gateway');
+        const container = gateway && containerOf(gateway, 'gateway');
+        if (!container) throw new Error(`${renderName}: no gateway container`);
+        const publicPort = SERVICES.find((s) => s.kind === 'gateway')!.port;
+        const operator = gatewayOperatorPort(rendered, container);
+        expect(grantsOf('gateway')).toEqual(
+          [`${publicPort} from anywhere`, `${operator} from pods of any namespace`].sort(),
+        );
+      });
     });
   });
 
-  describe('overlays/example', () => {
-    const rendered = RENDERS['overlays/example']!;
-    const kustomization = readKustomization(OVERLAY);
+  test('schema validation names the field a broken object gets wrong', () => {
+    const gateway = named(ofKind<IDeployment>(RENDERS.base!, 'Deployment'), 'gateway')!;
+    const broken = structuredClone(gateway);
+    broken.spec!.replicas = 'two' as unknown as number;
+    broken.spec!.template.spec!.containers[0]!.ports![0]!.containerPort =
+      'http' as unknown as number;
+    const problems = schemaProblems(broken);
+    expect(schemaProblems(gateway)).toEqual([]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^apps\/v1 Deployment gateway: /);
+    expect(problems[0]).toContain('spec/replicas must be integer');
+    expect(problems[0]).toContain(
+      'spec/template/spec/containers/0/ports/0/containerPort must be integer',
+    );
+    const widget = { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } };
+    expect(schemaProblems(widget)).toEqual([
+      'example.com/v1 Widget w: no schema for this apiVersion and kind',
+    ]);
+  });
 
-    test('reads the secrets from secrets.env, which the user copies from secrets.env.example', () => {
-      const problems: string[] = [];
-      const generator = kustomization.secretGenerator?.find((g) => g.name === 'eventgraph-secrets');
-      if (generator?.behavior !== 'replace' || generator.envs?.join() !== 'secrets.env') {
-        problems.push(
-          'overlays/example: secretGenerator eventgraph-secrets should replace the base Secret from secrets.env',
-        );
-      }
-      if (!rendered.substituted.includes(`${OVERLAY}/secrets.env.example`)) {
-        problems.push('overlays/example: secrets.env.example was not read in place of secrets.env');
-      }
-      expect(problems).toEqual([]);
+  describe(OVERLAY, () => {
+    const rendered = RENDERS[OVERLAY]!;
+    const kustomization = parse(
+      readFileSync(`${DEPLOY}/${OVERLAY}/kustomization.yaml`, 'utf8'),
+    ) as {
+      namespace?: string;
+      secretGenerator?: { name: string; behavior?: string; envs?: string[] }[];
+    };
+
+    test('makes the Secret from secrets.env, which the user copies from secrets.env.example', () => {
+      const generator = kustomization.secretGenerator?.find((g) => g.name === SECRETS);
+      expect({ behavior: generator?.behavior, envs: generator?.envs }).toEqual({
+        behavior: 'replace',
+        envs: ['secrets.env'],
+      });
     });
 
     test('puts everything in its namespace and runs an image from a registry', () => {
       const namespace = kustomization.namespace;
       const problems: string[] = [];
-      if (!namespace) problems.push('overlays/example: no namespace');
-      if (
-        !rendered.resources.some((r) => r.kind === 'Namespace' && r.metadata.name === namespace)
-      ) {
-        problems.push(`overlays/example: no Namespace ${namespace} resource`);
+      if (!namespace) problems.push(`${OVERLAY}: no namespace`);
+      if (!rendered.some((r) => r.kind === 'Namespace' && r.metadata?.name === namespace)) {
+        problems.push(`${OVERLAY}: no Namespace ${namespace} object`);
       }
-      for (const resource of rendered.resources.filter((r: Resource) => r.kind !== 'Namespace')) {
-        if (resource.metadata.namespace !== namespace) {
-          problems.push(
-            `overlays/example: ${resource.kind} ${resource.metadata.name} not in ${namespace}`,
-          );
+      for (const object of rendered.filter((r) => r.kind !== 'Namespace')) {
+        if (object.metadata?.namespace !== namespace) {
+          problems.push(`${OVERLAY}: ${object.kind} ${object.metadata?.name} not in ${namespace}`);
         }
       }
-      for (const deployment of ofKind<Deployment>(rendered, 'Deployment')) {
-        for (const container of deployment.spec?.template?.spec?.containers ?? []) {
+      for (const deployment of ofKind<IDeployment>(rendered, 'Deployment')) {
+        for (const container of deployment.spec?.template.spec?.containers ?? []) {
           if (!splitImage(container.image ?? '').name.includes('/')) {
             problems.push(
-              `overlays/example: ${deployment.metadata.name} image ${container.image} has no registry`,
+              `${OVERLAY}: ${deployment.metadata?.name} image ${container.image} has no registry`,
             );
           }
         }
@@ -839,21 +979,21 @@ describe('deploy/kubernetes', () => {
     });
 
     test("routes the Ingress to the gateway's public port only", () => {
-      const ingresses = ofKind<Ingress>(rendered, 'Ingress');
-      const gateway = named(ofKind<Deployment>(rendered, 'Deployment'), 'gateway');
+      const ingresses = ofKind<IIngress>(rendered, 'Ingress');
+      const gateway = named(ofKind<IDeployment>(rendered, 'Deployment'), 'gateway');
       const container = gateway && containerOf(gateway, 'gateway');
-      const service = named(ofKind<KubeService>(rendered, 'Service'), 'gateway');
+      const service = named(ofKind<IService>(rendered, 'Service'), 'gateway');
       const publicPort = SERVICES.find((s) => s.kind === 'gateway')!.port;
       const problems: string[] = [];
-      if (ingresses.length === 0) problems.push('overlays/example: no Ingress');
+      if (ingresses.length === 0) problems.push(`${OVERLAY}: no Ingress`);
       const paths = ingresses
         .flatMap((i) => i.spec?.rules ?? [])
         .flatMap((r) => r.http?.paths ?? []);
       if (!paths.some((p) => p.path === '/graphql')) {
-        problems.push('overlays/example: the Ingress should route /graphql');
+        problems.push(`${OVERLAY}: the Ingress should route /graphql`);
       }
       for (const entry of paths) {
-        const backend = entry.backend?.service;
+        const backend = entry.backend.service;
         const port = service?.spec?.ports?.find(
           (p) => p.name === backend?.port?.name || p.port === backend?.port?.number,
         );
@@ -864,7 +1004,7 @@ describe('deploy/kubernetes', () => {
           targetOf(container, port) !== publicPort
         ) {
           problems.push(
-            `overlays/example: Ingress path ${entry.path} should reach the gateway's port ${publicPort}, got ${JSON.stringify(backend)}`,
+            `${OVERLAY}: Ingress path ${entry.path} should reach the gateway's port ${publicPort}, got ${JSON.stringify(backend)}`,
           );
         }
       }
