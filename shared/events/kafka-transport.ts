@@ -265,10 +265,21 @@ export async function startKafkaTransport(options: KafkaTransportOptions): Promi
           })();
         });
         await member.connect();
-        await member.subscribe({
-          topics: subscribe.topics.map((topic) => prefix + topic),
-          fromBeginning: subscribe.fromBeginning ?? true,
-        });
+        // A topic created a moment ago (services starting together create theirs at once) is
+        // unknown to the broker's metadata for a while: kafkajs then rejects, retriable.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await member.subscribe({
+              topics: subscribe.topics.map((topic) => prefix + topic),
+              fromBeginning: subscribe.fromBeginning ?? true,
+            });
+            break;
+          } catch (error) {
+            if ((error as { retriable?: unknown }).retriable !== true || attempt === 10)
+              throw error;
+            await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+          }
+        }
         await member.run({
           partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
           eachBatchAutoResolve: false,
