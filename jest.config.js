@@ -2,16 +2,18 @@
 // NODE_OPTIONS=--experimental-vm-modules. Node's own type stripper removes types (see
 // test/setup/strip-types-transform.js); `npm run typecheck` checks them.
 //
-// Three tiers, chosen by where a test file is and what it is called, never by a list:
+// Four tiers, chosen by where a test file is and what it is called, never by a list:
+//   topology     test/topology/**/*.test.ts: the platform as deployed, a process per replica
+//                (test/topology/topology.ts), killed and restarted under load;
 //   e2e          test/e2e/**/*.test.ts: the platform, driven through the gateway;
 //   integration  **/*.integration.test.ts: one adapter or tool on real PostgreSQL, Redis,
 //                Kafka or Java;
 //   unit         every other *.test.ts: nothing but this process and loopback servers it
 //                starts itself (in-process HTTP servers, embedded PGlite).
-// Only integration and e2e run the global setup, which checks PostgreSQL and Redis and
-// starts Kafka; jest runs it once however many of the two tiers run. This file runs every
+// Only integration, e2e and topology run the global setup, which checks PostgreSQL and Redis and
+// starts Kafka; jest runs it once however many of those tiers run. This file runs every
 // tier; test/setup/<tier>.config.js runs one (`npm run test:unit`, `test:integration`,
-// `test:e2e`).
+// `test:e2e`, `test:topology`).
 
 /** What every tier shares: the ESM transform and where test files may live. */
 const common = {
@@ -39,18 +41,28 @@ export const tiers = {
       ...common.testPathIgnorePatterns,
       '\\.integration\\.test\\.ts$',
       '<rootDir>/test/e2e/',
+      '<rootDir>/test/topology/',
     ],
   },
   integration: {
     ...withServices,
     displayName: 'integration',
     testMatch: ['<rootDir>/**/*.integration.test.ts'],
-    testPathIgnorePatterns: [...common.testPathIgnorePatterns, '<rootDir>/test/e2e/'],
+    testPathIgnorePatterns: [
+      ...common.testPathIgnorePatterns,
+      '<rootDir>/test/e2e/',
+      '<rootDir>/test/topology/',
+    ],
   },
   e2e: {
     ...withServices,
     displayName: 'e2e',
     testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+  },
+  topology: {
+    ...withServices,
+    displayName: 'topology',
+    testMatch: ['<rootDir>/test/topology/**/*.test.ts'],
   },
 };
 
@@ -70,4 +82,4 @@ export function runOf(...projects) {
   return config;
 }
 
-export default runOf(tiers.unit, tiers.integration, tiers.e2e);
+export default runOf(tiers.unit, tiers.integration, tiers.e2e, tiers.topology);
