@@ -1,0 +1,93 @@
+/**
+ * What the topology tests do as a shop's users and its admin would, through the gateways'
+ * front: register, put products on sale, fill carts, place orders, follow them. Reads of the
+ * database are the tests' own observations of the truth (what orders and catalog hold).
+ */
+import pg from 'pg';
+import { postGraphQL, waitFor } from '../../shared/testing/index.ts';
+import type { GraphQLResponse } from '../../shared/testing/index.ts';
+
+export const PASSWORD = 'correct horse battery staple';
+
+export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'CANCELLED';
+
+export interface Shop {
+  /** A GraphQL request through the front, as `token` when given. */
+  gql<TData>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string,
+  ): Promise<GraphQLResponse<TData>>;
+  /** A GraphQL request that must succeed: its data, else an error naming what came back. */
+  data<TData>(query: string, variables?: Record<string, unknown>, token?: string): Promise<TData>;
+  /** Registers an account; its id and access token. */
+  register(email: string): Promise<{ id: string; token: string }>;
+  /** Puts a product on sale as `admin` and waits until orders can sell it (it learns by event). */
+  createProduct(
+    admin: string,
+    input: { name: string; priceCents: number; stock: number },
+  ): Promise<string>;
+  /** The database of the topology, for the tests' own observations. */
+  readonly db: pg.Pool;
+  close(): Promise<void>;
+}
+
+export function shopAt(url: string, databaseUrl: string): Shop {
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const gql = <TData>(query: string, variables?: Record<string, unknown>, token?: string) =>
+    postGraphQL<TData>(
+      `${url}/graphql`,
+      query,
+      variables,
+      token ? { authorization: `Bearer ${token}` } : {},
+    );
+  const data = async <TData>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string,
+  ): Promise<TData> => {
+    const response = await gql<TData>(query, variables, token);
+    if (response.status !== 200 || response.body.errors || !response.body.data) {
+      throw new Error(
+        `${query.replace(/\s+/g, ' ').slice(0, 80)} answered ${response.status}: ${JSON.stringify(response.body).slice(0, 500)}`,
+      );
+    }
+    return response.body.data;
+  };
+  return {
+    gql,
+    data,
+    db,
+    async register(email) {
+      const { register } = await data<{
+        register: { accessToken: string; user: { id: string } };
+      }>(
+        'mutation ($input: RegisterInput!) { register(input: $input) { accessToken user { id } } }',
+        { input: { email, password: PASSWORD, name: email.split('@')[0] } },
+      );
+      return { id: register.user.id, token: register.accessToken };
+    },
+    async createProduct(admin, input) {
+      const { createProduct } = await data<{ createProduct: { id: string } }>(
+        'mutation ($input: CreateProductInput!) { createProduct(input: $input) { id } }',
+        { input: { currency: 'EUR', ...input } },
+        admin,
+      );
+      await waitFor(
+        async () =>
+          (
+            await db.query('select 1 from orders.products where id = $1 and on_sale', [
+              createProduct.id,
+            ])
+          ).rowCount === 1,
+        {
+          timeoutMs: 60_000,
+          intervalMs: 100,
+          what: `orders to learn of product ${createProduct.id}`,
+        },
+      );
+      return createProduct.id;
+    },
+    close: () => db.end(),
+  };
+}
