@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { createGatewayTokens } from '../shared/auth/index.ts';
 import { waitFor } from '../shared/testing/index.ts';
 import { SubgraphTimeoutError, createSubgraphDataSource, isQuery } from './datasource.ts';
-import { WriteEpochs, writerOf } from './write-epochs.ts';
+import { localWriteEpochs, writerOf } from './write-epochs.ts';
+import type { WriteEpochs } from './write-epochs.ts';
 
 type Behaviour = 'hang' | 503 | 500 | 'ok' | 'reset' | 'slow';
 
@@ -146,7 +147,7 @@ describe('identical subgraph queries in flight', () => {
       context: { requestId: `r-${Math.random()}`, clientIp: null, ...context } as never,
       incomingRequestContext: {} as never,
     });
-  const sourceFor = (url: string, epochs: WriteEpochs | null = new WriteEpochs()) =>
+  const sourceFor = (url: string, epochs: WriteEpochs | null = localWriteEpochs()) =>
     createSubgraphDataSource({
       name: 'catalog',
       url,
@@ -197,7 +198,7 @@ describe('identical subgraph queries in flight', () => {
 
   it('are not shared across a write of the same user: a fetch after it does not take one from before', async () => {
     subgraph = await fakeSubgraph(['slow']);
-    const epochs = new WriteEpochs();
+    const epochs = localWriteEpochs();
     const source = sourceFor(subgraph.url, epochs);
     const before = request(source, '{ items { id } }', { accessClaims: claims('ada') });
     await waitFor(() => subgraph!.received.length === 1, { what: 'the first fetch to start' });

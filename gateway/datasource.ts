@@ -30,6 +30,7 @@ import type { GatewayTokens } from '../shared/auth/index.ts';
 import { REQUEST_ID_HEADER, injectTraceparent } from '../shared/observability/index.ts';
 import type { GatewayContext } from './context.ts';
 import { pooledFetcher } from './subgraph-fetcher.ts';
+import { joinOrLead, writerOf } from './write-epochs.ts';
 import type { WriteEpochs } from './write-epochs.ts';
 
 /** Re-sign after this long, well inside the token's 60 s, for requests that run that long. */
@@ -168,7 +169,10 @@ export function createSubgraphDataSource(
     return source;
   }
   const { epochs } = options.deduplicate;
-  const inFlight = new Map<string, { answer: ReturnType<typeof once>; sharers: number }>();
+  const inFlight = new Map<
+    string,
+    { answer: ReturnType<typeof once>; sharers: number; startedAt: number }
+  >();
   source.process = async (processOptions) => {
     const context = (processOptions as { context?: Partial<GatewayContext> }).context;
     if (!context?.requestId || !isQuery(processOptions.request.query)) {
@@ -179,19 +183,29 @@ export function createSubgraphDataSource(
       processOptions.request.variables ?? null,
       context.accessClaims ?? null,
       context.clientIp ?? null,
-      await epochs.ofRequest(context),
     ]);
-    let shared = inFlight.get(key);
-    if (shared) {
+    // A fetch that does not join leads the identical ones after it (an older one still in
+    // flight answers its own sharers).
+    const { work: shared, joined } = await joinOrLead(
+      epochs,
+      writerOf(context),
+      inFlight,
+      key,
+      () => {
+        const startedAt = performance.now();
+        const entry = {
+          answer: attempt(processOptions).finally(() => {
+            if (inFlight.get(key) === entry) inFlight.delete(key);
+          }),
+          sharers: 1,
+          startedAt,
+        };
+        return entry;
+      },
+    );
+    if (joined) {
       shared.sharers++;
       options.metrics?.fetches.inc({ subgraph: name, outcome: 'shared' });
-    } else {
-      const entry = {
-        answer: attempt(processOptions).finally(() => inFlight.delete(key)),
-        sharers: 1,
-      };
-      inFlight.set(key, entry);
-      shared = entry;
     }
     const response = await shared.answer;
     // Each request merges into what it gets: a shared answer is copied for each.

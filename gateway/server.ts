@@ -60,7 +60,7 @@ import { coalescingPlugin } from './plugins/coalescing.plugin.ts';
 import { availabilityPlugin } from './plugins/availability.plugin.ts';
 import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
-import { WriteEpochs, localWriteEpochs, sharedWriteEpochs } from './write-epochs.ts';
+import { localWriteEpochs, sharedWriteEpochs } from './write-epochs.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
 import type { SupergraphSourceConfig } from './supergraph-source.ts';
 import type { SubgraphEndpoint } from './supergraph.ts';
@@ -253,9 +253,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const epochs =
     config.deduplicateQueries === false
       ? null
-      : new WriteEpochs(
-          config.redisUrl ? sharedWriteEpochs({ cache: gatewayCache, logger }) : localWriteEpochs(),
-        );
+      : config.redisUrl
+        ? sharedWriteEpochs({ cache: gatewayCache, logger })
+        : localWriteEpochs();
   const supergraph = createSupergraphSource({
     source: config.supergraph,
     subgraphs: config.subgraphs,

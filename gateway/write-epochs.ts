@@ -7,30 +7,38 @@
  *
  * So every writer (a user, whatever token or session they write with; an anonymous client
  * by its address) has an epoch that moves when one of its mutations answers, before the
- * answer leaves. A request reads its caller's epoch once, before any of its work starts, and
- * its shared work is keyed by it; so work started before the write is never shared with a
- * request that starts after it, and work started after it is shared as before.
+ * answer leaves; and a request may take the answer of work in flight only when no write of
+ * its writer has finished since that work started. Work records when it started (a
+ * monotonic clock reading, nothing else); only a request about to share asks about writes.
  *
  * Where the epochs live decides which gateways keep that promise:
- * - `localWriteEpochs`: in this process, a fixed table of counters indexed by a hash of the
- *   writer (memory stays bounded however many users write; writers that share a slot move
- *   each other's epoch, which only costs a missed chance to share). Enough for one gateway.
+ * - `localWriteEpochs`: in this process, the time of each writer's last write in a fixed
+ *   table indexed by a hash of the writer (memory stays bounded however many users write;
+ *   writers that share a slot move each other's time, which only costs a missed chance to
+ *   share). Enough for one gateway.
  * - `sharedWriteEpochs`: in the gateways' shared cache (Redis), so a write answered by one
- *   gateway moves the epoch every other gateway reads: the user's next query on another
- *   replica shares nothing that started there before the write. One cache read per query.
- *   When the cache cannot be read the request shares nothing; when a write's epoch cannot
- *   be moved, the answer still goes and the failure is logged.
+ *   gateway moves the epoch every other gateway reads. A gateway cannot know when another
+ *   one wrote, only when it first saw the new epoch: work started after this gateway saw
+ *   the writer's current epoch may be shared; work started before it, or a writer whose
+ *   epoch this gateway sees for the first time, is not. One cache read per request that
+ *   would share, none for the rest. When the cache cannot be read the request shares
+ *   nothing; when a write's epoch cannot be moved, the answer still goes and the failure is
+ *   logged.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { AccessTokenClaims } from '../shared/auth/index.ts';
 import type { Cache } from '../shared/cache/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 
-/** Where writers' epochs are kept. */
-export interface WriteEpochStore {
-  /** The writer's epoch now. Never rejects. */
-  of(writer: string): Promise<string>;
-  /** A write of this writer has finished: its epoch moves. Never rejects. */
+export interface WriteEpochs {
+  /**
+   * Whether work of this writer that started at `startedAt` (a `performance.now()` reading)
+   * may answer the writer's request that starts now: no write of theirs has finished since.
+   * Never rejects.
+   */
+  allowSharing(writer: string, startedAt: number): Promise<boolean>;
+  /** A write of this writer has finished: work started before it is not shared after. */
   bump(writer: string): Promise<void>;
 }
 
@@ -43,80 +51,96 @@ export function writerOf(caller: Caller): string {
   return `ip:${caller.clientIp ?? ''}`;
 }
 
-/** The epochs as requests use them. @default store: localWriteEpochs() */
-export class WriteEpochs {
-  readonly #store: WriteEpochStore;
-  /** Each request's epoch as it first read it (a request's context is one object). */
-  readonly #read = new WeakMap<object, Promise<string>>();
-
-  constructor(store: WriteEpochStore = localWriteEpochs()) {
-    this.#store = store;
-  }
-
-  /**
-   * The caller's epoch as its request first read it: part of the key of any work the request
-   * shares. Every fetch of the request uses this one value, so the store is read once per
-   * request, not once per fetch.
-   */
-  ofRequest(context: Caller): Promise<string> {
-    let epoch = this.#read.get(context);
-    if (!epoch) {
-      epoch = this.#store.of(writerOf(context));
-      this.#read.set(context, epoch);
+/**
+ * Joins the work in flight under `key` when a request of `writer` may share it, else starts
+ * its own (`lead`) and registers it there for the requests after it. When nothing is in
+ * flight the lead starts at once, before this returns; when the work in flight was replaced
+ * or finished while its writes were checked, the check starts over on what is in flight
+ * then, so requests that arrive together right after a write find each other behind the
+ * first of them to lead.
+ */
+export async function joinOrLead<Work extends { readonly startedAt: number }>(
+  epochs: WriteEpochs,
+  writer: string,
+  inFlight: Map<string, Work>,
+  key: string,
+  lead: () => Work,
+): Promise<{ work: Work; joined: boolean }> {
+  let work = inFlight.get(key);
+  while (work) {
+    const allowed = await epochs.allowSharing(writer, work.startedAt);
+    const now = inFlight.get(key);
+    if (now === work) {
+      if (allowed) return { work, joined: true };
+      break;
     }
-    return epoch;
+    work = now;
   }
-
-  /** A write of this writer has finished: work started before it is not shared after. */
-  bump(writer: string): Promise<void> {
-    return this.#store.bump(writer);
-  }
+  const led = lead();
+  inFlight.set(key, led);
+  return { work: led, joined: false };
 }
 
 const SLOTS = 4096;
 
-export function localWriteEpochs(): WriteEpochStore {
-  const epochs = new Uint32Array(SLOTS);
+export function localWriteEpochs(): WriteEpochs {
+  /** When a writer of each slot last wrote (performance.now()); -Infinity: never. */
+  const lastWrite = new Float64Array(SLOTS).fill(-Infinity);
   return {
-    async of(writer) {
-      return String(epochs[slotOf(writer)]);
+    async allowSharing(writer, startedAt) {
+      return lastWrite[slotOf(writer)]! < startedAt;
     },
     async bump(writer) {
-      const slot = slotOf(writer);
-      epochs[slot] = (epochs[slot]! + 1) >>> 0;
+      lastWrite[slotOf(writer)] = performance.now();
     },
   };
 }
 
 /**
  * How long a writer's epoch is kept after its last write: far longer than any request can
- * be in flight (so an expired epoch cannot match work from before the write), short enough
- * that idle writers cost the cache nothing.
+ * be in flight, short enough that idle writers cost the cache nothing. An epoch that
+ * expired reads as 'none', which a gateway that saw it before sees as a new epoch.
  */
 const SHARED_EPOCH_TTL_MS = 60 * 60 * 1000;
+/** Writers whose epoch this gateway remembers; the least recently seen are forgotten. */
+const REMEMBERED_WRITERS = 10_000;
 
-export function sharedWriteEpochs(options: { cache: Cache; logger: Logger }): WriteEpochStore {
+export function sharedWriteEpochs(options: { cache: Cache; logger: Logger }): WriteEpochs {
   const { cache, logger } = options;
   const key = (writer: string) => `epoch:${writer}`;
+  /** Each writer's epoch as this gateway last saw it, and when it first saw that one. */
+  const seen = new Map<string, { epoch: string; since: number }>();
+  const remember = (writer: string, epoch: string) => {
+    seen.delete(writer);
+    seen.set(writer, { epoch, since: performance.now() });
+    if (seen.size > REMEMBERED_WRITERS) seen.delete(seen.keys().next().value!);
+  };
   return {
-    async of(writer) {
+    async allowSharing(writer, startedAt) {
+      let epoch: string;
       try {
-        return (await cache.get(key(writer))) ?? 'none';
+        epoch = (await cache.get(key(writer))) ?? 'none';
       } catch {
-        // Unknown: an epoch no other request has, so this one shares nothing.
-        return `unknown:${randomUUID()}`;
+        return false;
       }
+      const known = seen.get(writer);
+      if (known?.epoch === epoch) return known.since < startedAt;
+      // New to this gateway: it moved at a time unknown here, maybe after the work started.
+      remember(writer, epoch);
+      return false;
     },
     async bump(writer) {
+      // Any new value moves the epoch: a random one needs no read first.
+      const epoch = randomUUID();
       try {
-        // Any new value moves the epoch: a random one needs no read first.
-        await cache.set(key(writer), randomUUID(), SHARED_EPOCH_TTL_MS);
+        await cache.set(key(writer), epoch, SHARED_EPOCH_TTL_MS);
       } catch (error) {
         logger.warn(
           { err: error },
           "a write's epoch could not be moved in the shared cache: another gateway may answer the writer's next query with work started before the write",
         );
       }
+      remember(writer, epoch);
     },
   };
 }

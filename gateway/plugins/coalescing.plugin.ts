@@ -8,9 +8,10 @@
  * authentication, validation and the authorization plugin on its own before it may share
  * (this hook runs after them).
  *
- * Read-your-writes: the key holds the caller's write epoch (../write-epochs.ts), which moves
- * when one of its mutations answers; so a query never takes the answer of one that started
- * before a write of the same user finished.
+ * Read-your-writes: a query joins a running one only when no write of its caller has
+ * finished since that one started (../write-epochs.ts), on this gateway or, with Redis, on
+ * any; otherwise it runs and leads the ones that arrive after it. So a query never takes
+ * the answer of one that started before a write of the same user finished.
  */
 import type { ApolloServerPlugin, GraphQLResponse } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
@@ -19,7 +20,7 @@ import type { FormattedExecutionResult } from 'graphql';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { GatewayContext } from '../context.ts';
-import { writerOf } from '../write-epochs.ts';
+import { joinOrLead, writerOf } from '../write-epochs.ts';
 import type { WriteEpochs } from '../write-epochs.ts';
 
 export interface CoalescingPluginOptions {
@@ -32,8 +33,11 @@ export function coalescingPlugin<TContext extends GatewayContext>(
   options: CoalescingPluginOptions,
 ): ApolloServerPlugin<TContext> {
   const { epochs } = options;
-  /** Queries executing, with how many identical ones wait for each. */
-  const inFlight = new Map<string, { result: Promise<Shared | null>; waiters: number }>();
+  /** Queries executing, with how many identical ones wait for each and when each started. */
+  const inFlight = new Map<
+    string,
+    { result: Promise<Shared | null>; waiters: number; startedAt: number }
+  >();
   const coalesced = new Counter({
     name: 'gateway_coalesced_operations_total',
     help: 'Queries answered with the result of an identical query in flight for the same caller',
@@ -60,44 +64,51 @@ export function coalescingPlugin<TContext extends GatewayContext>(
             request.variables ?? null,
             contextValue.accessClaims ?? null,
             contextValue.clientIp ?? null,
-            await epochs.ofRequest(contextValue),
           ]);
-          const running = inFlight.get(key);
-          if (running) {
-            running.waiters++;
-            const shared = await running.result;
-            // The lead ended without a single result (it failed): run this one on its own.
-            if (!shared) return null;
-            coalesced.inc();
-            if (shared.result.errors) {
-              contextValue.logger.info(
-                { sharedWith: shared.requestId },
-                'answered with the result of an identical query in flight; its errors are logged under sharedWith',
-              );
-            }
-            const response: GraphQLResponse = {
-              http: { status: shared.status, headers: new HeaderMap() },
-              body: { kind: 'single', singleResult: answerOf(shared.result) },
-            };
-            return response;
-          }
+          // Only while the lead is in flight: one that has answered has stopped counting (and
+          // freezing for) its waiters. A request that does not join leads the ones after it
+          // (an older lead still running finishes for its own waiters).
           let settle!: (shared: Shared | null) => void;
-          const entry = {
-            result: new Promise<Shared | null>((resolve) => {
-              settle = resolve;
+          const { work: running, joined } = await joinOrLead(
+            epochs,
+            writerOf(contextValue),
+            inFlight,
+            key,
+            () => ({
+              result: new Promise<Shared | null>((resolve) => {
+                settle = resolve;
+              }),
+              waiters: 0,
+              startedAt: performance.now(),
             }),
-            waiters: 0,
+          );
+          if (!joined) {
+            lead = { key, entry: running, settle };
+            return null;
+          }
+          running.waiters++;
+          const shared = await running.result;
+          // The lead ended without a single result (it failed): run this one on its own.
+          if (!shared) return null;
+          coalesced.inc();
+          if (shared.result.errors) {
+            contextValue.logger.info(
+              { sharedWith: shared.requestId },
+              'answered with the result of an identical query in flight; its errors are logged under sharedWith',
+            );
+          }
+          const response: GraphQLResponse = {
+            http: { status: shared.status, headers: new HeaderMap() },
+            body: { kind: 'single', singleResult: answerOf(shared.result) },
           };
-          inFlight.set(key, entry);
-          lead = { key, entry, settle };
-          return null;
+          return response;
         },
         async willSendResponse({ response, contextValue }) {
           // Before the answer leaves: a request the client sends after seeing it shares
           // nothing that started before the write.
           if (writer) await epochs.bump(writer);
           if (!lead) return;
-          inFlight.delete(lead.key);
+          if (inFlight.get(lead.key) === lead.entry) inFlight.delete(lead.key);
           // Frozen before it is shared, when anyone waits: the waiters' data is this object
           // itself (copying a 100 KB answer per waiter cost a quarter of a coalesced
           // request's CPU), and a plugin that tried to change it would throw instead of
