@@ -519,7 +519,7 @@ async function runOurs(
     },
   });
   const analytics = createAnalyticsService({ schema: r.schema, logger, metrics });
-  const ingest = createIngestHandler(analytics, catalogue.types());
+  const ingest = createIngestHandler(analytics, catalogue.definitions());
   const batchHandler: BatchHandler = {
     types: ingest.types,
     async handle(context) {

@@ -20,6 +20,7 @@ import {
   createEventMetrics,
   dataSchemaUri,
   defineEventType,
+  on,
   startServiceEvents,
 } from '../../shared/events/index.ts';
 import type {
@@ -55,10 +56,14 @@ export const SOURCE = 'bench';
 export const TOPIC = `${SOURCE}.events`;
 export const TICK = 'bench.tick';
 
-const TickV1 = z.object({ seq: z.number().int().nonnegative(), sentAt: z.string() });
-type Tick = z.infer<typeof TickV1>;
+const tickV1 = defineEventType(
+  TICK,
+  1,
+  z.object({ seq: z.number().int().nonnegative(), sentAt: z.string() }),
+);
+type Tick = z.infer<typeof tickV1.schema>;
 
-export const catalogue = createCatalogue([defineEventType(TICK, 1, TickV1)]);
+export const catalogue = createCatalogue([tickV1]);
 
 const EffectEntity = defineEntity({
   name: 'BenchEffect',
@@ -307,12 +312,12 @@ export async function startBackbone(options: BackboneOptions): Promise<Backbone>
     const applyTick =
       options.effect === 'persist'
         ? // The ORM way: the entity is flushed with the others when the batch commits.
-          async ({ em, event, data }: HandlerContext<Tick>) => {
+          async ({ em, event, data }: HandlerContext<typeof tickV1>) => {
             em.create(EffectEntity, { seq: data.seq, eventId: event.id });
             record(em, data.seq);
           }
         : // Like the platform's handlers (users' user.registered): one idempotent insert each.
-          async ({ em, event, data }: HandlerContext<Tick>) => {
+          async ({ em, event, data }: HandlerContext<typeof tickV1>) => {
             await em
               .createQueryBuilder(EffectEntity)
               .insert({ seq: data.seq, eventId: event.id })
@@ -324,7 +329,7 @@ export async function startBackbone(options: BackboneOptions): Promise<Backbone>
     await consumerService.consume({
       group: 'bench.effects',
       topics: [TOPIC],
-      handlers: { [TICK]: applyTick },
+      handlers: [on(tickV1, applyTick)],
     });
 
     return {
@@ -338,7 +343,7 @@ export async function startBackbone(options: BackboneOptions): Promise<Backbone>
           tickEvent(first + i, publisher, options.subjects),
         );
         await producerDb.orm.em.fork().transactional(async (em) => {
-          const envelopes = await producer.publish(em, events);
+          const envelopes = await producer.publish(em, tickV1, events);
           envelopes.forEach((envelope, i) => timeline.ids.set(envelope.id, first + i));
         });
       },

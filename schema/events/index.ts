@@ -3,7 +3,9 @@
  * shared by producer and consumer (the contract beside the supergraph). A payload that does
  * not match is rejected with the event id, on publish and on consume. Topics are
  * `<source service>.events`; a breaking payload change is a new version, and consumers
- * handle every version still in flight.
+ * handle every version still in flight. Each definition is the handle for its type: producers
+ * publish with it (`events.publish(em, orderPlacedV1, …)`) and consumers bind handlers to it
+ * (`on(orderPlacedV1, handler)`), so payloads and handlers are typed by its schema.
  */
 import { z } from 'zod';
 import { createCatalogue, defineEventType, eventsTopic } from '../../shared/events/index.ts';

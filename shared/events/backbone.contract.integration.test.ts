@@ -9,12 +9,13 @@
  * publish order, even when the publishing transactions overlap; publish refuses to run outside
  * a transaction and rejects unknown types and invalid payloads with InvalidEventError naming
  * the event id, writing nothing; a consumer never crashes on what a message contains — types
- * it has no handler for are skipped, messages that cannot be valid go to `<topic>.dlq` at once,
- * a handler that keeps failing is dead-lettered after maxAttempts with the reason and origin in
+ * it has no handler for are skipped, messages that cannot be valid (or are of a handled type at
+ * a version no handler takes) go to `<topic>.dlq` at once, a handler that keeps failing is dead-lettered after maxAttempts with the reason and origin in
  * headers — and always goes on to apply later events; a redelivered event changes nothing.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
+import { z } from 'zod';
 import type { Database } from '../db/index.ts';
 import {
   CounterIncremented,
@@ -31,7 +32,7 @@ import {
   seqsBySubject,
   startCounterDatabase,
 } from '../testing/events.ts';
-import type { TopicReader } from '../testing/events.ts';
+import type { Increment, TopicReader } from '../testing/events.ts';
 import { createTestDatabase, testKafka, testLogger, waitFor } from '../testing/index.ts';
 import type { TestDatabase } from '../testing/index.ts';
 import {
@@ -41,7 +42,9 @@ import {
   createInProcessTransport,
   createOutbox,
   dataSchemaUri,
+  defineEventType,
   dlqTopic,
+  on,
   startEventConsumer,
   startKafkaTransport,
   startOutboxRelay,
@@ -65,6 +68,8 @@ const GROUP = 'counters.tally';
 const MAX_ATTEMPTS = 3;
 /** Bound on every wait for delivery (Kafka included). */
 const DELIVERY_MS = 15_000;
+/** An event type the counters' catalogue does not hold. */
+const CounterExploded = defineEventType('counter.exploded', 1, z.object({ by: z.number() }));
 
 interface TransportUnderTest {
   /** Postgres schema of this run of the contract (one database for the file). */
@@ -196,16 +201,19 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
       startEventConsumer({
         group: GROUP,
         topics: [TOPIC],
-        handlers: {
-          [CounterIncremented.type]: applyIncrement(schema, 'consumer', async (event) => {
-            // Seen from another connection: committed, or not yet?
-            const visible = await effects(db, schema, { subjects: [event.subject] });
-            afterCommit.push({
-              seq: (event.data as { seq: number }).seq,
-              visible: visible.some((effect) => effect.eventId === event.id),
-            });
-          }),
-        },
+        handlers: [
+          on(
+            CounterIncremented,
+            applyIncrement(schema, 'consumer', async (event) => {
+              // Seen from another connection: committed, or not yet?
+              const visible = await effects(db, schema, { subjects: [event.subject] });
+              afterCommit.push({
+                seq: event.data.seq,
+                visible: visible.some((effect) => effect.eventId === event.id),
+              });
+            }),
+          ),
+        ],
         orm: db.orm,
         schema,
         catalogue: counterCatalogue,
@@ -295,7 +303,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     let firstPublished!: () => void;
     const published = new Promise<void>((resolve) => (firstPublished = resolve));
     const first = db.orm.em.fork().transactional(async (em) => {
-      await outbox.publish(em, increments('overlap', 1, 1));
+      await outbox.publish(em, CounterIncremented, increments('overlap', 1, 1));
       firstPublished();
       await firstHeld; // still open: its row is not yet visible to the relay
     });
@@ -303,7 +311,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     let secondCommitted = false;
     const second = db.orm.em
       .fork()
-      .transactional((em) => outbox.publish(em, increments('overlap', 2, 2)))
+      .transactional((em) => outbox.publish(em, CounterIncremented, increments('overlap', 2, 2)))
       .then(() => (secondCommitted = true));
 
     await sleep(300);
@@ -318,9 +326,9 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
   it('refuses to publish outside a transaction, writing nothing', async () => {
     const em = db.orm.em.fork();
 
-    await expect(outbox.publish(em, increments('outside', 1, 1))).rejects.toThrow(
-      'outbox.publish() must run inside a transaction (em.transactional)',
-    );
+    await expect(
+      outbox.publish(em, CounterIncremented, increments('outside', 1, 1)),
+    ).rejects.toThrow('outbox.publish() must run inside a transaction (em.transactional)');
     expect(await outboxRows(db, schema, ['outside'])).toEqual([]);
   });
 
@@ -328,10 +336,9 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     const error = await db.orm.em
       .fork()
       .transactional(async (em) => {
-        await outbox.publish(em, increments('unknown-type', 1, 1)); // written, then rolled back
-        await outbox.publish(em, [
-          { type: 'counter.exploded', subject: 'unknown-type', data: { by: 1 } },
-        ]);
+        // written, then rolled back
+        await outbox.publish(em, CounterIncremented, increments('unknown-type', 1, 1));
+        await outbox.publish(em, CounterExploded, [{ subject: 'unknown-type', data: { by: 1 } }]);
       })
       .then(
         () => undefined,
@@ -341,7 +348,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     expect(error).toBeInstanceOf(InvalidEventError);
     const { eventId, message } = error as InvalidEventError;
     expect(eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    expect(message).toBe(`event ${eventId}: unknown event type counter.exploded`);
+    expect(message).toBe(`event ${eventId}: unknown event type counter.exploded v1`);
     expect(await outboxRows(db, schema, ['unknown-type'])).toEqual([]);
   });
 
@@ -349,10 +356,11 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     const error = await db.orm.em
       .fork()
       .transactional(async (em) => {
-        await outbox.publish(em, increments('bad-payload', 1, 1)); // written, then rolled back
-        await outbox.publish(em, [
-          { type: 'counter.incremented', subject: 'bad-payload', data: { by: 'three', seq: 2 } },
-        ]);
+        // written, then rolled back
+        await outbox.publish(em, CounterIncremented, increments('bad-payload', 1, 1));
+        // A payload the types refuse, as untyped code could still send it.
+        const data = { by: 'three', seq: 2 } as unknown as Increment;
+        await outbox.publish(em, CounterIncremented, [{ subject: 'bad-payload', data }]);
       })
       .then(
         () => undefined,
@@ -437,10 +445,36 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     );
   });
 
+  it('dead-letters an event of a handled type at a version the catalogue holds but the consumer has no handler for, and applies later events', async () => {
+    const unhandled = foreignEnvelope(
+      'counter.incremented',
+      'unhandled-version',
+      { by: 1, seq: 1, reason: 'v2' },
+      2,
+    );
+    await transport.send([rawMessage('unhandled-version', unhandled)]);
+    const [later] = await publishIn(db, outbox, increments('unhandled-version', 2, 2));
+
+    const applied = await appliedTo(['unhandled-version'], 1);
+    const [letter] = await deadLettered('unhandled-version', 1);
+
+    expect(applied.map((e) => e.eventId)).toEqual([later!.id]);
+    expect(letter!.value).toBe(JSON.stringify(unhandled));
+    expect(letter!.headers).toMatchObject({
+      'eventgraph-dlq-error': `event ${unhandled.id}: consumer ${GROUP} has no handler for counter.incremented v2`,
+      'eventgraph-dlq-error-type': 'InvalidEventError',
+      'eventgraph-dlq-attempts': '1',
+      'eventgraph-dlq-group': GROUP,
+    });
+    expect(await inboxRows(db, schema, [unhandled.id])).toEqual([
+      { group: GROUP, eventId: unhandled.id, deadLettered: true },
+    ]);
+  });
+
   it(`dead-letters an event whose handler keeps failing after ${MAX_ATTEMPTS} attempts, with error, attempts and origin in headers; its effect is rolled back and later events are applied`, async () => {
     const [first, failing, third] = await publishIn(db, outbox, [
       ...increments('falling', 1, 1),
-      { type: 'counter.incremented', subject: 'falling', data: { by: -1, seq: 2 } },
+      { subject: 'falling', data: { by: -1, seq: 2 } },
       ...increments('falling', 3, 3),
     ]);
 
@@ -476,7 +510,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     afterCommit.length = 0;
     await publishIn(db, outbox, [
       ...increments('after-commit', 1, 1),
-      { type: 'counter.incremented', subject: 'after-commit', data: { by: -1, seq: 2 } },
+      { subject: 'after-commit', data: { by: -1, seq: 2 } },
       ...increments('after-commit', 3, 3),
     ]);
     await deadLettered('after-commit', 1);
@@ -494,7 +528,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
       group: 'counters.bulk',
       topics: [TOPIC],
       batchHandler: {
-        types: [CounterIncremented.type],
+        types: [CounterIncremented],
         async handle({ em, events }) {
           // The group starts at the topic's beginning: count this test's events only.
           bulkBatches.push(events.filter(({ event }) => event.subject.startsWith('bulk-')).length);

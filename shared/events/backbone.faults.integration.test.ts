@@ -52,6 +52,7 @@ import { OWN_KAFKA_CLUSTER_PORT, OWN_KAFKA_PORT, startOwnKafka } from '../testin
 import type { KafkaCluster } from '../testing/own-kafka.ts';
 import {
   createOutbox,
+  on,
   startEventConsumer,
   startKafkaTransport,
   startOutboxRelay,
@@ -180,7 +181,7 @@ async function consumer(
   const subscription = await startEventConsumer({
     group: options.group,
     topics: [options.topic],
-    handlers: { [CounterIncremented.type]: applyIncrement(schema, options.name) },
+    handlers: [on(CounterIncremented, applyIncrement(schema, options.name))],
     orm: db.orm,
     schema,
     catalogue: counterCatalogue,
@@ -347,7 +348,7 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     sink = await startEventConsumer({
       group: 'sink.counters',
       topics: TOPICS,
-      handlers: { [CounterIncremented.type]: applyIncrement('sink', 'sink') },
+      handlers: [on(CounterIncremented, applyIncrement('sink', 'sink'))],
       orm: sinkDb.orm,
       schema: 'sink',
       catalogue: counterCatalogue,

@@ -3,21 +3,26 @@
  * `parse` picks the version an envelope's `dataschema` names (v1 without one), returns what the
  * schema produced, and rejects unknown types/versions and invalid payloads with an
  * InvalidEventError naming the event id; `parseEnvelope` accepts only CloudEvents 1.0 envelopes;
- * `isTransientError` tells infrastructure failures (retried without limit) from event failures.
+ * `isTransientError` tells infrastructure failures (retried without limit) from event failures;
+ * a consumer refuses to start with handlers it could not call safely.
  */
 import { z } from 'zod';
-import type { EntityManager } from '../db/index.ts';
+import type { EntityManager, MikroORM } from '../db/index.ts';
+import { testLogger } from '../testing/index.ts';
 import {
   InvalidEventError,
   createCatalogue,
   createEnvelope,
+  createInProcessTransport,
   createOutbox,
   dataSchemaUri,
   defineEventType,
   dlqTopic,
   isTransientError,
+  on,
   outboxChannel,
   parseEnvelope,
+  startEventConsumer,
 } from './index.ts';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -72,6 +77,19 @@ describe('defineEventType and createCatalogue', () => {
     expect(createCatalogue([IncrementedV1, IncrementedV2]).latest('counter.incremented')).toBe(
       IncrementedV2,
     );
+  });
+
+  it('lists every definition it holds, each version of each type, in definition order', () => {
+    expect(catalogue.definitions()).toEqual([IncrementedV2, Reset, IncrementedV1]);
+  });
+
+  it('finds the definition an envelope names by its dataschema, v1 without one', () => {
+    const type = 'counter.incremented';
+    expect(catalogue.definitionOf({ type, dataschema: dataSchemaUri(type, 2) })).toBe(
+      IncrementedV2,
+    );
+    expect(catalogue.definitionOf({ type })).toBe(IncrementedV1);
+    expect(catalogue.definitionOf({ type, dataschema: dataSchemaUri(type, 3) })).toBeUndefined();
   });
 
   it('names a payload version in the dataschema URN', () => {
@@ -373,12 +391,43 @@ describe('the outbox refuses text a consumer’s database would refuse or alter'
     ['a lone surrogate', 'Eve \ud800', 'data.name contains a lone UTF-16 surrogate'],
   ])('with %s: InvalidEventError naming the field', async (_what, name, message) => {
     const error = await outbox
-      .publish(inTransaction, [{ type: 'user.named', subject: 'u1', data: { name } }])
+      .publish(inTransaction, Named, [{ subject: 'u1', data: { name } }])
       .then(
         () => undefined,
         (e: unknown) => e,
       );
     expect(error).toBeInstanceOf(InvalidEventError);
     expect((error as Error).message).toContain(message);
+  });
+});
+
+describe('a consumer refuses, before it subscribes, handlers it could not call safely', () => {
+  const logger = testLogger();
+  const start = (options: Pick<Parameters<typeof startEventConsumer>[0], 'handlers'>) =>
+    startEventConsumer({
+      group: 'counters.tally',
+      topics: ['counters.events'],
+      ...options,
+      // Refused before either is used.
+      orm: {} as MikroORM,
+      schema: 'counters',
+      catalogue,
+      transport: createInProcessTransport({ logger }),
+      logger,
+    });
+  const noop = async () => undefined;
+
+  it('two handlers for one event type and version', async () => {
+    await expect(start({ handlers: [on(Reset, noop), on(Reset, noop)] })).rejects.toThrow(
+      'consumer counters.tally: two handlers for counter.reset v1',
+    );
+  });
+
+  it('a handler for a definition that is not the catalogue’s own', async () => {
+    const lookalike = defineEventType('counter.reset', 1, z.object({}));
+
+    await expect(start({ handlers: [on(lookalike, noop)] })).rejects.toThrow(
+      'consumer counters.tally: counter.reset v1 is not in its catalogue',
+    );
   });
 });

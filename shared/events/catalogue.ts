@@ -2,24 +2,36 @@
  * Event catalogue mechanism: each event type has a versioned payload schema (zod), shared by
  * producer and consumer. The platform's catalogue itself lives in `schema/events/` (the
  * cross-service contract); tests build their own with the same functions.
+ *
+ * A definition is also the handle code uses for its event type: publishing takes the
+ * definition and a payload of its schema's type, and a consumer's handlers are bound to
+ * definitions (`on` in consumer.ts), so a payload or a handler that does not fit its event
+ * type is a compile error rather than a dead letter.
  */
 import type { z } from 'zod';
 import type { EventEnvelope } from './envelope.ts';
 import { InvalidEventError } from './invalid-event-error.ts';
 
-export interface EventType<TData = unknown> {
+/** One version of one event type. `TName` and `TSchema` keep the name and payload typed. */
+export interface EventType<TName extends string = string, TSchema extends z.ZodType = z.ZodType> {
   /** Past-tense fact, e.g. `user.registered`. */
-  readonly type: string;
+  readonly type: TName;
   /** Payload schema version; a breaking change to the payload is a new version. */
   readonly version: number;
-  readonly schema: z.ZodType<TData>;
+  readonly schema: TSchema;
 }
 
-export function defineEventType<TData>(
-  type: string,
+/** The payload of an event type as its schema produces it: what a handler receives. */
+export type EventData<T extends EventType> = z.output<T['schema']>;
+
+/** The payload of an event type as its schema accepts it: what a publisher gives. */
+export type EventInput<T extends EventType> = z.input<T['schema']>;
+
+export function defineEventType<const TName extends string, TSchema extends z.ZodType>(
+  type: TName,
   version: number,
-  schema: z.ZodType<TData>,
-): EventType<TData> {
+  schema: TSchema,
+): EventType<TName, TSchema> {
   return { type, version, schema };
 }
 
@@ -33,8 +45,10 @@ export interface EventCatalogue {
   find(type: string, version: number): EventType | undefined;
   /** The newest version of a type. */
   latest(type: string): EventType | undefined;
-  /** Every type it knows, in definition order. */
-  types(): string[];
+  /** Every definition it holds (each version of each type), in definition order. */
+  definitions(): readonly EventType[];
+  /** The definition an envelope names: its type, at the version its `dataschema` gives (v1 without one). */
+  definitionOf(event: Pick<EventEnvelope, 'type' | 'dataschema'>): EventType | undefined;
   /** Validates an envelope's `data`; throws `InvalidEventError` naming the event id. */
   parse(event: Pick<EventEnvelope, 'id' | 'type' | 'data' | 'dataschema'>): unknown;
 }
@@ -52,14 +66,17 @@ export function createCatalogue(definitions: readonly EventType[]): EventCatalog
     const match = dataschema ? /:v(\d+)$/.exec(dataschema) : null;
     return match ? Number(match[1]) : 1;
   };
+  const definitionOf = (event: Pick<EventEnvelope, 'type' | 'dataschema'>) =>
+    byKey.get(`${event.type}@${versionOf(event.dataschema)}`);
   return {
     find: (type, version) => byKey.get(`${type}@${version}`),
     latest: (type) => latest.get(type),
-    types: () => [...latest.keys()],
+    definitions: () => [...definitions],
+    definitionOf,
     parse(event) {
-      const version = versionOf(event.dataschema);
-      const definition = byKey.get(`${event.type}@${version}`);
+      const definition = definitionOf(event);
       if (!definition) {
+        const version = versionOf(event.dataschema);
         throw new InvalidEventError(event.id, `unknown event type ${event.type} v${version}`);
       }
       const result = definition.schema.safeParse(event.data);
@@ -69,7 +86,7 @@ export function createCatalogue(definitions: readonly EventType[]): EventCatalog
           .join('; ');
         throw new InvalidEventError(
           event.id,
-          `${event.type} v${version} payload is invalid: ${reason}`,
+          `${event.type} v${definition.version} payload is invalid: ${reason}`,
         );
       }
       return result.data;

@@ -13,6 +13,12 @@
  * Messages that cannot be valid (not an envelope, payload fails its schema) go to the DLQ
  * at once; types without a handler are skipped. Nothing a message contains stops a consumer.
  *
+ * Handlers are bound to event type definitions with `on(definition, handler)`, which types
+ * the handler's payload by the definition's schema: a handler for another event type does
+ * not compile. A binding holds one version; an event of a type the consumer handles, at a
+ * version the catalogue holds but the consumer has no handler for, is dead-lettered (the
+ * catalogue's rule: consumers handle every version still in flight).
+ *
  * Tracing (when on): each handler call runs in a CONSUMER span whose parent is the event's
  * `traceparent`, so what the handler publishes continues the trace that caused the event; a
  * batch handler's span links to every event's trace instead. A failed attempt's span ends
@@ -21,7 +27,7 @@
 import type { EntityManager, MikroORM } from '../db/index.ts';
 import { consumeBatchSpan, consumeSpan } from '../observability/index.ts';
 import type { Logger } from '../observability/index.ts';
-import type { EventCatalogue } from './catalogue.ts';
+import type { EventCatalogue, EventData, EventType } from './catalogue.ts';
 import { parseEnvelope } from './envelope.ts';
 import type { EventEnvelope } from './envelope.ts';
 import { InvalidEventError } from './invalid-event-error.ts';
@@ -29,12 +35,13 @@ import type { EventMetrics } from './metrics.ts';
 import { dlqTopic } from './transport.ts';
 import type { BatchControl, ConsumedMessage, EventTransport, Subscription } from './transport.ts';
 
-export interface HandlerContext<TData = unknown> {
+/** What a handler of events of `T` (a definition, or a union of them) receives. */
+export interface HandlerContext<T extends EventType = EventType> {
   /** In the transaction that also records the event in the inbox. */
   readonly em: EntityManager;
-  readonly event: EventEnvelope<TData>;
+  readonly event: EventEnvelope<EventData<T>> & { readonly type: T['type'] };
   /** The payload as parsed by the catalogue schema. */
-  readonly data: TData;
+  readonly data: EventData<T>;
   readonly logger: Logger;
   /**
    * Runs `task` once the transaction that applied this event has committed (never if it
@@ -44,7 +51,28 @@ export interface HandlerContext<TData = unknown> {
   readonly afterCommit: (task: () => Promise<void>) => void;
 }
 
-export type EventHandler<TData = unknown> = (context: HandlerContext<TData>) => Promise<void>;
+export type EventHandler<T extends EventType = EventType> = (
+  context: HandlerContext<T>,
+) => Promise<void>;
+
+/** A handler tied to the event type definition it handles; build it with {@link on}. */
+export interface HandlerBinding {
+  readonly definition: EventType;
+  readonly handler: EventHandler;
+}
+
+/**
+ * Binds `handler` to the events of `definition` (that type, that version). The handler's
+ * payload type comes from the definition's schema, so a handler written for another event
+ * type is a compile error here.
+ */
+export function on<T extends EventType>(
+  definition: T,
+  handler: EventHandler<NoInfer<T>>,
+): HandlerBinding {
+  // The consumer calls it only with events the catalogue parsed as `definition`.
+  return { definition, handler: handler as EventHandler };
+}
 
 /** What a batch handler receives: every new event of its types in one transaction. */
 export interface BatchHandlerContext {
@@ -62,8 +90,8 @@ export interface BatchHandlerContext {
  * also accept a batch of one.
  */
 export interface BatchHandler {
-  /** Event types it takes; others are skipped. */
-  readonly types: readonly string[];
+  /** Event type definitions it takes; others are skipped. */
+  readonly types: readonly EventType[];
   handle(context: BatchHandlerContext): Promise<void>;
 }
 
@@ -71,8 +99,8 @@ export interface EventConsumerOptions {
   /** Consumer group, `<service>.<purpose>`. */
   group: string;
   topics: readonly string[];
-  /** Handlers by event type. Types without one are skipped. */
-  handlers?: Readonly<Record<string, EventHandler<never>>>;
+  /** One handler per event type definition (see `on`). Types without one are skipped. */
+  handlers?: readonly HandlerBinding[];
   /** Instead of `handlers`: one handler for whole batches. */
   batchHandler?: BatchHandler;
   orm: MikroORM;
@@ -140,18 +168,55 @@ export function isTransientError(error: unknown): boolean {
   return false;
 }
 
+/** The handlers by definition; refuses two for one definition, or one the catalogue lacks. */
+function handlersByDefinition(
+  group: string,
+  catalogue: EventCatalogue,
+  bindings: readonly HandlerBinding[],
+): Map<EventType, EventHandler> {
+  const handlers = new Map<EventType, EventHandler>();
+  for (const { definition, handler } of bindings) {
+    if (handlers.has(definition)) {
+      throw new Error(
+        `consumer ${group}: two handlers for ${definition.type} v${definition.version}`,
+      );
+    }
+    handlers.set(definition, handler);
+  }
+  assertInCatalogue(group, catalogue, handlers.keys());
+  return handlers;
+}
+
+/** Each definition must be the catalogue's own: events are parsed by the catalogue's schema. */
+function assertInCatalogue(
+  group: string,
+  catalogue: EventCatalogue,
+  definitions: Iterable<EventType>,
+): void {
+  for (const definition of definitions) {
+    if (catalogue.find(definition.type, definition.version) !== definition) {
+      throw new Error(
+        `consumer ${group}: ${definition.type} v${definition.version} is not in its catalogue`,
+      );
+    }
+  }
+}
+
 export async function startEventConsumer(options: EventConsumerOptions): Promise<Subscription> {
   const { orm, group, logger, metrics, catalogue, transport } = options;
   const inbox = `"${options.schema}".inbox`;
   const maxAttempts = options.maxAttempts ?? 5;
   const retryBaseMs = options.retryBaseMs ?? 100;
   const retryMaxMs = options.retryMaxMs ?? 5000;
-  const handlers = (options.handlers ?? {}) as Record<string, EventHandler>;
   const { batchHandler } = options;
   if (batchHandler && options.handlers) {
     throw new Error(`consumer ${group}: give either handlers or a batchHandler, not both`);
   }
+  const handlers = handlersByDefinition(group, catalogue, options.handlers ?? []);
   const batchTypes = new Set(batchHandler?.types ?? []);
+  assertInCatalogue(group, catalogue, batchTypes);
+  // A message of one of these types is parsed, so a version nobody knows is dead-lettered.
+  const handledTypes = new Set([...handlers.keys(), ...batchTypes].map(({ type }) => type));
   // Groups are `<service>.<purpose>`: the service is what spans name.
   const service = group.split('.')[0] ?? group;
   const system = transport.kind === 'kafka' ? 'kafka' : 'in-process';
@@ -159,9 +224,17 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
   const prepare = (message: ConsumedMessage): Prepared => {
     try {
       const event = parseEnvelope(message.value);
-      const handler = handlers[event.type];
-      if (!handler && !batchTypes.has(event.type)) return { kind: 'ignore', message, event };
-      return { kind: 'apply', message, event, data: catalogue.parse(event), handler };
+      if (!handledTypes.has(event.type)) return { kind: 'ignore', message, event };
+      const data = catalogue.parse(event);
+      const definition = catalogue.definitionOf(event)!; // parse found it
+      const handler = handlers.get(definition);
+      if (!handler && !batchTypes.has(definition)) {
+        throw new InvalidEventError(
+          event.id,
+          `consumer ${group} has no handler for ${event.type} v${definition.version}`,
+        );
+      }
+      return { kind: 'apply', message, event, data, handler };
     } catch (error) {
       if (error instanceof InvalidEventError) return { kind: 'invalid', message, error };
       throw error;

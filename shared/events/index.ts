@@ -2,7 +2,7 @@ export { createEnvelope, parseEnvelope } from './envelope.ts';
 export type { EventEnvelope, NewEvent, EnvelopeDeps } from './envelope.ts';
 export { createCatalogue, defineEventType, dataSchemaUri } from './catalogue.ts';
 export { InvalidEventError } from './invalid-event-error.ts';
-export type { EventCatalogue, EventType } from './catalogue.ts';
+export type { EventCatalogue, EventData, EventInput, EventType } from './catalogue.ts';
 export { dlqTopic, eventsTopic } from './transport.ts';
 export type {
   BatchControl,
@@ -18,15 +18,16 @@ export type { InProcessTransportOptions } from './in-process-transport.ts';
 export { startKafkaTransport, BrokerUnavailableError } from './kafka-transport.ts';
 export type { KafkaTransportOptions } from './kafka-transport.ts';
 export { createOutbox, outboxChannel, EVENT_TABLES_MIGRATIONS } from './outbox.ts';
-export type { Outbox, OutboxOptions } from './outbox.ts';
+export type { EventToPublish, Outbox, OutboxOptions, Publish } from './outbox.ts';
 export { startOutboxRelay } from './outbox-relay.ts';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
-export { startEventConsumer, isTransientError } from './consumer.ts';
+export { startEventConsumer, isTransientError, on } from './consumer.ts';
 export type {
   BatchHandler,
   BatchHandlerContext,
   EventConsumerOptions,
   EventHandler,
+  HandlerBinding,
   HandlerContext,
 } from './consumer.ts';
 export { createEventMetrics } from './metrics.ts';

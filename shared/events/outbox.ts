@@ -1,7 +1,9 @@
 /**
- * Transactional outbox: `publish()` validates events against the catalogue and writes them to
- * the service's `outbox` table in the caller's transaction, so an event exists exactly when the
- * state change that caused it committed. The relay (outbox-relay.ts) sends the rows.
+ * Transactional outbox: `publish()` takes an event type's definition and occurrences of it
+ * (aggregate and payload, typed by the definition's schema), validates them against the
+ * catalogue and writes them to the service's `outbox` table in the caller's transaction, so an
+ * event exists exactly when the state change that caused it committed. The relay
+ * (outbox-relay.ts) sends the rows.
  *
  * Per-aggregate commit order: publishing takes a transaction-scoped advisory lock on each
  * subject, so two transactions publishing for one aggregate commit one after the other and
@@ -18,11 +20,11 @@ import type { EntityManager } from '../db/index.ts';
 import { currentTraceparent } from '../observability/index.ts';
 import { illFormedIn } from '../text/index.ts';
 import { dataSchemaUri } from './catalogue.ts';
-import type { EventCatalogue } from './catalogue.ts';
+import type { EventCatalogue, EventData, EventInput, EventType } from './catalogue.ts';
 import { createEnvelope } from './envelope.ts';
+import type { EnvelopeDeps, EventEnvelope } from './envelope.ts';
 import { InvalidEventError } from './invalid-event-error.ts';
 import { eventsTopic } from './transport.ts';
-import type { EnvelopeDeps, EventEnvelope, NewEvent } from './envelope.ts';
 
 /** The event tables every service owns, in its own schema. Runs before its own migrations. */
 class CreateEventTables extends Migration {
@@ -85,15 +87,32 @@ export interface OutboxOptions {
   deps?: EnvelopeDeps;
 }
 
+/** One occurrence of an event type, to publish: the aggregate it happened to and its payload. */
+export interface EventToPublish<T extends EventType = EventType> {
+  /** Aggregate id: the envelope's `subject` and the Kafka key. */
+  subject: string;
+  data: EventInput<T>;
+  /** The cause's trace context; by default the span active when publishing. */
+  traceparent?: string | undefined;
+}
+
+/** Publishes events of one type; the payloads must fit the definition's schema. */
+export type Publish = <T extends EventType>(
+  em: EntityManager,
+  type: T,
+  events: readonly EventToPublish<NoInfer<T>>[],
+) => Promise<EventEnvelope<EventData<T>>[]>;
+
 export interface Outbox {
   /** Postgres schema holding the `outbox` table. */
   readonly schema: string;
   /**
-   * Writes events to the outbox inside `em`'s transaction and returns their envelopes.
-   * Throws `InvalidEventError` (naming the event id) for an unknown type or a bad payload,
-   * and a plain Error when called outside a transaction.
+   * Writes events of `type` to the outbox inside `em`'s transaction and returns their
+   * envelopes. Throws `InvalidEventError` (naming the event id) for a type the catalogue does
+   * not hold or a payload its schema refuses, and a plain Error when called outside a
+   * transaction.
    */
-  publish(em: EntityManager, events: readonly NewEvent[]): Promise<EventEnvelope[]>;
+  publish: Publish;
   /** True for a transaction (MikroORM transaction context) in which `publish` wrote rows. */
   publishedIn(transaction: object): boolean;
 }
@@ -105,24 +124,23 @@ export function createOutbox(options: OutboxOptions): Outbox {
   return {
     schema: options.schema,
     publishedIn: (transaction) => publishing.has(transaction),
-    async publish(em, events) {
+    async publish(em, type, events) {
       if (events.length === 0) return [];
       if (!em.isInTransaction()) {
         throw new Error('outbox.publish() must run inside a transaction (em.transactional)');
       }
       const traceparent = currentTraceparent();
+      const dataschema = dataSchemaUri(type.type, type.version);
       const envelopes = events.map((event) => {
-        const definition = options.catalogue.latest(event.type);
         const envelope = createEnvelope(
           options.source,
-          event.traceparent || !traceparent ? event : { ...event, traceparent },
-          definition ? dataSchemaUri(definition.type, definition.version) : undefined,
+          { ...event, type: type.type, traceparent: event.traceparent || traceparent },
+          dataschema,
           options.deps,
         );
-        if (!definition)
-          throw new InvalidEventError(envelope.id, `unknown event type ${event.type}`);
-        // Publish what the schema produced (defaults applied, unknown keys stripped).
-        const data = options.catalogue.parse(envelope);
+        // Publish what the catalogue's schema produced (defaults applied, unknown keys
+        // stripped); it refuses a type or version it does not hold.
+        const data = options.catalogue.parse(envelope) as EventData<typeof type>;
         // Text a consumer's database would refuse or alter never leaves (../text).
         const illFormed = illFormedIn(data, 'data');
         if (illFormed) {

@@ -5,14 +5,14 @@
  * benchmark). `stop()` stops the consumers (committing what they processed), then the relay
  * (flushing what is pending); the transport belongs to the caller.
  */
-import type { EntityManager, MikroORM } from '../db/index.ts';
+import type { MikroORM } from '../db/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { EventCatalogue } from './catalogue.ts';
 import { startEventConsumer } from './consumer.ts';
-import type { BatchHandler, EventConsumerOptions, EventHandler } from './consumer.ts';
-import type { EventEnvelope, NewEvent } from './envelope.ts';
+import type { BatchHandler, EventConsumerOptions, HandlerBinding } from './consumer.ts';
 import type { EventMetrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
+import type { Publish } from './outbox.ts';
 import { startOutboxRelay } from './outbox-relay.ts';
 import type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
 import { dlqTopic, eventsTopic } from './transport.ts';
@@ -41,15 +41,15 @@ export interface ConsumeOptions extends Pick<
   /** Consumer group, `<service>.<purpose>`. */
   group: string;
   topics: readonly string[];
-  /** Handlers by event type; or, for bulk work, one `batchHandler`. */
-  handlers?: Readonly<Record<string, EventHandler<never>>>;
+  /** One handler per event type definition (see `on`); or, for bulk work, one `batchHandler`. */
+  handlers?: readonly HandlerBinding[];
   batchHandler?: BatchHandler;
 }
 
 /** Publishing and consuming domain events, bound to a service's outbox and inbox. */
 export interface ServiceEvents {
-  /** Writes events to the outbox in `em`'s transaction (see outbox.ts). */
-  publish(em: EntityManager, events: readonly NewEvent[]): Promise<EventEnvelope[]>;
+  /** Writes events of one type to the outbox in `em`'s transaction (see outbox.ts). */
+  publish: Publish;
   /** Starts a consumer group; it is stopped with the rest. */
   consume(options: ConsumeOptions): Promise<void>;
   readonly relay: OutboxRelay;
@@ -72,7 +72,7 @@ export async function startServiceEvents(options: ServiceEventsOptions): Promise
   });
   const consumers: Subscription[] = [];
   return {
-    publish: (em, events) => outbox.publish(em, events),
+    publish: (em, type, events) => outbox.publish(em, type, events),
     async consume(consume) {
       consumers.push(
         await startEventConsumer({

@@ -8,7 +8,7 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startEventConsumer, startKafkaTransport } from '../events/index.ts';
+import { on, startEventConsumer, startKafkaTransport } from '../events/index.ts';
 import {
   CounterIncremented,
   applyIncrement,
@@ -66,7 +66,7 @@ async function main(config: CounterConsumerConfig): Promise<void> {
   const subscription = await startEventConsumer({
     group: config.group,
     topics: [config.topic],
-    handlers: { [CounterIncremented.type]: applyIncrement(config.schema, config.name) },
+    handlers: [on(CounterIncremented, applyIncrement(config.schema, config.name))],
     orm: db.orm,
     schema: config.schema,
     catalogue: counterCatalogue,

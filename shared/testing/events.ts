@@ -1,6 +1,6 @@
 /**
- * Fixtures for the event backbone's tests: a one-event catalogue (`counter.incremented`), a
- * countable effect (each applied event writes one `counter_effects` row, in the consumer's
+ * Fixtures for the event backbone's tests: a catalogue of `counter.incremented` (v1, which
+ * the consumers handle, and v2, which none does), a countable effect (each applied event writes one `counter_effects` row, in the consumer's
  * transaction), queries that read effects, inbox and outbox back, and readers that collect a
  * topic's messages (dead-letter topics above all) from either transport.
  */
@@ -13,8 +13,8 @@ import type {
   ConsumedMessage,
   EventEnvelope,
   EventHandler,
+  EventToPublish,
   EventTransport,
-  NewEvent,
   Outbox,
   TransportMessage,
 } from '../events/index.ts';
@@ -29,13 +29,20 @@ export interface Increment {
   seq: number;
 }
 
-export const CounterIncremented = defineEventType<Increment>(
+export const CounterIncremented = defineEventType(
   'counter.incremented',
   1,
   z.object({ by: z.number().int(), seq: z.number().int().positive() }),
 );
 
-export const counterCatalogue = createCatalogue([CounterIncremented]);
+/** A later version the catalogue holds and no fixture consumer has a handler for. */
+export const CounterIncrementedV2 = defineEventType(
+  'counter.incremented',
+  2,
+  z.object({ by: z.number().int(), seq: z.number().int().positive(), reason: z.string() }),
+);
+
+export const counterCatalogue = createCatalogue([CounterIncremented, CounterIncrementedV2]);
 
 class CreateCounterEffects extends Migration {
   override up(): void {
@@ -75,21 +82,24 @@ export function startCounterDatabase(
 }
 
 /** Increments `from`..`to` (as `seq`) of one counter, each by 1. */
-export function increments(subject: string, from: number, to: number): NewEvent<Increment>[] {
+export function increments(
+  subject: string,
+  from: number,
+  to: number,
+): EventToPublish<typeof CounterIncremented>[] {
   return Array.from({ length: to - from + 1 }, (_, i) => ({
-    type: 'counter.incremented',
     subject,
     data: { by: 1, seq: from + i },
   }));
 }
 
-/** Publishes through the outbox in a transaction of its own, as a resolver would. */
+/** Publishes `counter.incremented` events through the outbox in a transaction of its own, as a resolver would. */
 export function publishIn(
   db: Database,
   outbox: Outbox,
-  events: readonly NewEvent[],
-): Promise<EventEnvelope[]> {
-  return db.orm.em.fork().transactional((em) => outbox.publish(em, events));
+  events: readonly EventToPublish<typeof CounterIncremented>[],
+): Promise<EventEnvelope<Increment>[]> {
+  return db.orm.em.fork().transactional((em) => outbox.publish(em, CounterIncremented, events));
 }
 
 /**
@@ -102,7 +112,7 @@ export function applyIncrement(
   consumer = 'consumer',
   /** Registered as the event's after-commit task. */
   onCommitted?: (event: EventEnvelope<Increment>) => Promise<void>,
-): EventHandler<Increment> {
+): EventHandler<typeof CounterIncremented> {
   return async ({ em, event, data, afterCommit }) => {
     if (onCommitted) afterCommit(() => onCommitted(event));
     await em.getConnection().execute(

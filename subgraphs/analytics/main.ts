@@ -46,7 +46,7 @@ export async function startAnalyticsSubgraph(
       await events.consume({
         group: 'analytics.ingest',
         topics: Object.values(TOPICS),
-        batchHandler: createIngestHandler(analytics, catalogue.types()),
+        batchHandler: createIngestHandler(analytics, catalogue.definitions()),
       });
       return { resolvers: createAnalyticsResolvers(analytics) };
     },

@@ -6,7 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
-import { TOPICS, catalogue } from '../../schema/events/index.ts';
+import {
+  TOPICS,
+  catalogue,
+  orderCancelledV1,
+  orderPlacedV1,
+  productDeletedV1,
+  productUpdatedV1,
+  stockReleasedV1,
+  stockReservedV1,
+} from '../../schema/events/index.ts';
+import { on } from '../../shared/events/index.ts';
 import type { EventTransport } from '../../shared/events/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
 import { createSubgraph } from '../../shared/server/index.ts';
@@ -52,21 +62,21 @@ export async function startCatalogSubgraph(
       await events.consume({
         group: 'catalog.stock',
         topics: [TOPICS.orders],
-        handlers: {
-          'order.placed': createOrderPlacedHandler(stock),
-          'order.cancelled': createOrderCancelledHandler(stock),
-        },
+        handlers: [
+          on(orderPlacedV1, createOrderPlacedHandler(stock)),
+          on(orderCancelledV1, createOrderCancelledHandler(stock)),
+        ],
       });
       const invalidate = createCacheInvalidationHandler(products);
       await events.consume({
         group: 'catalog.cache',
         topics: [TOPICS.catalog],
-        handlers: {
-          'product.updated': invalidate,
-          'product.deleted': invalidate,
-          'stock.reserved': invalidate,
-          'stock.released': invalidate,
-        },
+        handlers: [
+          on(productUpdatedV1, invalidate),
+          on(productDeletedV1, invalidate),
+          on(stockReservedV1, invalidate),
+          on(stockReleasedV1, invalidate),
+        ],
       });
       return { resolvers: createProductResolvers(products) };
     },

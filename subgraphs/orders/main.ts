@@ -6,7 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
-import { TOPICS, catalogue } from '../../schema/events/index.ts';
+import {
+  TOPICS,
+  catalogue,
+  productCreatedV1,
+  productDeletedV1,
+  productUpdatedV1,
+  stockRejectedV1,
+  stockReservedV1,
+} from '../../schema/events/index.ts';
+import { on } from '../../shared/events/index.ts';
 import type { EventTransport } from '../../shared/events/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
 import { createSubgraph } from '../../shared/server/index.ts';
@@ -53,19 +62,19 @@ export async function startOrdersSubgraph(options: OrdersSubgraphOptions): Promi
       await events.consume({
         group: 'orders.saga',
         topics: [TOPICS.catalog],
-        handlers: {
-          'stock.reserved': createStockReservedHandler(orders),
-          'stock.rejected': createStockRejectedHandler(orders),
-        },
+        handlers: [
+          on(stockReservedV1, createStockReservedHandler(orders)),
+          on(stockRejectedV1, createStockRejectedHandler(orders)),
+        ],
       });
       await events.consume({
         group: 'orders.products',
         topics: [TOPICS.catalog],
-        handlers: {
-          'product.created': createProductCreatedHandler(orders),
-          'product.updated': createProductUpdatedHandler(orders),
-          'product.deleted': createProductDeletedHandler(orders),
-        },
+        handlers: [
+          on(productCreatedV1, createProductCreatedHandler(orders)),
+          on(productUpdatedV1, createProductUpdatedHandler(orders)),
+          on(productDeletedV1, createProductDeletedHandler(orders)),
+        ],
       });
       return { resolvers: createOrderResolvers(orders) };
     },

@@ -5,7 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
-import { TOPICS, catalogue } from '../../schema/events/index.ts';
+import {
+  TOPICS,
+  catalogue,
+  userDeletedV1,
+  userRegisteredV1,
+  userRoleChangedV1,
+  userUpdatedV1,
+} from '../../schema/events/index.ts';
+import { on } from '../../shared/events/index.ts';
 import type { EventTransport } from '../../shared/events/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
 import { createSubgraph } from '../../shared/server/index.ts';
@@ -47,17 +55,17 @@ export async function startUsersSubgraph(options: UsersSubgraphOptions): Promise
       await events.consume({
         group: 'users.profiles',
         topics: [TOPICS.auth],
-        handlers: { 'user.registered': createUserRegisteredHandler(users) },
+        handlers: [on(userRegisteredV1, createUserRegisteredHandler(users))],
       });
       const invalidate = createCacheInvalidationHandler(users);
       await events.consume({
         group: 'users.cache',
         topics: [TOPICS.users],
-        handlers: {
-          'user.updated': invalidate,
-          'user.role_changed': invalidate,
-          'user.deleted': invalidate,
-        },
+        handlers: [
+          on(userUpdatedV1, invalidate),
+          on(userRoleChangedV1, invalidate),
+          on(userDeletedV1, invalidate),
+        ],
       });
       return { resolvers: createUserResolvers(users) };
     },

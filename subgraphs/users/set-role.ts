@@ -67,7 +67,7 @@ try {
     const users = createUserService({
       // The running users service drops its cached profile when it consumes the event.
       cache: createMemoryCache('users-cli'),
-      events: { publish: (em, events) => outbox.publish(em, events) },
+      events: { publish: (em, type, events) => outbox.publish(em, type, events) },
       metrics: createMetrics('users-cli'),
       logger,
       schema: 'users',

@@ -3,12 +3,12 @@
  * consumer batch per transaction (group `analytics.ingest`). Redeliveries are no-ops twice
  * over: the consumer's inbox skips known ids, and the events table's key drops any copy.
  */
-import type { BatchHandler, EventEnvelope } from '../../../shared/events/index.ts';
+import type { BatchHandler, EventEnvelope, EventType } from '../../../shared/events/index.ts';
 import type { AnalyticsService } from '../domain/analytics.service.ts';
 
 export function createIngestHandler(
   analytics: AnalyticsService,
-  types: readonly string[],
+  types: readonly EventType[],
 ): BatchHandler {
   return {
     types,

@@ -16,6 +16,12 @@ import {
   ValidationError,
 } from '../../../shared/errors/index.ts';
 import type { ServiceEvents } from '../../../shared/events/index.ts';
+import {
+  userLoggedInV1,
+  userLoggedOutV1,
+  userPasswordChangedV1,
+  userRegisteredV1,
+} from '../../../schema/events/index.ts';
 import type {
   UserLoggedInV1,
   UserLoggedOutV1,
@@ -180,7 +186,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
             role: created.role,
             registeredAt: at.toISOString(),
           };
-          await events.publish(tx, [{ type: 'user.registered', subject: id, data }]);
+          await events.publish(tx, userRegisteredV1, [{ subject: id, data }]);
           return created;
         })
         .catch((error: unknown) => {
@@ -219,7 +225,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
           sessionId: session.sessionId,
           loggedInAt: now().toISOString(),
         };
-        await events.publish(tx, [{ type: 'user.logged_in', subject: account.id, data }]);
+        await events.publish(tx, userLoggedInV1, [{ subject: account.id, data }]);
       });
       return signIn(account, session.sessionId, session.refreshToken);
     },
@@ -256,9 +262,10 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
         await em.transactional(async (tx) => {
           await events.publish(
             tx,
+            userLoggedOutV1,
             [...ended].map(([sessionId, userId]) => {
               const data: UserLoggedOutV1 = { userId, sessionId, loggedOutAt: at };
-              return { type: 'user.logged_out', subject: userId, data };
+              return { subject: userId, data };
             }),
           );
         });
@@ -295,7 +302,7 @@ export function createAuthService(options: AuthServiceOptions): AuthService {
         current.passwordChangedAt = at;
         current.updatedAt = at;
         const data: UserPasswordChangedV1 = { userId: account.id, changedAt: at.toISOString() };
-        await events.publish(tx, [{ type: 'user.password_changed', subject: account.id, data }]);
+        await events.publish(tx, userPasswordChangedV1, [{ subject: account.id, data }]);
       });
       await cache.delete(attemptsKey);
       return true;

@@ -9,30 +9,24 @@
  * - `user.deleted`: the credentials are deleted and every session ends.
  */
 import type { RevocationList } from '../../../shared/auth/index.ts';
-import type { EventHandler } from '../../../shared/events/index.ts';
-import type {
-  UserDeletedV1,
-  UserRoleChangedV1,
-  UserUpdatedV1,
-} from '../../../schema/events/index.ts';
+import { on } from '../../../shared/events/index.ts';
+import type { HandlerBinding } from '../../../shared/events/index.ts';
+import { userDeletedV1, userRoleChangedV1, userUpdatedV1 } from '../../../schema/events/index.ts';
 import { CredentialEntity } from '../domain/credential.entity.ts';
 
-export function createAccountHandlers(revocations: RevocationList) {
-  const userUpdated: EventHandler<UserUpdatedV1> = async ({ em, data }) => {
-    await em.nativeUpdate(CredentialEntity, { id: data.userId }, { name: data.name });
-  };
-  const userRoleChanged: EventHandler<UserRoleChangedV1> = async ({ em, data }) => {
-    await em.nativeUpdate(CredentialEntity, { id: data.userId }, { role: data.role });
-    await revocations.revokeUserSessions(data.userId);
-  };
-  const userDeleted: EventHandler<UserDeletedV1> = async ({ em, data }) => {
-    // Sessions first: should the delete fail, the event is retried and nobody stays signed in.
-    await revocations.revokeUserSessions(data.userId);
-    await em.nativeDelete(CredentialEntity, { id: data.userId });
-  };
-  return {
-    'user.updated': userUpdated,
-    'user.role_changed': userRoleChanged,
-    'user.deleted': userDeleted,
-  };
+export function createAccountHandlers(revocations: RevocationList): HandlerBinding[] {
+  return [
+    on(userUpdatedV1, async ({ em, data }) => {
+      await em.nativeUpdate(CredentialEntity, { id: data.userId }, { name: data.name });
+    }),
+    on(userRoleChangedV1, async ({ em, data }) => {
+      await em.nativeUpdate(CredentialEntity, { id: data.userId }, { role: data.role });
+      await revocations.revokeUserSessions(data.userId);
+    }),
+    on(userDeletedV1, async ({ em, data }) => {
+      // Sessions first: should the delete fail, the event is retried and nobody stays signed in.
+      await revocations.revokeUserSessions(data.userId);
+      await em.nativeDelete(CredentialEntity, { id: data.userId });
+    }),
+  ];
 }

@@ -28,6 +28,11 @@ import {
   pageSize,
 } from '../../../shared/server/index.ts';
 import type { Connection } from '../../../shared/server/index.ts';
+import {
+  productCreatedV1,
+  productDeletedV1,
+  productUpdatedV1,
+} from '../../../schema/events/index.ts';
 import type {
   ProductCreatedV1,
   ProductDeletedV1,
@@ -178,7 +183,7 @@ export function createProductService(options: ProductServiceOptions): ProductSer
           ...fields,
           createdAt: at.toISOString(),
         };
-        await events.publish(tx, [{ type: 'product.created', subject: created.id, data }]);
+        await events.publish(tx, productCreatedV1, [{ subject: created.id, data }]);
         return created;
       });
       return viewOf(product);
@@ -199,7 +204,7 @@ export function createProductService(options: ProductServiceOptions): ProductSer
           changed,
           updatedAt: product.updatedAt.toISOString(),
         };
-        await events.publish(tx, [{ type: 'product.updated', subject: id, data }]);
+        await events.publish(tx, productUpdatedV1, [{ subject: id, data }]);
         return product;
       });
       await invalidate(id);
@@ -217,7 +222,7 @@ export function createProductService(options: ProductServiceOptions): ProductSer
           productId: id,
           deletedAt: product.deletedAt.toISOString(),
         };
-        await events.publish(tx, [{ type: 'product.deleted', subject: id, data }]);
+        await events.publish(tx, productDeletedV1, [{ subject: id, data }]);
       });
       await invalidate(id);
       return true;

@@ -16,6 +16,7 @@
 import type { EntityManager } from '../../../shared/db/index.ts';
 import type { ServiceEvents } from '../../../shared/events/index.ts';
 import type { Logger } from '../../../shared/observability/index.ts';
+import { stockRejectedV1, stockReleasedV1, stockReservedV1 } from '../../../schema/events/index.ts';
 import type {
   OrderCancelledV1,
   OrderPlacedV1,
@@ -128,7 +129,7 @@ export function createStockService(options: StockServiceOptions): StockService {
           items: decision.items,
           rejectedAt: at.toISOString(),
         };
-        await events.publish(em, [{ type: 'stock.rejected', subject: order.orderId, data }]);
+        await events.publish(em, stockRejectedV1, [{ subject: order.orderId, data }]);
         return;
       }
       const stockAfter = await adjust(em, decision.lines, -1, at);
@@ -142,7 +143,7 @@ export function createStockService(options: StockServiceOptions): StockService {
         })),
         reservedAt: at.toISOString(),
       };
-      await events.publish(em, [{ type: 'stock.reserved', subject: order.orderId, data }]);
+      await events.publish(em, stockReservedV1, [{ subject: order.orderId, data }]);
       afterCommit(() => invalidate(...ids));
     },
 
@@ -174,7 +175,7 @@ export function createStockService(options: StockServiceOptions): StockService {
         })),
         releasedAt: at.toISOString(),
       };
-      await events.publish(em, [{ type: 'stock.released', subject: order.orderId, data }]);
+      await events.publish(em, stockReleasedV1, [{ subject: order.orderId, data }]);
       afterCommit(() => invalidate(...lines.map((line) => line.productId)));
     },
   };

@@ -5,9 +5,20 @@
  * Idempotent: deleting a missing key is a no-op.
  */
 import type { EventHandler } from '../../../shared/events/index.ts';
+import type {
+  productDeletedV1,
+  productUpdatedV1,
+  stockReleasedV1,
+  stockReservedV1,
+} from '../../../schema/events/index.ts';
 import type { ProductService } from '../domain/product.service.ts';
 
-type ProductChange = { productId: string } | { items: { productId: string }[] };
+/** The events that change a cached product: one product, or the items of an order. */
+type ProductChange =
+  | typeof productUpdatedV1
+  | typeof productDeletedV1
+  | typeof stockReservedV1
+  | typeof stockReleasedV1;
 
 export function createCacheInvalidationHandler(
   products: ProductService,

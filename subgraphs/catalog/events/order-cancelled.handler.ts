@@ -4,10 +4,12 @@
  * no-op; one for an order catalog has not seen leaves a tombstone.
  */
 import type { EventHandler } from '../../../shared/events/index.ts';
-import type { OrderCancelledV1 } from '../../../schema/events/index.ts';
+import type { orderCancelledV1 } from '../../../schema/events/index.ts';
 import type { StockService } from '../domain/stock.service.ts';
 
-export function createOrderCancelledHandler(stock: StockService): EventHandler<OrderCancelledV1> {
+export function createOrderCancelledHandler(
+  stock: StockService,
+): EventHandler<typeof orderCancelledV1> {
   return async ({ em, data, afterCommit }) => {
     await stock.release(em, data, afterCommit);
   };

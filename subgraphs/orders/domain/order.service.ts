@@ -25,6 +25,12 @@ import {
   pageSize,
 } from '../../../shared/server/index.ts';
 import type { Connection } from '../../../shared/server/index.ts';
+import {
+  orderCancelledV1,
+  orderConfirmedV1,
+  orderPlacedV1,
+  orderRejectedV1,
+} from '../../../schema/events/index.ts';
 import type {
   OrderCancelledV1,
   OrderConfirmedV1,
@@ -226,7 +232,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           ...placed,
           placedAt: at.toISOString(),
         };
-        await events.publish(tx, [{ type: 'order.placed', subject: created.id, data }]);
+        await events.publish(tx, orderPlacedV1, [{ subject: created.id, data }]);
         return created;
       });
       statusChanges.inc({ status: 'PENDING' });
@@ -253,7 +259,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           items: found.items,
           cancelledAt: found.updatedAt.toISOString(),
         };
-        await events.publish(tx, [{ type: 'order.cancelled', subject: found.id, data }]);
+        await events.publish(tx, orderCancelledV1, [{ subject: found.id, data }]);
         cancelled = true;
         return found;
       });
@@ -313,7 +319,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           rejectedAt: outcome.at.toISOString(),
         };
         await em.flush();
-        await events.publish(em, [{ type: 'order.rejected', subject: orderId, data }]);
+        await events.publish(em, orderRejectedV1, [{ subject: orderId, data }]);
       } else {
         const data: OrderConfirmedV1 = {
           orderId,
@@ -322,7 +328,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           confirmedAt: outcome.at.toISOString(),
         };
         await em.flush();
-        await events.publish(em, [{ type: 'order.confirmed', subject: orderId, data }]);
+        await events.publish(em, orderConfirmedV1, [{ subject: orderId, data }]);
       }
       statusChanges.inc({ status: next });
     },

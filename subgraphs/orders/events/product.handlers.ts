@@ -5,25 +5,31 @@
  */
 import type { EventHandler } from '../../../shared/events/index.ts';
 import type {
-  ProductCreatedV1,
-  ProductDeletedV1,
-  ProductUpdatedV1,
+  productCreatedV1,
+  productDeletedV1,
+  productUpdatedV1,
 } from '../../../schema/events/index.ts';
 import type { OrderService } from '../domain/order.service.ts';
 
-export function createProductCreatedHandler(orders: OrderService): EventHandler<ProductCreatedV1> {
+export function createProductCreatedHandler(
+  orders: OrderService,
+): EventHandler<typeof productCreatedV1> {
   return async ({ em, data }) => {
     await orders.rememberProduct(em, { ...data, version: new Date(data.createdAt) });
   };
 }
 
-export function createProductUpdatedHandler(orders: OrderService): EventHandler<ProductUpdatedV1> {
+export function createProductUpdatedHandler(
+  orders: OrderService,
+): EventHandler<typeof productUpdatedV1> {
   return async ({ em, data }) => {
     await orders.rememberProduct(em, { ...data, version: new Date(data.updatedAt) });
   };
 }
 
-export function createProductDeletedHandler(orders: OrderService): EventHandler<ProductDeletedV1> {
+export function createProductDeletedHandler(
+  orders: OrderService,
+): EventHandler<typeof productDeletedV1> {
   return async ({ em, data }) => {
     await orders.forgetProduct(em, data.productId, new Date(data.deletedAt));
   };

@@ -5,16 +5,20 @@
  * and changes nothing, so redeliveries and late answers are harmless.
  */
 import type { EventHandler } from '../../../shared/events/index.ts';
-import type { StockRejectedV1, StockReservedV1 } from '../../../schema/events/index.ts';
+import type { stockRejectedV1, stockReservedV1 } from '../../../schema/events/index.ts';
 import type { OrderService } from '../domain/order.service.ts';
 
-export function createStockReservedHandler(orders: OrderService): EventHandler<StockReservedV1> {
+export function createStockReservedHandler(
+  orders: OrderService,
+): EventHandler<typeof stockReservedV1> {
   return async ({ em, data }) => {
     await orders.settle(em, data.orderId, { kind: 'reserved', at: new Date(data.reservedAt) });
   };
 }
 
-export function createStockRejectedHandler(orders: OrderService): EventHandler<StockRejectedV1> {
+export function createStockRejectedHandler(
+  orders: OrderService,
+): EventHandler<typeof stockRejectedV1> {
   return async ({ em, data }) => {
     await orders.settle(em, data.orderId, {
       kind: 'rejected',

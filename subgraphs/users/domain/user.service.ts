@@ -18,6 +18,7 @@ import type { EntityManager } from '../../../shared/db/index.ts';
 import { NotFoundError } from '../../../shared/errors/index.ts';
 import type { ServiceEvents } from '../../../shared/events/index.ts';
 import type { Logger, ServiceMetrics } from '../../../shared/observability/index.ts';
+import { userDeletedV1, userRoleChangedV1, userUpdatedV1 } from '../../../schema/events/index.ts';
 import type {
   UserDeletedV1,
   UserRoleChangedV1,
@@ -153,7 +154,7 @@ export function createUserService(options: UserServiceOptions): UserService {
         previousRole,
         changedAt: found.updatedAt.toISOString(),
       };
-      await events.publish(tx, [{ type: 'user.role_changed', subject: found.id, data }]);
+      await events.publish(tx, userRoleChangedV1, [{ subject: found.id, data }]);
       return { user: found, previousRole };
     });
     await invalidate(user.id);
@@ -208,7 +209,7 @@ export function createUserService(options: UserServiceOptions): UserService {
         user.updatedAt = now();
         await tx.flush();
         const data: UserUpdatedV1 = { userId: id, name, updatedAt: user.updatedAt.toISOString() };
-        await events.publish(tx, [{ type: 'user.updated', subject: id, data }]);
+        await events.publish(tx, userUpdatedV1, [{ subject: id, data }]);
         return user;
       });
       await invalidate(id);
@@ -245,7 +246,7 @@ export function createUserService(options: UserServiceOptions): UserService {
         await tx.flush();
         await tx.execute(`insert into ${tombstones} (id, deleted_at) values (?, ?)`, [id, at]);
         const data: UserDeletedV1 = { userId: id, deletedAt: at.toISOString() };
-        await events.publish(tx, [{ type: 'user.deleted', subject: id, data }]);
+        await events.publish(tx, userDeletedV1, [{ subject: id, data }]);
       });
       await invalidate(id);
       return true;

@@ -5,11 +5,17 @@
  * while the change was committing. Idempotent: deleting a missing key is a no-op.
  */
 import type { EventHandler } from '../../../shared/events/index.ts';
+import type {
+  userDeletedV1,
+  userRoleChangedV1,
+  userUpdatedV1,
+} from '../../../schema/events/index.ts';
 import type { UserService } from '../domain/user.service.ts';
 
-export function createCacheInvalidationHandler(
-  users: UserService,
-): EventHandler<{ userId: string }> {
+/** The events that change a cached profile. */
+type ProfileChange = typeof userUpdatedV1 | typeof userRoleChangedV1 | typeof userDeletedV1;
+
+export function createCacheInvalidationHandler(users: UserService): EventHandler<ProfileChange> {
   return async ({ data }) => {
     await users.invalidate(data.userId);
   };

@@ -4,10 +4,12 @@
  * too (an existing id is left as it is).
  */
 import type { EventHandler } from '../../../shared/events/index.ts';
-import type { UserRegisteredV1 } from '../../../schema/events/index.ts';
+import type { userRegisteredV1 } from '../../../schema/events/index.ts';
 import type { UserService } from '../domain/user.service.ts';
 
-export function createUserRegisteredHandler(users: UserService): EventHandler<UserRegisteredV1> {
+export function createUserRegisteredHandler(
+  users: UserService,
+): EventHandler<typeof userRegisteredV1> {
   return async ({ em, data }) => {
     await users.createProfile(em, {
       id: data.userId,
