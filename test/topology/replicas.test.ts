@@ -6,6 +6,8 @@
 import { createTestDatabase, testKafka, testRedis, waitFor } from '../../shared/testing/index.ts';
 import { SUBGRAPHS } from '../../platform/services.ts';
 import type { SubgraphName } from '../../platform/services.ts';
+import { consumerGroups } from './consumer-groups.ts';
+import type { GroupState } from './consumer-groups.ts';
 import { shopAt } from './shop.ts';
 import type { Shop } from './shop.ts';
 import { startTopology } from './topology.ts';
@@ -17,6 +19,8 @@ const SUBGRAPH_NAMES = SUBGRAPHS.map((s) => s.name as SubgraphName);
 let topology: Topology;
 let shop: Shop;
 let startedInMs: number;
+/** The ADMIN's access token (ADMIN_EMAIL, registered first). */
+let admin: string;
 
 beforeAll(async () => {
   const started = Date.now();
@@ -36,6 +40,7 @@ beforeAll(async () => {
   });
   startedInMs = Date.now() - started;
   shop = shopAt(topology.url, topology.databaseUrl);
+  admin = (await shop.register(ADMIN_EMAIL)).token;
 });
 
 afterAll(async () => {
@@ -97,13 +102,12 @@ it('two replicas of every subgraph started at once on an empty database migrate 
     }
 
     // Through the front, requests reach every replica of every subgraph.
-    const admin = await shop.register(ADMIN_EMAIL);
     const reach: Record<SubgraphName, () => Promise<unknown>> = {
       auth: () => shop.register(`someone-${crypto.randomUUID()}@example.com`),
-      users: () => shop.data('{ me { id name } }', {}, admin.token),
+      users: () => shop.data('{ me { id name } }', {}, admin),
       catalog: () => shop.data('{ products(first: 1) { edges { node { id } } } }'),
-      orders: () => shop.data('{ cart { totalCents } }', {}, admin.token),
-      analytics: () => shop.data('{ me { activity { loginCount } } }', {}, admin.token),
+      orders: () => shop.data('{ cart { totalCents } }', {}, admin),
+      analytics: () => shop.data('{ me { activity { loginCount } } }', {}, admin),
     };
     for (const subgraph of SUBGRAPH_NAMES) {
       await waitFor(
@@ -115,5 +119,128 @@ it('two replicas of every subgraph started at once on an empty database migrate 
         },
         { timeoutMs: 60_000, intervalMs: 0, what: `a request to each ${subgraph} replica` },
       );
+    }
+  }));
+
+/** The subgraphs' consumer groups (each gateway's change feed is a group of one). */
+const ofSubgraphs = (group: string) => !group.startsWith('gateway.');
+
+/** Every group rebalanced and of `members` members, each holding partitions. */
+const spreadOver = (groups: ReadonlyMap<string, GroupState>, members: number) =>
+  [...groups.values()].every(
+    (group) =>
+      group.state === 'Stable' &&
+      group.members.length === members &&
+      group.members.every((member) => member.partitions > 0),
+  );
+
+it('consumer groups split partitions between replicas; a kill -9 moves them all to the survivor, and events keep being processed', () =>
+  topology.reporting(async () => {
+    const groups = await consumerGroups(topology.kafka.brokers, topology.kafka.topicPrefix);
+    try {
+      const all = await waitFor(
+        async () => {
+          const found = await groups.describe(ofSubgraphs);
+          const everySubgraph = SUBGRAPH_NAMES.every((subgraph) =>
+            [...found.keys()].some((group) => group.startsWith(`${subgraph}.`)),
+          );
+          return everySubgraph && spreadOver(found, 2) && found;
+        },
+        {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          what: 'every group to hold partitions in both replicas',
+        },
+      );
+      const ofCatalog = (group: string) => group.startsWith('catalog.');
+      /** Partitions of each catalog group, all of which the survivor must take. */
+      const held = new Map(
+        [...all]
+          .filter(([group]) => ofCatalog(group))
+          .map(([group, state]) => [
+            group,
+            state.members.reduce((sum, m) => sum + m.partitions, 0),
+          ]),
+      );
+
+      const buyer = await shop.register(`buyer-${crypto.randomUUID()}@example.com`);
+      const stock = 100;
+      const product = await shop.createProduct(admin, {
+        name: 'Rebalance',
+        priceCents: 500,
+        stock,
+      });
+      const victim = topology.process('catalog-2');
+      await victim.kill();
+      const killedAt = Date.now();
+      // Orders whose order.placed lands in the dead member's partitions wait for the rebalance.
+      const placed: string[] = [];
+      for (let i = 0; i < 6; i++) placed.push(await shop.placeOrder(buyer.token, product, 1));
+
+      await waitFor(
+        async () => {
+          const now = await groups.describe(ofCatalog);
+          return (
+            now.size === held.size &&
+            [...now].every(
+              ([group, state]) =>
+                state.state === 'Stable' &&
+                state.members.length === 1 &&
+                state.members[0]!.partitions === held.get(group),
+            )
+          );
+        },
+        {
+          timeoutMs: 90_000,
+          intervalMs: 100,
+          what: 'the survivor to hold every catalog partition',
+        },
+      );
+      const rebalancedMs = Date.now() - killedAt;
+      const confirmed = async (ids: readonly string[]) => {
+        const statuses = await shop.statuses(ids);
+        return ids.every((id) => statuses.get(id) === 'CONFIRMED');
+      };
+      await waitFor(() => confirmed(placed), {
+        timeoutMs: 90_000,
+        intervalMs: 100,
+        what: 'the orders placed during the rebalance to be confirmed',
+      });
+      const placedDuringMs = Date.now() - killedAt;
+      const after = await shop.placeOrder(buyer.token, product, 1);
+      const afterStarted = Date.now();
+      await waitFor(() => confirmed([after]), {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+        what: 'an order placed after the rebalance to be confirmed',
+      });
+      const afterMs = Date.now() - afterStarted;
+      const { product: left } = await shop.data<{ product: { stock: number } }>(
+        'query ($id: ID!) { product(id: $id) { stock } }',
+        { id: product },
+      );
+      // Seven orders of one unit: stock went down seven times, not more, not less.
+      expect(left.stock).toBe(stock - 7);
+
+      const restarting = Date.now();
+      await victim.start();
+      const restartMs = Date.now() - restarting;
+      const restartedAt = Date.now();
+      await waitFor(async () => spreadOver(await groups.describe(ofCatalog), 2), {
+        timeoutMs: 90_000,
+        intervalMs: 200,
+        what: 'the restarted replica to hold partitions again',
+      });
+      const resplitMs = Date.now() - restartedAt;
+      console.log(
+        `consumer groups: ${all.size} groups of 2 members each holding partitions; after kill -9 ` +
+          `of catalog-2 the survivor held all ${[...held.values()].join('+')} catalog partitions ` +
+          `after ${rebalancedMs} ms (session timeout 6000 ms), the 6 orders placed meanwhile ` +
+          `were confirmed ${placedDuringMs} ms after the kill, one placed after the rebalance in ` +
+          `${afterMs} ms; restarted, catalog-2 was ready in ${restartMs} ms and held partitions ` +
+          `again ${resplitMs} ms later`,
+      );
+    } finally {
+      await groups.close();
     }
   }));

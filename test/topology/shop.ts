@@ -27,6 +27,10 @@ export interface Shop {
     admin: string,
     input: { name: string; priceCents: number; stock: number },
   ): Promise<string>;
+  /** Puts `quantity` of a product in `token`'s cart and places the order: its id. */
+  placeOrder(token: string, productId: string, quantity: number): Promise<string>;
+  /** Each order's status, from the orders table. */
+  statuses(ids: readonly string[]): Promise<Map<string, OrderStatus>>;
   /** The database of the topology, for the tests' own observations. */
   readonly db: pg.Pool;
   close(): Promise<void>;
@@ -87,6 +91,26 @@ export function shopAt(url: string, databaseUrl: string): Shop {
         },
       );
       return createProduct.id;
+    },
+    async placeOrder(token, productId, quantity) {
+      await data(
+        'mutation ($productId: ID!, $quantity: Int!) { addToCart(productId: $productId, quantity: $quantity) { totalCents } }',
+        { productId, quantity },
+        token,
+      );
+      const { placeOrder } = await data<{ placeOrder: { id: string } }>(
+        'mutation { placeOrder { id } }',
+        {},
+        token,
+      );
+      return placeOrder.id;
+    },
+    async statuses(ids) {
+      const { rows } = await db.query<{ id: string; status: OrderStatus }>(
+        'select id, status from orders.orders where id = any($1::uuid[])',
+        [ids],
+      );
+      return new Map(rows.map((row) => [row.id, row.status]));
     },
     close: () => db.end(),
   };
