@@ -28,7 +28,7 @@ import {
   composeSupergraph,
   subgraphsOfSupergraph,
 } from './supergraph.ts';
-import type { SubgraphEndpoint } from './supergraph.ts';
+import type { SubgraphEndpoint } from '../schema/composition.ts';
 
 export type SupergraphSourceConfig =
   | {

@@ -17,8 +17,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { GraphQLError, Kind, Source, buildSchema, parse, validate } from 'graphql';
 import type { DocumentNode, GraphQLSchema, Location } from 'graphql';
-import { readSubgraphSdls } from '../../gateway/supergraph.ts';
-import type { CompositionIssue } from '../../gateway/supergraph.ts';
+import { readSubgraphSdls } from '../composition.ts';
+import type { CompositionIssue } from '../composition.ts';
 import type { BaseSchema } from './base-revision.ts';
 import {
   ACKNOWLEDGEMENTS_FILE,

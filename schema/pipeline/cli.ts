@@ -9,8 +9,8 @@
  * `check` also prints GitHub Actions annotations when GITHUB_ACTIONS=true (text format).
  */
 import { parseArgs } from 'node:util';
-import { describeIssue } from '../../gateway/supergraph.ts';
-import type { CompositionIssue } from '../../gateway/supergraph.ts';
+import { describeIssue } from '../composition.ts';
+import type { CompositionIssue } from '../composition.ts';
 import { readBaseSchema } from './base-revision.ts';
 import { checkSchema } from './check.ts';
 import { composeProject, composedSubgraphs, writeSchemaFiles } from './compose.ts';

@@ -19,8 +19,8 @@ import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { lexicographicSortSchema, parse, print, printSchema } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
-import { composeSubgraphs, readSubgraphSdls } from '../../gateway/supergraph.ts';
-import type { CompositionIssue, SubgraphEndpoint, SubgraphSdl } from '../../gateway/supergraph.ts';
+import { composeSubgraphs, readSubgraphSdls } from '../composition.ts';
+import type { CompositionIssue, SubgraphEndpoint, SubgraphSdl } from '../composition.ts';
 import { SUBGRAPHS } from '../../platform/services.ts';
 
 /** Where the generated files live, relative to the project root. */

@@ -7,7 +7,7 @@
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { readSubgraphSdls } from '../../gateway/supergraph.ts';
+import { readSubgraphSdls } from '../../schema/composition.ts';
 import {
   SUPERGRAPH_FILE,
   composeSchema,
