@@ -63,7 +63,7 @@ import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasour
 import { localWriteEpochs, sharedWriteEpochs } from './write-epochs.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
 import type { SupergraphSourceConfig } from './supergraph-source.ts';
-import type { SubgraphEndpoint } from './supergraph.ts';
+import type { SubgraphEndpoint } from '../schema/composition.ts';
 import { startChangeFeed } from './subscriptions/change-feed.ts';
 import type { ChangeFeed } from './subscriptions/change-feed.ts';
 import { startSubscriptionServer } from './subscriptions/subscription-server.ts';
