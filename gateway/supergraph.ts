@@ -10,7 +10,6 @@ import { CompositionError, composeSubgraphs, readSubgraphSdls } from '../schema/
 import type { SubgraphEndpoint } from '../schema/composition.ts';
 import { DEFAULT_SUPERGRAPH_PATH, INSTALL_ROOT } from './install-paths.ts';
 
-export type { SubgraphEndpoint } from '../schema/composition.ts';
 export { DEFAULT_SUPERGRAPH_PATH, INSTALL_ROOT };
 
 /**
