@@ -182,9 +182,12 @@ export function authenticate(verifier: AccessTokenVerifier) {
   };
 }
 
-/** The client's address as this process saw it (no forwarding header is trusted). */
+/**
+ * The client's address: the connection's peer, or, behind proxies the gateway trusts
+ * (GATEWAY_TRUSTED_PROXIES), the nearest address they forwarded that is not one of them.
+ */
 export function clientIpOf(req: Request): string | null {
-  const address = req.socket.remoteAddress;
+  const address = req.ip;
   if (!address) return null;
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

@@ -146,6 +146,11 @@ export interface GatewayConfig {
     /** Access-token lifetime: older `iat`s are refused. */
     maxAgeSeconds: number;
   };
+  /**
+   * Proxies in front of the gateway whose `X-Forwarded-For` names the client
+   * (GATEWAY_TRUSTED_PROXIES). @default [] (the connection's peer is the client)
+   */
+  trustedProxies?: readonly string[];
   /** Where auth keeps revocations: REDIS_URL (unset: the in-process memory cache). */
   redisUrl?: string | undefined;
   /** Auth's cache prefix, `${REDIS_KEY_PREFIX}auth:`. */
@@ -331,6 +336,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       revocations: () => revocationCache.ping(),
     },
     operatorApart: config.operatorPort !== undefined,
+    trustedProxies: config.trustedProxies ?? [],
   });
   const operatorServer = config.operatorPort === undefined ? null : createServer(http.operator);
   const httpServer = createServer(http.app);

@@ -105,6 +105,19 @@ describe('platform environment', () => {
     ]);
   });
 
+  it('takes GATEWAY_TRUSTED_PROXIES as addresses, CIDR ranges and range names, and refuses anything else naming it', () => {
+    expect(
+      loadConfig(platformEnvSchema, {
+        GATEWAY_TRUSTED_PROXIES: ' 10.0.0.0/8, fd00::/8,192.168.1.7, loopback ',
+      }).GATEWAY_TRUSTED_PROXIES,
+    ).toEqual(['10.0.0.0/8', 'fd00::/8', '192.168.1.7', 'loopback']);
+    for (const bad of ['10.0.0.0/33', 'ingress-nginx', '10.0.0.1/8/2', 'fd00::/129', '10.0.0.0/']) {
+      expect(problems({ GATEWAY_TRUSTED_PROXIES: bad })).toEqual([
+        expect.stringMatching(/^GATEWAY_TRUSTED_PROXIES: expected comma-separated addresses/),
+      ]);
+    }
+  });
+
   it('turns tracing on only with an http(s) OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     expect(loadConfig(platformEnvSchema, {}).OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
     expect(

@@ -4,6 +4,7 @@
  * and `.env.example` are generated from both (`npm run docs:config`). Parsed once by
  * `platform/start.ts`.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { GATEWAY_SECRET_MIN_LENGTH } from '../shared/auth/gateway-secret.ts';
 import { DEFAULT_SUPERGRAPH_PATH } from '../gateway/install-paths.ts';
@@ -53,6 +54,19 @@ export const platformEnvSchema = commonEnvSchema
       )
       .refine((origins) => origins.every(isOrigin), {
         message: 'expected comma-separated origins like https://app.example.com',
+      })
+      .optional(),
+    GATEWAY_TRUSTED_PROXIES: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter(Boolean),
+      )
+      .refine((entries) => entries.every(isProxyAddress), {
+        message:
+          'expected comma-separated addresses or CIDR ranges (10.0.0.0/8, fd00::/8) or loopback, linklocal, uniquelocal',
       })
       .optional(),
     GATEWAY_RESPONSE_CACHE: env.flag().default(false),
@@ -122,6 +136,16 @@ export type PlatformEnv = z.infer<typeof platformEnvSchema>;
 /** A person at a terminal reads `pretty`; anything else (a file, a pipe, a collector) `json`. */
 function defaultLogFormat(): 'json' | 'pretty' {
   return process.stdout.isTTY ? 'pretty' : 'json';
+}
+
+/** An address, a CIDR range, or a name of ranges, as Express's `trust proxy` takes them. */
+function isProxyAddress(value: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
+  const [address, prefix, extra] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /** `scheme://host[:port]` and nothing more: what a browser sends in `Origin`. */

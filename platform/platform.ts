@@ -180,6 +180,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
           corsOrigins: env.GATEWAY_CORS_ORIGINS ?? [],
           hsts: env.NODE_ENV === 'production',
         },
+        trustedProxies: env.GATEWAY_TRUSTED_PROXIES ?? [],
         responseCache: env.GATEWAY_RESPONSE_CACHE,
         trustedDocumentsPath: env.GATEWAY_TRUSTED_DOCUMENTS
           ? path.resolve(env.GATEWAY_TRUSTED_DOCUMENTS)

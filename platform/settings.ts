@@ -283,6 +283,16 @@ export const SETTINGS: { readonly [Name in SettingName]-?: SettingDoc } = {
     unset: 'unset → no CORS headers',
     example: 'https://app.example.com',
   },
+  GATEWAY_TRUSTED_PROXIES: {
+    group: 'gateway',
+    readBy: ['gateway'],
+    summary:
+      'Comma-separated addresses or CIDR ranges of the proxies in front of the gateway (an Ingress controller, a load balancer) whose `X-Forwarded-For` it believes.',
+    details:
+      "The client address (per-address rate limits, anonymous callers) is then the nearest address in `X-Forwarded-For` that is not one of them. Also `loopback`, `linklocal`, `uniquelocal`. Behind a proxy without this, every client has the proxy's address and shares one rate limit; never list addresses clients can connect from.",
+    unset: "unset → no forwarding header is believed; the client is the connection's peer",
+    example: '10.0.0.0/8',
+  },
   GATEWAY_TRUSTED_DOCUMENTS: {
     group: 'gateway',
     readBy: ['gateway'],

@@ -27,6 +27,11 @@ export interface HttpAppOptions {
    * the services behind it, which the public need not learn. @default false
    */
   operatorApart?: boolean;
+  /**
+   * Proxies whose `X-Forwarded-For` is believed for `req.ip` (Express's `trust proxy`:
+   * addresses, CIDR ranges, `loopback`…). @default [] (the connection's peer is the client)
+   */
+  trustedProxies?: readonly string[];
 }
 
 export interface HttpApp {
@@ -52,7 +57,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   let stopping = false;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  app.set('trust proxy', options.trustedProxies?.length ? [...options.trustedProxies] : false);
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);

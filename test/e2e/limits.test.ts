@@ -3,7 +3,8 @@
  * (SERVICE=gateway): every refusal here happens before any subgraph is called, so none runs.
  * Depth, aliases and cost → 400 GRAPHQL_VALIDATION_FAILED naming the limit; batches over
  * GATEWAY_MAX_BATCH and GET without a CSRF header → 400; bodies over GATEWAY_MAX_BODY_BYTES
- * → 413; over GATEWAY_RATE_LIMIT_PER_MINUTE → 429 RATE_LIMITED with Retry-After; CORS
+ * → 413; over GATEWAY_RATE_LIMIT_PER_MINUTE → 429 RATE_LIMITED with Retry-After, per client
+ * address (behind GATEWAY_TRUSTED_PROXIES, the address they forward); CORS
  * headers only for GATEWAY_CORS_ORIGINS; security headers on every GraphQL response.
  */
 import type { PlatformHandle } from '../../platform/platform.ts';
@@ -269,6 +270,38 @@ describe('the rate limit per client', () => {
       });
       // Health is not rate limited.
       expect((await fetch(`${platform.gateway!.url}/health`)).status).toBe(200);
+      // A forwarding header from a peer the gateway does not trust changes nothing.
+      const forged = await postGraphQL(url, '{ __typename }', undefined, {
+        'x-forwarded-for': '203.0.113.9',
+      });
+      expect(forged.status).toBe(429);
+    } finally {
+      await platform.stop();
+    }
+  });
+
+  it('counts each client behind a trusted proxy (GATEWAY_TRUSTED_PROXIES) by its forwarded address', async () => {
+    // The test is the proxy: it connects from loopback and says whom it forwards.
+    const platform = await startGateway({
+      GATEWAY_RATE_LIMIT_PER_MINUTE: '2',
+      GATEWAY_TRUSTED_PROXIES: 'loopback',
+    });
+    try {
+      const url = `${platform.gateway!.url}/graphql`;
+      const as = async (forwardedFor: string) =>
+        (
+          await postGraphQL(url, '{ __typename }', undefined, {
+            'x-forwarded-for': forwardedFor,
+          })
+        ).status;
+      expect([await as('203.0.113.1'), await as('203.0.113.1')]).toEqual([200, 200]);
+      expect(await as('203.0.113.1')).toBe(429);
+      // Another client behind the same proxy has its own budget.
+      expect(await as('203.0.113.2')).toBe(200);
+      // A client cannot pose as another by prepending to the header: the proxy appends the
+      // address it saw, and that is the one counted.
+      expect(await as('203.0.113.2, 203.0.113.1')).toBe(429);
+      expect(await as('203.0.113.1, 203.0.113.3')).toBe(200);
     } finally {
       await platform.stop();
     }
