@@ -1,11 +1,14 @@
 /**
- * The platform's process catalogue: every service the code defines and its default port.
- * `platform/start.ts`, the gateway's subgraph list, the
- * docker-compose test and the docs all read this one list.
+ * The platform's process catalogue: every service the code defines and its default port —
+ * the gateway and the subgraphs the supergraph is composed of (`schema/subgraphs.ts`), in
+ * start order. `platform/start.ts`, the gateway's subgraph list, the docker-compose test and
+ * the docs all read this one list.
  */
+import { SUBGRAPHS as COMPOSED_SUBGRAPHS } from '../schema/subgraphs.ts';
+import type { SubgraphName } from '../schema/subgraphs.ts';
 
-export type ServiceName = 'gateway' | 'auth' | 'users' | 'catalog' | 'orders' | 'analytics';
-export type SubgraphName = Exclude<ServiceName, 'gateway'>;
+export type { SubgraphName };
+export type ServiceName = 'gateway' | SubgraphName;
 
 export interface ServiceDescriptor {
   readonly name: ServiceName;
@@ -16,11 +19,7 @@ export interface ServiceDescriptor {
 
 export const SERVICES: readonly ServiceDescriptor[] = [
   { name: 'gateway', port: 4000, kind: 'gateway' },
-  { name: 'auth', port: 4001, kind: 'subgraph' },
-  { name: 'users', port: 4002, kind: 'subgraph' },
-  { name: 'catalog', port: 4003, kind: 'subgraph' },
-  { name: 'orders', port: 4004, kind: 'subgraph' },
-  { name: 'analytics', port: 4005, kind: 'subgraph' },
+  ...COMPOSED_SUBGRAPHS.map((subgraph) => ({ ...subgraph, kind: 'subgraph' as const })),
 ];
 
 export const SUBGRAPHS = SERVICES.filter((s) => s.kind === 'subgraph');

@@ -1,5 +1,5 @@
 /**
- * `npm run schema:compose`: composes the subgraphs of platform/services.ts from
+ * `npm run schema:compose`: composes the subgraphs of schema/subgraphs.ts from
  * their SDL and produces the checked-in contracts under `schema/`:
  *
  * - `schema/<name>.graphql`: each subgraph's SDL as composed (printed, normalised);
@@ -21,7 +21,7 @@ import { lexicographicSortSchema, parse, print, printSchema } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import { composeSubgraphs, readSubgraphSdls } from '../composition.ts';
 import type { CompositionIssue, SubgraphEndpoint, SubgraphSdl } from '../composition.ts';
-import { SUBGRAPHS } from '../../platform/services.ts';
+import { SUBGRAPHS } from '../subgraphs.ts';
 
 /** Where the generated files live, relative to the project root. */
 export const SCHEMA_DIR = 'schema';
