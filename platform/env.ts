@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { GATEWAY_SECRET_MIN_LENGTH } from '../shared/auth/gateway-secret.ts';
 import { DEFAULT_SUPERGRAPH_PATH } from '../gateway/install-paths.ts';
 import { commonEnvSchema, env } from '../shared/config/index.ts';
+import { authEnvShape } from '../subgraphs/auth/env.ts';
 import { SUBGRAPHS } from './services.ts';
 
 export const platformEnvSchema = commonEnvSchema
@@ -78,19 +79,7 @@ export const platformEnvSchema = commonEnvSchema
         message: `expected a random secret of at least ${GATEWAY_SECRET_MIN_LENGTH} characters (e.g. openssl rand -base64 48)`,
       })
       .optional(),
-    AUTH_TOKEN_ISSUER: z.string().default('eventgraph-auth'),
-    AUTH_TOKEN_AUDIENCE: z.string().default('eventgraph'),
-    AUTH_ACCESS_TOKEN_TTL_SECONDS: env.positiveInt(900),
-    AUTH_REFRESH_TOKEN_TTL_SECONDS: env.positiveInt(7 * 24 * 3600),
-    AUTH_SIGNING_KEY_ROTATION_DAYS: z.coerce
-      .number({ message: 'expected a whole number of days (0 = never)' })
-      .int({ message: 'expected a whole number of days (0 = never)' })
-      .min(0, { message: 'expected a whole number of days (0 = never)' })
-      .default(30),
-    AUTH_LOGIN_WINDOW_SECONDS: env.positiveInt(900),
-    AUTH_LOGIN_MAX_ATTEMPTS_PER_EMAIL: env.positiveInt(10),
-    AUTH_LOGIN_MAX_ATTEMPTS_PER_IP: env.positiveInt(100),
-    AUTH_CREDENTIAL_OPS_PER_IP_PER_MINUTE: env.positiveInt(60),
+    ...authEnvShape,
   })
   .superRefine((value, ctx) => {
     if (value.ADMIN_EMAIL && value.NODE_ENV === 'production') {

@@ -3,20 +3,19 @@
  * activity) from the stored events in `analytics.events`, in one transaction, with progress
  * in the log. The result equals what live ingestion built from the same events; while it
  * runs, ingestion of new events waits (a lock), so nothing is counted twice or missed.
- * Reads the same environment as the platform (DATABASE_URL; without it, the embedded
- * database under DATA_DIR, which must not be in use by a running `npm start`).
+ * Reads the variables every process of the platform reads (DATABASE_URL; without it, the
+ * embedded database under DATA_DIR, which must not be in use by a running `npm start`).
  */
-import { ConfigError, loadConfig } from '../../shared/config/index.ts';
+import { ConfigError, commonEnvSchema, loadConfig } from '../../shared/config/index.ts';
 import { startDatabase } from '../../shared/db/index.ts';
 import { EVENT_TABLES_MIGRATIONS } from '../../shared/events/index.ts';
 import { createLogger } from '../../shared/observability/index.ts';
-import { platformEnvSchema } from '../../platform/env.ts';
 import { createAnalyticsService } from './domain/analytics.service.ts';
 import { migrations } from './migrations/index.ts';
 
 let env;
 try {
-  env = loadConfig(platformEnvSchema);
+  env = loadConfig(commonEnvSchema);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`analytics:rebuild: ${error.problems.join('; ')}\n`);

@@ -2,19 +2,20 @@
  * `npm run auth:rotate-key`: adds a new access-token signing key now and retires the current
  * one, which stays published until its tokens have expired. Running auth instances pick the
  * new key up within 30 s; the gateway fetches it on the first token it sees signed with it.
- * Reads the same environment as the platform (DATABASE_URL; without it, the embedded
- * database under DATA_DIR, which must not be in use by a running `npm start`).
+ * Reads the same environment as the platform: the common variables and auth's own
+ * (DATABASE_URL; without it, the embedded database under DATA_DIR, which must not be in use
+ * by a running `npm start`).
  */
-import { ConfigError, loadConfig } from '../../shared/config/index.ts';
+import { ConfigError, commonEnvSchema, loadConfig } from '../../shared/config/index.ts';
 import { startDatabase } from '../../shared/db/index.ts';
 import { createLogger } from '../../shared/observability/index.ts';
-import { platformEnvSchema } from '../../platform/env.ts';
 import { startSigningKeyStore } from './domain/signing-keys.ts';
+import { authEnvShape } from './env.ts';
 import { migrations } from './migrations/index.ts';
 
 let env;
 try {
-  env = loadConfig(platformEnvSchema);
+  env = loadConfig(commonEnvSchema.extend(authEnvShape));
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`auth:rotate-key: ${error.problems.join('; ')}\n`);

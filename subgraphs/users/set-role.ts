@@ -5,20 +5,19 @@
  * and ends the account's sessions; users drops its cached profile. A running platform
  * applies the event within moments; a stopped one when it starts.
  *
- * Reads the same environment as the platform (DATABASE_URL; without it, the embedded
- * database under DATA_DIR, which must not be in use by a running `npm start`).
+ * Reads the variables every process of the platform reads (DATABASE_URL; without it, the
+ * embedded database under DATA_DIR, which must not be in use by a running `npm start`).
  */
 import { parseArgs } from 'node:util';
 import { ROLES } from '../../shared/auth/index.ts';
 import type { Role } from '../../shared/auth/index.ts';
 import { createMemoryCache } from '../../shared/cache/index.ts';
-import { ConfigError, loadConfig } from '../../shared/config/index.ts';
+import { ConfigError, commonEnvSchema, loadConfig } from '../../shared/config/index.ts';
 import { startDatabase } from '../../shared/db/index.ts';
 import { NotFoundError } from '../../shared/errors/index.ts';
 import { createOutbox } from '../../shared/events/index.ts';
 import { createLogger, createMetrics } from '../../shared/observability/index.ts';
 import { catalogue } from '../../schema/events/index.ts';
-import { platformEnvSchema } from '../../platform/env.ts';
 import { UserEntity } from './domain/user.entity.ts';
 import { createUserService } from './domain/user.service.ts';
 import { migrations } from './migrations/index.ts';
@@ -47,7 +46,7 @@ if (!(ROLES as readonly string[]).includes(role)) {
 
 let env;
 try {
-  env = loadConfig(platformEnvSchema);
+  env = loadConfig(commonEnvSchema);
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   fail(error.problems.join('; '));
