@@ -58,6 +58,10 @@ export interface ServiceProcess {
   untilReady(timeoutMs?: number): Promise<void>;
   /** Sends `signal` (default SIGKILL) and resolves once the process has exited. */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Freezes it (SIGSTOP): its connections stay open and nothing it does moves on. */
+  pause(): void;
+  /** Thaws it (SIGCONT). */
+  resume(): void;
   /** SIGTERM, as an operator stops it; SIGKILL when it is not gone within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
   /** Its last `lines` lines, for a failure message. */
@@ -192,6 +196,8 @@ export function serviceProcess(options: ServiceProcessOptions): ServiceProcess {
     },
     untilReady,
     kill: (sig = 'SIGKILL') => signal(sig),
+    pause: () => void (running() && child!.kill('SIGSTOP')),
+    resume: () => void (running() && child!.kill('SIGCONT')),
     async stop(graceMs = 20_000) {
       if (!running()) return;
       // Out of rotation first, as Kubernetes ends a pod's endpoints before its SIGTERM.
