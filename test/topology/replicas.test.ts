@@ -3,6 +3,9 @@
  * behind round-robin fronts (topology.ts), on real PostgreSQL, Redis and Kafka, one topology
  * for the whole file. Each test leaves it as it found it: what it kills, it starts again.
  */
+import { randomUUID } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import { createEnvelope, dataSchemaUri } from '../../shared/events/index.ts';
 import { createTestDatabase, testKafka, testRedis, waitFor } from '../../shared/testing/index.ts';
 import { SUBGRAPHS } from '../../platform/services.ts';
 import type { SubgraphName } from '../../platform/services.ts';
@@ -103,7 +106,7 @@ it('two replicas of every subgraph started at once on an empty database migrate 
 
     // Through the front, requests reach every replica of every subgraph.
     const reach: Record<SubgraphName, () => Promise<unknown>> = {
-      auth: () => shop.register(`someone-${crypto.randomUUID()}@example.com`),
+      auth: () => shop.register(`someone-${randomUUID()}@example.com`),
       users: () => shop.data('{ me { id name } }', {}, admin),
       catalog: () => shop.data('{ products(first: 1) { edges { node { id } } } }'),
       orders: () => shop.data('{ cart { totalCents } }', {}, admin),
@@ -163,7 +166,7 @@ it('consumer groups split partitions between replicas; a kill -9 moves them all 
           ]),
       );
 
-      const buyer = await shop.register(`buyer-${crypto.randomUUID()}@example.com`);
+      const buyer = await shop.register(`buyer-${randomUUID()}@example.com`);
       const stock = 100;
       const product = await shop.createProduct(admin, {
         name: 'Rebalance',
@@ -242,5 +245,190 @@ it('consumer groups split partitions between replicas; a kill -9 moves them all 
       );
     } finally {
       await groups.close();
+    }
+  }));
+
+/**
+ * Writes `count` logins of a user to auth's outbox in one transaction, as auth's own publish
+ * writes them (the outbox's insert trigger wakes the relays at commit): a backlog the relay
+ * drains in batches of 500.
+ */
+async function publishLogins(userId: string, count: number): Promise<void> {
+  const rows = Array.from({ length: count }, () => {
+    const event = createEnvelope(
+      'auth',
+      {
+        type: 'user.logged_in',
+        subject: userId,
+        data: { userId, sessionId: randomUUID(), loggedInAt: new Date().toISOString() },
+      },
+      dataSchemaUri('user.logged_in', 1),
+    );
+    return {
+      id: event.id,
+      key: event.subject,
+      value: JSON.stringify(event),
+      headers: {
+        'content-type': 'application/cloudevents+json; charset=UTF-8',
+        ce_id: event.id,
+        ce_type: event.type,
+        ce_source: event.source,
+        ce_subject: event.subject,
+      },
+    };
+  });
+  await shop.db.query(
+    `insert into auth.outbox (event_id, topic, key, value, headers)
+     select (e->>'id')::uuid, 'auth.events', e->>'key', e->>'value', e->'headers'
+     from jsonb_array_elements($1::jsonb) as e`,
+    [JSON.stringify(rows)],
+  );
+}
+
+/** The process whose PostgreSQL session holds auth's relay lock now (it is sending a batch). */
+async function relayHolder(): Promise<string | undefined> {
+  const { rows } = await shop.db.query<{ application_name: string }>(
+    `select a.application_name
+       from pg_locks l join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'advisory' and l.granted and l.database = (
+              select oid from pg_database where datname = current_database())
+        and ((l.classid::bigint << 32) | l.objid::bigint)
+            = hashtextextended('eventgraph-outbox-relay:auth', 0)`,
+  );
+  return rows[0]?.application_name;
+}
+
+it("the outbox relay's leadership moves when its holder is killed -9 mid-batch: every event arrives, each applied once", () =>
+  topology.reporting(async () => {
+    const user = await shop.register(`relay-${randomUUID()}@example.com`);
+    const topic = `${topology.kafka.topicPrefix}auth.events`;
+    const kafka = new kafkajs.Kafka({
+      brokers: [...topology.kafka.brokers],
+      logLevel: kafkajs.logLevel.NOTHING,
+    }).admin();
+    await kafka.connect();
+    try {
+      const inKafka = async () =>
+        (await kafka.fetchTopicOffsets(topic)).reduce(
+          (sum, p) => sum + Number(p.high) - Number(p.low),
+          0,
+        );
+      const outbox = async () =>
+        (
+          await shop.db.query<{ sent: number; unsent: number }>(
+            `select count(*) filter (where sent_at is not null)::int as sent,
+                    count(*) filter (where sent_at is null)::int as unsent
+               from auth.outbox`,
+          )
+        ).rows[0]!;
+
+      let published = 0;
+      const publish = async (count: number) => {
+        await publishLogins(user.id, count);
+        published += count;
+      };
+      await publish(5000);
+      // The holder is frozen and looked at: it is killed once it has sent its batch to Kafka
+      // and not yet marked it sent (the messages are there, the marks are not), else thawed.
+      const caught = await waitFor(
+        async () => {
+          const holder = await relayHolder();
+          if (!holder) {
+            if ((await outbox()).unsent === 0) await publish(1000);
+            return false;
+          }
+          const suspect = topology.process(holder);
+          suspect.pause();
+          let killed = false;
+          try {
+            const [messages, rows, still] = await Promise.all([inKafka(), outbox(), relayHolder()]);
+            if (still !== holder || messages <= rows.sent) return false;
+            await suspect.kill();
+            killed = true;
+            return { victim: suspect, unmarked: messages - rows.sent, unsent: rows.unsent };
+          } finally {
+            if (!killed) suspect.resume();
+          }
+        },
+        {
+          timeoutMs: 120_000,
+          intervalMs: 1,
+          what: 'a relay caught between its send and its marks',
+        },
+      );
+      const {
+        rows: [killedAt],
+      } = await shop.db.query<{ at: Date }>('select clock_timestamp() as at');
+      const before = published;
+      await publish(500);
+      const survivor = topology.replicas('auth').find((replica) => replica.running)!;
+
+      const drained = await waitFor(
+        async () => {
+          const { rows } = await shop.db.query<{ unsent: number; resumed: Date; last: Date }>(
+            `select count(*) filter (where sent_at is null)::int as unsent,
+                    min(sent_at) filter (where sent_at > $1) as resumed, max(sent_at) as last
+               from auth.outbox`,
+            [killedAt!.at],
+          );
+          return rows[0]!.unsent === 0 && rows[0]!;
+        },
+        { timeoutMs: 90_000, intervalMs: 100, what: 'the survivor to send the whole outbox' },
+      );
+      const loginCount = async () =>
+        (
+          await shop.data<{ me: { activity: { loginCount: number } } }>(
+            '{ me { activity { loginCount } } }',
+            {},
+            user.token,
+          )
+        ).me.activity.loginCount;
+      await waitFor(async () => (await loginCount()) >= published, {
+        timeoutMs: 90_000,
+        intervalMs: 200,
+        what: `analytics to count ${published} logins`,
+      });
+      // Nothing left that could still count a copy: analytics has read auth.events to its end.
+      const copies = await inKafka();
+      const ends = await kafka.fetchTopicOffsets(topic);
+      await waitFor(
+        async () => {
+          const [committed] = await kafka.fetchOffsets({
+            groupId: `${topology.kafka.topicPrefix}analytics.ingest`,
+            topics: [topic],
+          });
+          // -1: nothing committed, as on a partition that never had a message.
+          return committed!.partitions.every(
+            (p) =>
+              Math.max(0, Number(p.offset)) ===
+              Number(ends.find((e) => e.partition === p.partition)!.high),
+          );
+        },
+        { timeoutMs: 60_000, intervalMs: 200, what: 'analytics to read auth.events to its end' },
+      );
+      const events = (await outbox()).sent;
+      const { eventCounts } = await shop.data<{ eventCounts: { type: string; count: number }[] }>(
+        '{ eventCounts(type: "user.logged_in") { type count } }',
+        {},
+        admin,
+      );
+
+      // The batch the kill interrupted went to Kafka twice; every login counted once.
+      expect(copies - events).toBe(caught.unmarked);
+      expect(await loginCount()).toBe(published);
+      expect(eventCounts).toEqual([{ type: 'user.logged_in', count: published }]);
+      console.log(
+        `outbox relay: ${caught.victim.name} was killed -9 holding auth's relay lock, its batch ` +
+          `of ${caught.unmarked} in Kafka and not marked sent (${caught.unsent} of ${before} ` +
+          `events unsent); ${survivor.name} sent again ` +
+          `${drained.resumed.getTime() - killedAt!.at.getTime()} ms later and the whole outbox ` +
+          `(500 more published after the kill) ` +
+          `${drained.last.getTime() - killedAt!.at.getTime()} ms after the kill; Kafka holds ` +
+          `${copies} messages for ${events} events; analytics counted ${published} logins, ` +
+          `each once`,
+      );
+      await caught.victim.start();
+    } finally {
+      await kafka.disconnect();
     }
   }));
