@@ -5,8 +5,10 @@
  * counts. Per step: per operation kind p50/p99 and ops/s, errors, the platform's CPU ms per
  * operation (and its database backends'), SQL round trips and transactions per operation,
  * placed → CONFIRMED of the step's orders, and the saga's consumer lag. With `--baseline <rev>`
- * the same steps also run against that revision (a temporary git worktree), alternating step by
- * step, and the report adds candidate/baseline ratios. See bench/README.md.
+ * the same steps also run against that revision (a temporary git worktree); with `--layouts`
+ * against several deployment layouts of this tree (one process, a process per service, two
+ * replicas of each: deployments.ts). The targets take turns step by step, and the report adds
+ * ratios between them. See bench/README.md.
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -22,14 +24,24 @@ import {
   sleep,
 } from './lib/harness.ts';
 import {
+  cpuByKind,
+  FRONTS_KIND,
+  KINDS_IN_ORDER,
+  LAYOUT_NAMES,
+  peakRss,
+  sqlQueries,
+  startDeployment,
+} from './lib/deployments.ts';
+import type { Deployment, LayoutName } from './lib/deployments.ts';
+import {
   backendCpuBetween,
   currentTree,
   databaseCounters,
   lagProbe,
-  startPlatformProcess,
+  processPeakRss,
   worktreeAt,
 } from './lib/platform-process.ts';
-import type { LagProbe, PlatformProcess, SourceTree } from './lib/platform-process.ts';
+import type { LagProbe, SourceTree } from './lib/platform-process.ts';
 import {
   adminQuery,
   benchRedisPrefix,
@@ -53,6 +65,14 @@ const USAGE = `Usage: npm run bench:platform -- [options]
   --baseline REV    also run every step against git revision REV (checked out in a temporary
                     git worktree, node_modules linked), alternating with the current tree step
                     by step, and report candidate/baseline ratios (default: none)
+  --layouts LIST    deployment layouts of this tree to run every step against, in turns, each
+                    reported against the first listed (default: one alone; not with --baseline,
+                    which compares trees in the one layout):
+                      one        npm start: every service and the gateway in one process
+                      services   a process per service (the gateway and five subgraphs)
+                      replicas2  two processes of every subgraph and two gateways
+                    services and replicas2 run through test/topology's round-robin fronts, in
+                    a process of their own whose CPU is reported apart
   --products N      products the ADMIN creates in setup, stock 1,000,000,000 each (50)
   --nodes N         Kafka nodes to start (1)
   --base-port N     first Kafka node's client port (39092; its controller listens 10 above)
@@ -70,6 +90,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '3' },
     baseline: { type: 'string' },
+    layouts: { type: 'string' },
     products: { type: 'string', default: '50' },
     nodes: { type: 'string', default: '1' },
     'base-port': { type: 'string', default: '39092' },
@@ -80,13 +101,27 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const { int } = flagParsers(USAGE);
+const { fail, int, oneOf } = flagParsers(USAGE);
 const clientSteps = values.clients.split(',').map((c) => int('clients', c.trim()));
+const layouts = values.layouts
+  ?.split(',')
+  .map((layout) => oneOf('layouts', layout.trim(), LAYOUT_NAMES));
+if (layouts && values.baseline) {
+  fail(
+    '--baseline and --layouts do not combine: --baseline compares two trees in the one-process ' +
+      'layout, --layouts compares layouts of this tree (the multi-process ones run only this ' +
+      'checkout). Give one or the other.',
+  );
+}
+if (layouts && new Set(layouts).size !== layouts.length) {
+  fail(`--layouts names a layout twice: ${values.layouts}`);
+}
 const opts = {
   clients: clientSteps,
   seconds: int('seconds', values.seconds),
   warmup: int('warmup', values.warmup, 0),
   baseline: values.baseline,
+  layouts,
   products: int('products', values.products),
   nodes: int('nodes', values.nodes),
   basePort: int('base-port', values['base-port']),
@@ -186,11 +221,18 @@ interface User {
   readonly orders: string[];
 }
 
-interface Target {
-  /** 'candidate' (this tree) or 'baseline'. */
-  readonly label: 'candidate' | 'baseline';
+/** What to start: a tree in a layout, under a label. */
+interface TargetSpec {
+  /** 'candidate' (this tree) or 'baseline' (`--baseline`), or the layout's name (`--layouts`). */
+  readonly label: string;
+  /** Names the target's database and Redis prefix (`<run><suffix>`). */
+  readonly suffix: string;
+  readonly layout: LayoutName;
   readonly tree: SourceTree;
-  readonly platform: PlatformProcess;
+}
+
+interface Target extends TargetSpec {
+  readonly deployment: Deployment;
   readonly gateway: Gateway;
   readonly database: { name: string; url: string };
   readonly lag: LagProbe;
@@ -224,23 +266,20 @@ async function forEachLimit<T>(
   );
 }
 
-async function startTarget(label: Target['label'], tree: SourceTree, bus: Bus): Promise<Target> {
-  const suffix = label === 'candidate' ? 'c' : 'b';
+async function startTarget(spec: TargetSpec, bus: Bus): Promise<Target> {
+  const { label, suffix, layout, tree } = spec;
   const database = await createBenchDatabase(`${runId}${suffix}`);
   const topicPrefix = `${bus.topicPrefix}${label}.`;
-  progress(`starting the ${label} platform (${tree.description}) in a child process`);
-  const platform = await startPlatformProcess({
+  progress(`starting the ${label} platform (${tree.description}), layout ${layout}`);
+  const deployment = await startDeployment({
     name: label,
+    layout,
     tree,
-    env: {
-      NODE_ENV: 'production',
+    databaseUrl: database.url,
+    redis: { url: redisUrl, prefix: benchRedisPrefix(`${runId}${suffix}`) },
+    kafka: { brokers: bus.brokers, topicPrefix },
+    settings: {
       LOG_LEVEL: 'warn',
-      LOG_FORMAT: 'json',
-      DATABASE_URL: database.url,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: benchRedisPrefix(`${runId}${suffix}`),
-      KAFKA_BROKERS: bus.brokers.join(','),
-      KAFKA_TOPIC_PREFIX: topicPrefix,
       GATEWAY_TOKEN_SECRET: SECRET,
       // Every client comes from one address at a machine's pace, not a person's.
       GATEWAY_RATE_LIMIT_PER_MINUTE: '100000000',
@@ -250,8 +289,8 @@ async function startTarget(label: Target['label'], tree: SourceTree, bus: Bus): 
       AUTH_ACCESS_TOKEN_TTL_SECONDS: '86400',
     },
   });
-  progress(`${label} platform serves at ${platform.url} (pid ${platform.child.pid})`);
-  const gateway = gatewayClient(platform.url, MAX_CLIENTS + 4);
+  progress(`${label} platform serves at ${deployment.url}: ${deployment.description}`);
+  const gateway = gatewayClient(deployment.url, MAX_CLIENTS + 4);
 
   // Setup, not measured: an ADMIN creates the products, then the users sign up.
   const adminEmail = `admin-${runId}@example.com`;
@@ -313,7 +352,7 @@ async function startTarget(label: Target['label'], tree: SourceTree, bus: Bus): 
   });
   const lag = await lagProbe(bus.brokers, topicPrefix, LAG_GROUPS);
   progress(`${label}: ${users.length} users signed in`);
-  return { label, tree, platform, gateway, database, lag, users, products };
+  return { ...spec, deployment, gateway, database, lag, users, products };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,14 +365,18 @@ interface PlacedOrder {
 }
 
 interface StepResult {
-  readonly target: Target['label'];
+  readonly target: string;
   readonly clients: number;
   readonly seconds: number;
   readonly latencies: Map<Kind, number[]>;
   readonly errors: Map<Kind, number>;
   readonly messages: Map<string, number>;
   readonly orders: PlacedOrder[];
+  /** CPU ms of the platform's processes, summed, and by kind of process (fronts included). */
   cpuMs: number;
+  cpuByKind: Map<string, number>;
+  /** CPU ms of the round-robin fronts' process (NaN in the one-process layout). */
+  frontsCpuMs: number;
   pgCpuMs: number;
   sqlQueries: number;
   /**
@@ -349,8 +392,8 @@ interface StepResult {
   /** Most lag seen per group during the step, and at its end. */
   readonly lagMax: Map<string, number>;
   lagEnd: Map<string, number>;
-  /** The other platform's CPU ms during the step (idle, besides its background work). */
-  otherCpuMs: number;
+  /** Each other target's CPU ms during the step, fronts included (idle: background work). */
+  idleCpuMs: Map<string, number>;
 }
 
 function pickKind(): Kind {
@@ -449,8 +492,29 @@ async function settle(target: Target): Promise<void> {
     progress(`${target.label}: consumers still ${lag} messages behind; measuring anyway`);
 }
 
-async function step(target: Target, clients: number, other?: Target): Promise<StepResult> {
-  const { label, platform } = target;
+const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
+
+/** CPU ms so far of a target's processes: the platform's summed, the fronts' and by kind. */
+function cpuOf(target: Target): { platform: number; fronts: number; byKind: Map<string, number> } {
+  const byKind = cpuByKind(target.deployment);
+  const platform = sum([...byKind].filter(([kind]) => kind !== FRONTS_KIND).map(([, ms]) => ms));
+  return { platform, fronts: byKind.get(FRONTS_KIND) ?? NaN, byKind };
+}
+
+/** `after - before`, kind by kind. */
+const cpuSince = (before: Map<string, number>, after: Map<string, number>) =>
+  new Map([...after].map(([kind, ms]) => [kind, ms - (before.get(kind) ?? NaN)]));
+
+/** CPU ms so far of every process of each target, fronts included. */
+const totalCpuMs = (targets: readonly Target[]) =>
+  new Map(targets.map((target) => [target.label, sum(cpuByKind(target.deployment).values())]));
+
+async function step(
+  target: Target,
+  clients: number,
+  others: readonly Target[],
+): Promise<StepResult> {
+  const { label, deployment } = target;
   await settle(target);
   if (opts.warmup > 0) {
     progress(`${label}, ${clients} client(s): warm-up ${opts.warmup} s`);
@@ -465,6 +529,8 @@ async function step(target: Target, clients: number, other?: Target): Promise<St
     messages: new Map(),
     orders: [],
     cpuMs: NaN,
+    cpuByKind: new Map(),
+    frontsCpuMs: NaN,
     pgCpuMs: NaN,
     sqlQueries: NaN,
     drainedCpuMs: NaN,
@@ -474,12 +540,12 @@ async function step(target: Target, clients: number, other?: Target): Promise<St
     unconfirmed: 0,
     lagMax: new Map(),
     lagEnd: new Map(),
-    otherCpuMs: NaN,
+    idleCpuMs: new Map(),
   };
   const dbBefore = await databaseCounters(serverUrl, target.database.name);
-  const sqlBefore = await platform.sqlQueries();
-  const cpuBefore = platform.cpuMs();
-  const otherBefore = other?.platform.cpuMs() ?? NaN;
+  const sqlBefore = await sqlQueries(deployment);
+  const cpuBefore = cpuOf(target);
+  const othersBefore = totalCpuMs(others);
   const startedAt = performance.now();
   let sampling = false;
   const sampleLag = async () => {
@@ -501,7 +567,7 @@ async function step(target: Target, clients: number, other?: Target): Promise<St
       const elapsed = (performance.now() - startedAt) / 1000;
       let ops = 0;
       for (const values of result.latencies.values()) ops += values.length;
-      const errors = [...result.errors.values()].reduce((a, b) => a + b, 0);
+      const errors = errorsOf(result);
       progress(
         `${label}, ${clients} client(s): ${elapsed.toFixed(0)}/${opts.seconds} s, ${fmt(ops)} ops ` +
           `(${fmt(ops / elapsed)}/s), ${errors} errors, ${result.orders.length} orders` +
@@ -510,9 +576,12 @@ async function step(target: Target, clients: number, other?: Target): Promise<St
     });
   });
   const elapsed = (performance.now() - startedAt) / 1000;
-  result.cpuMs = platform.cpuMs() - cpuBefore;
-  result.otherCpuMs = (other?.platform.cpuMs() ?? NaN) - otherBefore;
-  result.sqlQueries = (await platform.sqlQueries()) - sqlBefore;
+  const cpuAfter = cpuOf(target);
+  result.cpuMs = cpuAfter.platform - cpuBefore.platform;
+  result.frontsCpuMs = cpuAfter.fronts - cpuBefore.fronts;
+  result.cpuByKind = cpuSince(cpuBefore.byKind, cpuAfter.byKind);
+  result.idleCpuMs = cpuSince(othersBefore, totalCpuMs(others));
+  result.sqlQueries = (await sqlQueries(deployment)) - sqlBefore;
   // pg_stat_database's counters are flushed by each backend at most once a second.
   await sleep(1100);
   const dbAfter = await databaseCounters(serverUrl, target.database.name);
@@ -522,8 +591,8 @@ async function step(target: Target, clients: number, other?: Target): Promise<St
   result.lagEnd = (await sampleLag()) ?? new Map<string, number>();
   await measureConfirmations(target, result);
   await settle(target);
-  result.drainedCpuMs = platform.cpuMs() - cpuBefore;
-  result.drainedSqlQueries = (await platform.sqlQueries()) - sqlBefore;
+  result.drainedCpuMs = cpuOf(target).platform - cpuBefore.platform;
+  result.drainedSqlQueries = (await sqlQueries(deployment)) - sqlBefore;
   return result;
 }
 
@@ -559,7 +628,7 @@ async function measureConfirmations(target: Target, result: StepResult): Promise
 
 const ms = (value: number) => fmt(value, value < 100 ? 1 : 0);
 const opsOf = (r: StepResult) => [...r.latencies.values()].reduce((n, v) => n + v.length, 0);
-const errorsOf = (r: StepResult) => [...r.errors.values()].reduce((a, b) => a + b, 0);
+const errorsOf = (r: StepResult) => sum(r.errors.values());
 const allLatencies = (r: StepResult) => summarize([...r.latencies.values()].flat());
 const perOp = (value: number, r: StepResult) => value / Math.max(1, opsOf(r));
 const lagText = (lag: Map<string, number>) =>
@@ -568,6 +637,7 @@ const lagText = (lag: Map<string, number>) =>
 /** The per-operation figures of a step: a column each in the summary and in the ratios. */
 const PER_OP: readonly { label: string; of: (r: StepResult) => number; digits: number }[] = [
   { label: 'CPU ms/op', of: (r) => r.cpuMs, digits: 2 },
+  { label: 'fronts CPU/op', of: (r) => r.frontsCpuMs, digits: 2 },
   { label: 'PG CPU ms/op', of: (r) => r.pgCpuMs, digits: 2 },
   { label: 'SQL/op', of: (r) => r.sqlQueries, digits: 1 },
   { label: 'xact/op', of: (r) => r.xacts, digits: 1 },
@@ -575,17 +645,22 @@ const PER_OP: readonly { label: string; of: (r: StepResult) => number; digits: n
   { label: 'drained SQL/op', of: (r) => r.drainedSqlQueries, digits: 1 },
 ];
 
+/** The per-operation figures some step has (fronts only in the multi-process layouts). */
+const figuresOf = (results: readonly StepResult[]) =>
+  PER_OP.filter((figure) => results.some((r) => Number.isFinite(figure.of(r))));
+
 function summaryRows(results: readonly StepResult[]): string[][] {
+  const figures = figuresOf(results);
   return [
     [
-      'tree',
+      'target',
       'clients',
       'ops',
       'ops/s',
       'p50 ms',
       'p99 ms',
       'errors',
-      ...PER_OP.map((figure) => figure.label),
+      ...figures.map((figure) => figure.label),
       'orders',
       'confirm p50',
       'confirm p99',
@@ -601,7 +676,7 @@ function summaryRows(results: readonly StepResult[]): string[][] {
         ms(all.p50),
         ms(all.p99),
         String(errorsOf(r)),
-        ...PER_OP.map((figure) => fmt(perOp(figure.of(r), r), figure.digits)),
+        ...figures.map((figure) => fmt(perOp(figure.of(r), r), figure.digits)),
         `${fmt(r.orders.length)}${r.unconfirmed ? ` (${r.unconfirmed} not CONFIRMED)` : ''}`,
         ms(r.confirmed.p50),
         ms(r.confirmed.p99),
@@ -613,7 +688,7 @@ function summaryRows(results: readonly StepResult[]): string[][] {
 
 function kindRows(results: readonly StepResult[]): string[][] {
   const rows = [
-    ['tree', 'clients', 'operation', 'ops', 'ops/s', 'p50 ms', 'p99 ms', 'max ms', 'errors'],
+    ['target', 'clients', 'operation', 'ops', 'ops/s', 'p50 ms', 'p99 ms', 'max ms', 'errors'],
   ];
   for (const r of results) {
     for (const kind of KINDS) {
@@ -634,40 +709,80 @@ function kindRows(results: readonly StepResult[]): string[][] {
   return rows;
 }
 
-function ratioRows(results: readonly StepResult[]): string[][] {
-  const rows = [
-    [
-      'clients',
-      'ops/s',
-      'p50',
-      'p99',
-      ...PER_OP.map((figure) => figure.label),
-      'confirm p50',
-      ...KINDS.map((kind) => `${kind} p50`),
-    ],
-  ];
-  for (const clients of opts.clients) {
-    const c = results.find((r) => r.target === 'candidate' && r.clients === clients);
-    const b = results.find((r) => r.target === 'baseline' && r.clients === clients);
-    if (!c || !b) continue;
-    const [ca, ba] = [allLatencies(c), allLatencies(b)];
+/** CPU ms/op of each kind of process (replicas summed) and of all the target's processes. */
+function cpuKindRows(results: readonly StepResult[]): string[][] {
+  const kinds = KINDS_IN_ORDER.filter((kind) => results.some((r) => r.cpuByKind.has(kind)));
+  const rows = [['target', 'clients', ...kinds, 'all']];
+  for (const r of results) {
     rows.push([
-      String(clients),
-      ratio(opsOf(c) / c.seconds, opsOf(b) / b.seconds),
-      ratio(ca.p50, ba.p50),
-      ratio(ca.p99, ba.p99),
-      ...PER_OP.map((figure) => ratio(perOp(figure.of(c), c), perOp(figure.of(b), b))),
-      ratio(c.confirmed.p50, b.confirmed.p50),
-      ...KINDS.map((kind) =>
-        ratio(summarize(c.latencies.get(kind)!).p50, summarize(b.latencies.get(kind)!).p50),
-      ),
+      r.target,
+      String(r.clients),
+      ...kinds.map((kind) => fmt(perOp(r.cpuByKind.get(kind) ?? NaN, r), 2)),
+      fmt(perOp(sum(r.cpuByKind.values()), r), 2),
     ]);
   }
   return rows;
 }
 
+/** Pairs of target labels to compare, `[a, b]` read as a / b. */
+type Comparison = readonly [string, string];
+
+function ratioRows(results: readonly StepResult[], comparisons: readonly Comparison[]): string[][] {
+  const figures = figuresOf(results);
+  const rows = [
+    [
+      'ratio',
+      'clients',
+      'ops/s',
+      'p50',
+      'p99',
+      ...figures.map((figure) => figure.label),
+      'confirm p50',
+      'confirm p99',
+      ...KINDS.map((kind) => `${kind} p50`),
+    ],
+  ];
+  for (const [a, b] of comparisons) {
+    for (const clients of opts.clients) {
+      const c = results.find((r) => r.target === a && r.clients === clients);
+      const d = results.find((r) => r.target === b && r.clients === clients);
+      if (!c || !d) continue;
+      const [ca, da] = [allLatencies(c), allLatencies(d)];
+      rows.push([
+        `${a} / ${b}`,
+        String(clients),
+        ratio(opsOf(c) / c.seconds, opsOf(d) / d.seconds),
+        ratio(ca.p50, da.p50),
+        ratio(ca.p99, da.p99),
+        ...figures.map((figure) => ratio(perOp(figure.of(c), c), perOp(figure.of(d), d))),
+        ratio(c.confirmed.p50, d.confirmed.p50),
+        ratio(c.confirmed.p99, d.confirmed.p99),
+        ...KINDS.map((kind) =>
+          ratio(summarize(c.latencies.get(kind)!).p50, summarize(d.latencies.get(kind)!).p50),
+        ),
+      ]);
+    }
+  }
+  return rows;
+}
+
+/** Each target's CPU while another was measured, in % of a core, averaged over those steps. */
+function idleText(targets: readonly Target[], results: readonly StepResult[]): string {
+  const percent = (values: number[]) => fmt(sum(values) / values.length / 10, 1);
+  const each = targets.map((target) => {
+    const steps = results.filter((r) => r.idleCpuMs.has(target.label));
+    return `${target.label} ${percent(steps.map((r) => r.idleCpuMs.get(target.label)! / r.seconds))}%`;
+  });
+  const together = percent(results.map((r) => sum(r.idleCpuMs.values()) / r.seconds));
+  return (
+    `idle, while another target was measured (relays, consumers; fronts where there are): ${each.join(', ')} ` +
+    `of a core on average; ${together}% all idle targets together during a step`
+  );
+}
+
 function report(
   targets: readonly Target[],
+  comparisons: readonly Comparison[],
   bus: Bus,
   results: readonly StepResult[],
   serverVersion: string,
@@ -683,10 +798,15 @@ function report(
       `at ${redactUrl(serverUrl)}, Redis at ${redactUrl(redisUrl)}`,
   );
   out.push(`bus: ${bus.description}`);
-  for (const target of targets) {
+  const rss = new Map(targets.map((target) => [target.label, peakRss(target.deployment)]));
+  for (const { label, tree, deployment } of targets) {
+    const fronts = deployment.fronts
+      ? `; the fronts' process ${fmt(processPeakRss(deployment.fronts.pid) / 2 ** 20)} MB`
+      : '';
     out.push(
-      `${target.label}: ${target.tree.description}; platform/start.ts in one process (pid ` +
-        `${target.platform.child.pid}, peak RSS ${fmt(target.platform.peakRss() / 2 ** 20)} MB), NODE_ENV=production`,
+      `${label}: ${tree.description}; ${deployment.description}; NODE_ENV=production; peak RSS ` +
+        `${fmt(rss.get(label)! / 2 ** 20)} MB summed over its ${deployment.processes.length} ` +
+        `platform process(es)${fronts}`,
     );
   }
   out.push(
@@ -698,29 +818,32 @@ function report(
   out.push('');
   out.push(
     'ops: operations answered in the step ("order" = addToCart + placeOrder, one op); p50/p99 over all\n' +
-      'kinds. CPU ms/op: the platform process (user+system, /proc) per op; PG CPU ms/op: the server\n' +
-      "processes connected to the platform's database. SQL/op: round trips the platform sent (pg\n" +
-      'Client.query calls, counted in the process); xact/op: pg_stat_database commits + rollbacks. All\n' +
-      'include background work (relays, consumers) during the measured seconds; drained: the same from\n' +
-      "the step's start until its orders were CONFIRMED and every consumer group had caught up (the\n" +
-      "saga's backlog included). confirm: placeOrder answered → orders wrote order.confirmed (its\n" +
-      'outbox row), over the orders of the step. lag: consumer groups catalog.stock /\n' +
-      'orders.saga / analytics.ingest, messages behind, most seen (sampled every 2 s).',
+      "kinds. CPU ms/op: the platform's processes (user+system, /proc, summed) per op; fronts CPU/op:\n" +
+      "the process of test/topology's round-robin fronts (multi-process layouts); PG CPU ms/op: the\n" +
+      "server processes connected to the platform's database. SQL/op: round trips the platform sent\n" +
+      '(pg Client.query calls, counted in each process, summed); xact/op: pg_stat_database commits +\n' +
+      'rollbacks. All include background work (relays, consumers) during the measured seconds;\n' +
+      "drained: the same from the step's start until its orders were CONFIRMED and every consumer\n" +
+      "group had caught up (the saga's backlog included). confirm: placeOrder answered → orders wrote\n" +
+      'order.confirmed (its outbox row), over the orders of the step. lag: consumer groups\n' +
+      'catalog.stock / orders.saga / analytics.ingest, messages behind, most seen (sampled every 2 s).',
   );
   out.push('');
   out.push(table(kindRows(results)));
-  if (targets.length > 1) {
+  if (targets.some((target) => target.deployment.processes.length > 1)) {
     out.push('');
-    out.push('candidate / baseline (below 1.00x is better, except ops/s):');
-    out.push(table(ratioRows(results)));
-    const idle = results.filter((r) => Number.isFinite(r.otherCpuMs));
-    if (idle.length > 0) {
-      out.push(
-        `the idle platform used ${fmt(idle.reduce((a, r) => a + r.otherCpuMs / r.seconds, 0) / idle.length / 10, 1)}% ` +
-          'of a core on average while the other was measured (its relays and consumers)',
-      );
-    }
+    out.push('CPU ms/op by kind of process (replicas summed; all: every process of the target):');
+    out.push(table(cpuKindRows(results)));
   }
+  if (comparisons.length > 0) {
+    out.push('');
+    out.push('ratios (below 1.00x is better, except ops/s):');
+    out.push(table(ratioRows(results, comparisons)));
+    out.push(
+      `peak RSS summed: ${comparisons.map(([a, b]) => `${a} / ${b} ${ratio(rss.get(a), rss.get(b))}`).join(', ')}`,
+    );
+  }
+  if (targets.length > 1) out.push(idleText(targets, results));
   const messages = new Map<string, number>();
   for (const r of results) {
     for (const [message, n] of r.messages) {
@@ -730,7 +853,7 @@ function report(
   }
   out.push('');
   if (messages.size > 0) {
-    out.push(`ERRORS (${[...messages.values()].reduce((a, b) => a + b, 0)}):`);
+    out.push(`ERRORS (${sum(messages.values())}):`);
     for (const [message, n] of messages) out.push(`  ${n}× ${message}`);
   } else {
     out.push('errors: none');
@@ -740,16 +863,32 @@ function report(
 
 // ---------------------------------------------------------------------------------------------
 
+/** This tree in each layout of `--layouts`; else the candidate, and the baseline if any. */
+async function targetSpecs(): Promise<TargetSpec[]> {
+  const tree = await currentTree();
+  if (opts.layouts) {
+    return opts.layouts.map((layout) => ({ label: layout, suffix: `_${layout}`, layout, tree }));
+  }
+  const candidate: TargetSpec = { label: 'candidate', suffix: 'c', layout: 'one', tree };
+  if (!opts.baseline) return [candidate];
+  const baseline = await worktreeAt(opts.baseline);
+  return [candidate, { label: 'baseline', suffix: 'b', layout: 'one', tree: baseline }];
+}
+
+/** Every layout against the first; the candidate against the baseline. */
+function comparisonsOf(targets: readonly Target[]): Comparison[] {
+  const [first, ...rest] = targets.map((target) => target.label);
+  if (!first) return [];
+  return opts.layouts ? rest.map((label) => [label, first]) : rest.map((label) => [first, label]);
+}
+
 async function main(): Promise<number> {
   cleanUpOnSignals();
   const startedAt = performance.now();
   const [serverVersion] = await adminQuery<{ server_version: string }>('show server_version');
   const bus = await startBus({ runId, nodes: opts.nodes, basePort: opts.basePort });
   const targets: Target[] = [];
-  if (opts.baseline) {
-    targets.push(await startTarget('baseline', await worktreeAt(opts.baseline), bus));
-  }
-  targets.unshift(await startTarget('candidate', await currentTree(), bus));
+  for (const spec of await targetSpecs()) targets.push(await startTarget(spec, bus));
   for (const target of targets) {
     progress(
       `${target.label}: initial warm-up, ${INITIAL_WARMUP_S} s at ${Math.min(10, MAX_CLIENTS)} clients`,
@@ -758,11 +897,14 @@ async function main(): Promise<number> {
   }
   const results: StepResult[] = [];
   for (const [i, clients] of opts.clients.entries()) {
-    // With a baseline, which goes first alternates step by step.
-    const order = i % 2 === 0 ? targets : [...targets].reverse();
-    for (const target of order) {
-      const other = targets.find((t) => t !== target);
-      const result = await step(target, clients, other);
+    // Which target goes first turns step by step (two of them alternate).
+    const first = i % targets.length;
+    for (const target of [...targets.slice(first), ...targets.slice(0, first)]) {
+      const result = await step(
+        target,
+        clients,
+        targets.filter((t) => t !== target),
+      );
       results.push(result);
       const all = allLatencies(result);
       progress(
@@ -774,7 +916,7 @@ async function main(): Promise<number> {
       if (interrupted()) throw new Error('interrupted');
     }
   }
-  report(targets, bus, results, serverVersion?.server_version ?? '?');
+  report(targets, comparisonsOf(targets), bus, results, serverVersion?.server_version ?? '?');
   for (const target of targets) {
     await target.lag.close().catch(() => undefined);
     await target.gateway.pool.close().catch(() => undefined);

@@ -1,15 +1,15 @@
 /**
  * The platform as `npm start` runs it, in a child process of its own, for benchmarks that
  * load it from outside (`bench:platform`): `node platform/start.ts` in a source tree (this
- * checkout, or another revision in a temporary `git worktree`), its CPU time from /proc, its
- * SQL round trips counted by the preloaded `sql-count.ts`, the CPU of its database's
- * PostgreSQL backends, and its Kafka consumer groups' lag. Everything it starts registers its
- * clean-up with the harness.
+ * checkout, or another revision in a temporary `git worktree`); any process's CPU time and
+ * peak RSS from /proc and its SQL round trips counted by the preloaded `sql-count.ts`; the CPU
+ * of a database's PostgreSQL backends, and Kafka consumer groups' lag. Everything it starts
+ * registers its clean-up with the harness.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,6 @@ import { adminQuery } from './setup.ts';
 
 /** The checkout this benchmark runs from. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
-const SQL_COUNT = fileURLToPath(new URL('./sql-count.ts', import.meta.url));
 
 /** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on Linux). */
 const CLOCK_TICKS = 100;
@@ -48,6 +47,47 @@ export function processPeakRss(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL round trips, counted inside each process by sql-count.ts
+
+const SQL_COUNT = fileURLToPath(new URL('./sql-count.ts', import.meta.url));
+let sqlCountDir: string | undefined;
+
+/** Where the counting processes' sockets are: a temporary directory, removed at clean-up. */
+function sqlCountSockets(): string {
+  if (!sqlCountDir) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'eventgraph-sql-count-'));
+    onCleanup('remove the SQL count sockets', async () => rmSync(dir, { recursive: true }));
+    sqlCountDir = dir;
+  }
+  return sqlCountDir;
+}
+
+/**
+ * The environment that makes a Node process count its SQL round trips (sql-count.ts preloaded
+ * through NODE_OPTIONS, answering on a socket named by its pid): merged into the environment
+ * of every platform process, whoever spawns it.
+ */
+export function sqlCountingEnv(): Record<string, string> {
+  return {
+    NODE_OPTIONS: `--import ${JSON.stringify(SQL_COUNT)}`,
+    BENCH_SQL_COUNT_DIR: sqlCountSockets(),
+  };
+}
+
+/** SQL round trips the process started with `sqlCountingEnv()` has sent so far; NaN when it cannot say. */
+export function sqlQueriesOf(pid: number | undefined, timeoutMs = 5000): Promise<number> {
+  if (pid === undefined || !sqlCountDir) return Promise.resolve(NaN);
+  const socket = connect(path.join(sqlCountDir, `${pid}.sock`));
+  socket.setTimeout(timeoutMs, () => socket.destroy());
+  return new Promise((resolve) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    socket.once('error', () => resolve(NaN));
+    socket.once('close', () => resolve(text === '' ? NaN : Number(text)));
+  });
 }
 
 export async function freePort(): Promise<number> {
@@ -112,11 +152,6 @@ export interface PlatformProcess {
   readonly child: ChildProcess;
   /** The gateway's base URL (`http://127.0.0.1:<port>`). */
   readonly url: string;
-  /** CPU ms the process has used so far (user + system). */
-  cpuMs(): number;
-  peakRss(): number;
-  /** SQL round trips the process has sent so far (`pg` Client.query calls). */
-  sqlQueries(): Promise<number>;
   /** The last lines the process wrote on stderr and stdout (warnings and errors). */
   tail(): string;
   stop(): Promise<void>;
@@ -131,9 +166,9 @@ export interface PlatformProcessOptions {
 }
 
 /**
- * `node platform/start.ts` in the tree, as `npm start` runs it (`exec node platform/start.ts`),
- * with the SQL counter preloaded; resolves once the gateway's /ready answers 200 on its
- * operator port. Stopped with SIGTERM at clean-up, as an operator stops it.
+ * `node platform/start.ts` in the tree, as `npm start` runs it (`exec node platform/start.ts`);
+ * resolves once the gateway's /ready answers 200 on its operator port. Stopped with SIGTERM
+ * at clean-up, as an operator stops it.
  */
 export async function startPlatformProcess(
   options: PlatformProcessOptions,
@@ -141,7 +176,7 @@ export async function startPlatformProcess(
   const { name, tree } = options;
   const port = await freePort();
   const operatorPort = await freePort();
-  const child = spawn(process.execPath, ['--import', SQL_COUNT, 'platform/start.ts'], {
+  const child = spawn(process.execPath, ['platform/start.ts'], {
     cwd: tree.dir,
     // Only what is given: a developer's own settings must not leak in.
     env: {
@@ -150,7 +185,7 @@ export async function startPlatformProcess(
       PORT: String(port),
       GATEWAY_OPERATOR_PORT: String(operatorPort),
     },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {
@@ -160,9 +195,8 @@ export async function startPlatformProcess(
       if (lines.length > 40) lines.shift();
     }
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  child.channel?.unref();
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -177,37 +211,10 @@ export async function startPlatformProcess(
     progress(`stopped the ${name} platform (pid ${child.pid})`);
   });
 
-  let nextId = 0;
-  const waiting = new Map<number, (queries: number) => void>();
-  child.on('message', (message: { type?: string; id?: number; queries?: number }) => {
-    if (message.type !== 'sql-count' || message.id === undefined) return;
-    waiting.get(message.id)?.(message.queries ?? NaN);
-    waiting.delete(message.id);
-  });
-
   const proc: PlatformProcess = {
     name,
     child,
     url: `http://127.0.0.1:${port}`,
-    cpuMs: () => processCpuMs(child.pid),
-    peakRss: () => processPeakRss(child.pid),
-    sqlQueries: () =>
-      new Promise((resolve) => {
-        const id = nextId++;
-        const timer = setTimeout(() => {
-          waiting.delete(id);
-          resolve(NaN);
-        }, 5000);
-        waiting.set(id, (queries) => {
-          clearTimeout(timer);
-          resolve(queries);
-        });
-        if (!child.connected || !child.send({ type: 'sql-count', id })) {
-          clearTimeout(timer);
-          waiting.delete(id);
-          resolve(NaN);
-        }
-      }),
     tail: () => lines.join('\n'),
     stop,
   };

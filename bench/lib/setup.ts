@@ -25,6 +25,8 @@ export const newRunId = (): string => `${Date.now().toString(36)}${randomBytes(2
 // Flags
 
 export interface FlagParsers {
+  /** Prints the problem and the usage, then exits 2. */
+  readonly fail: (message: string) => never;
   readonly int: (name: string, value: string, min?: number) => number;
   /** Undefined stays undefined: the code's default applies. */
   readonly optionalInt: (
@@ -65,6 +67,7 @@ export function flagParsers(usage: string): FlagParsers {
     return value as T;
   };
   return {
+    fail,
     int: (name, value, min) => optionalInt(name, value, min)!,
     optionalInt,
     oneOf: (name, value, choices) => optionalOneOf(name, value, choices)!,

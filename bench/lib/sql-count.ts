@@ -1,13 +1,19 @@
 /**
- * Preloaded into a platform process by `bench:platform` (`node --import <this> …`): counts
- * the SQL round trips the process sends — every call of node-postgres' `Client.prototype.query`
- * (pools, MikroORM's driver through kysely and the services' own `pg` clients all end there;
- * `BEGIN` and `COMMIT` count as one each) — and answers `{ type: 'sql-count' }` messages on
- * the IPC channel with the total so far. Patches every copy of `pg` installed (MikroORM's
- * PostgreSQL driver may carry one of its own). Nothing else changes in the process.
+ * Preloaded into the platform's processes by `bench:platform` (through `NODE_OPTIONS=--import
+ * <this>`, see `sqlCountingEnv` in platform-process.ts): counts the SQL round trips the process
+ * sends — every call of node-postgres' `Client.prototype.query` (pools, MikroORM's driver
+ * through kysely and the services' own `pg` clients all end there; `BEGIN` and `COMMIT` count
+ * as one each) — and answers whoever connects to the Unix socket
+ * `$BENCH_SQL_COUNT_DIR/<pid>.sock` with the total so far. A socket named by pid rather than an
+ * IPC channel, so the benchmark can ask any process it knows the pid of, whoever spawned it.
+ * Patches every copy of `pg` installed (MikroORM's PostgreSQL driver may carry one of its own).
+ * Nothing else changes in the process.
  */
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 
 const require = createRequire(pathToFileURL(`${process.cwd()}/package.json`));
 
@@ -38,11 +44,11 @@ patch(root);
 patch(`${root}/node_modules/@mikro-orm/postgresql`);
 patch(`${root}/node_modules/@mikro-orm/sql`);
 
-if (process.send) {
-  process.on('message', (message: { type?: string; id?: number }) => {
-    if (message?.type === 'sql-count')
-      process.send!({ type: 'sql-count', id: message.id, queries });
-  });
-  // The channel must not keep the platform alive: it stops on SIGTERM as `npm start` does.
-  process.channel?.unref();
+const dir = process.env['BENCH_SQL_COUNT_DIR'];
+// A worker thread shares the pid (and would take the socket's name): only the main thread answers.
+if (dir && isMainThread) {
+  const server = createServer((socket) => socket.end(String(queries)));
+  server.listen(join(dir, `${process.pid}.sock`));
+  // The socket must not keep the platform alive: it stops on SIGTERM as `npm start` does.
+  server.unref();
 }
