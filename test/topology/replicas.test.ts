@@ -10,9 +10,12 @@ import { createTestDatabase, testKafka, testRedis, waitFor } from '../../shared/
 import { SUBGRAPHS } from '../../platform/services.ts';
 import type { SubgraphName } from '../../platform/services.ts';
 import { consumerGroups } from './consumer-groups.ts';
+import { startLoad } from './load.ts';
+import { subscriber } from './subscribers.ts';
+import type { Received } from './subscribers.ts';
 import type { GroupState } from './consumer-groups.ts';
 import { shopAt } from './shop.ts';
-import type { Shop } from './shop.ts';
+import type { OrderStatus, Shop } from './shop.ts';
 import { startTopology } from './topology.ts';
 import type { LogLine, Topology } from './topology.ts';
 
@@ -430,5 +433,274 @@ it("the outbox relay's leadership moves when its holder is killed -9 mid-batch: 
       await caught.victim.start();
     } finally {
       await kafka.disconnect();
+    }
+  }));
+
+/** When an order was placed, last seen PENDING and first seen settled, in ms since epoch. */
+interface PendingSpan {
+  readonly createdAt: number;
+  settledBy?: number;
+}
+
+/**
+ * Watches the orders table as a user refreshing their orders would: every order seen PENDING,
+ * and the first look (every 200 ms) that finds it settled. `stop()` may be called again.
+ */
+function watchPending(db: Shop['db']): { stop(): Promise<Map<string, PendingSpan>> } {
+  const spans = new Map<string, PendingSpan>();
+  let watching = true;
+  const loop = (async () => {
+    while (watching) {
+      const { rows } = await db.query<{ id: string; created_at: Date }>(
+        `select id, created_at from orders.orders where status = 'PENDING'`,
+      );
+      const now = Date.now();
+      const pending = new Set(rows.map((row) => row.id));
+      for (const row of rows) {
+        if (!spans.has(row.id)) spans.set(row.id, { createdAt: row.created_at.getTime() });
+      }
+      for (const [id, span] of spans) {
+        if (!pending.has(id) && span.settledBy === undefined) span.settledBy = now;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  })();
+  return {
+    async stop() {
+      watching = false;
+      await loop;
+      return spans;
+    },
+  };
+}
+
+interface ProductState {
+  productChanged: { id: string; stock: number; priceCents: number };
+}
+const PRODUCT_CHANGED =
+  'subscription ($id: ID!) { productChanged(id: $id) { id stock priceCents } }';
+
+it('kill -9 of an orders replica, a catalog replica and a gateway under load: no acknowledged order lost or applied twice, none PENDING 10 s after the kill, analytics agree, subscribers carry on', () =>
+  topology.reporting(async () => {
+    const groups = await consumerGroups(topology.kafka.brokers, topology.kafka.topicPrefix);
+    const subscribers: Awaited<ReturnType<typeof subscriber>>[] = [];
+    const pending = watchPending(shop.db);
+    try {
+      const stock = new Map<string, number>();
+      const product = async (name: string, priceCents: number, units: number) => {
+        const id = await shop.createProduct(admin, { name, priceCents, stock: units });
+        stock.set(id, units);
+        return id;
+      };
+      const plenty = await product('Plenty', 500, 100_000);
+      const more = await product('More', 1250, 100_000);
+      // Runs out during the load: orders of it are rejected, and reserve nothing.
+      const scarce = await product('Scarce', 799, 20);
+      // Nothing changes it until the end: what a subscriber gets for it is its current state.
+      const quiet = await product('Quiet', 2000, 5);
+      const shoppers: { id: string; token: string }[] = [];
+      for (let i = 0; i < 6; i++) {
+        shoppers.push(await shop.register(`shopper-${i}-${randomUUID()}@example.com`));
+      }
+
+      // One after another through the front: they alternate between the two gateways.
+      for (let i = 0; i < 4; i++) subscribers.push(await subscriber(topology.url));
+      const onGateway = new Map(
+        [...topology.front('gateway').stats()].map(([name, stats]) => [name, stats.webSockets]),
+      );
+      expect(Object.fromEntries(onGateway)).toEqual({
+        'gateway-1': expect.any(Number) as number,
+        'gateway-2': expect.any(Number) as number,
+      });
+      expect(Math.min(...onGateway.values())).toBeGreaterThan(0);
+      const followed = subscribers.map((s) => ({
+        busy: s.follow<ProductState>(PRODUCT_CHANGED, { id: plenty }),
+        quiet: s.follow<ProductState>(PRODUCT_CHANGED, { id: quiet }),
+      }));
+      await waitFor(() => followed.every((f) => f.busy.length > 0 && f.quiet.length > 0), {
+        timeoutMs: 30_000,
+        what: "every subscriber to get its products' current state",
+      });
+
+      const load = startLoad(
+        shop,
+        shoppers.map((s) => s.token),
+        [plenty, more, scarce],
+      );
+      let killedAt: number;
+      let ackedBeforeKill: number;
+      let rebalancedMs: number;
+      const victims = ['orders-1', 'catalog-1', 'gateway-1'].map((name) => topology.process(name));
+      try {
+        await waitFor(() => load.acknowledged.size >= 15, {
+          timeoutMs: 120_000,
+          intervalMs: 100,
+          what: '15 orders placed under load',
+        });
+        ackedBeforeKill = load.acknowledged.size;
+        killedAt = Date.now();
+        await Promise.all(victims.map((victim) => victim.kill()));
+        // The load goes on until the survivors hold every orders and catalog partition and
+        // 20 more orders were placed.
+        const ofOrdersAndCatalog = (group: string) =>
+          group.startsWith('orders.') || group.startsWith('catalog.');
+        await waitFor(async () => spreadOver(await groups.describe(ofOrdersAndCatalog), 1), {
+          timeoutMs: 90_000,
+          intervalMs: 100,
+          what: 'the survivors to hold every orders and catalog partition',
+        });
+        rebalancedMs = Date.now() - killedAt;
+        await waitFor(() => load.acknowledged.size >= ackedBeforeKill + 20, {
+          timeoutMs: 120_000,
+          intervalMs: 100,
+          what: '20 orders placed after the kill',
+        });
+      } finally {
+        await load.stop();
+      }
+      await waitFor(
+        async () =>
+          (await shop.db.query(`select 1 from orders.orders where status = 'PENDING' limit 1`))
+            .rowCount === 0,
+        { timeoutMs: 90_000, intervalMs: 200, what: 'every order to leave PENDING' },
+      );
+      const spans = await pending.stop();
+
+      // The truth: every order in the orders table, placed through the load or not.
+      const { rows: orders } = await shop.db.query<{
+        id: string;
+        user_id: string;
+        status: OrderStatus;
+        total_cents: number;
+        items: { productId: string; quantity: number; unitPriceCents: number }[];
+      }>('select id, user_id, status, total_cents, items from orders.orders');
+      const byId = new Map(orders.map((order) => [order.id, order]));
+      const lost = [...load.acknowledged.keys()].filter((id) => !byId.has(id));
+      const confirmed = orders.filter((order) => order.status === 'CONFIRMED');
+      const sold = (productId: string) =>
+        confirmed
+          .flatMap((order) => order.items)
+          .filter((item) => item.productId === productId)
+          .reduce(
+            (sum, item) => ({
+              units: sum.units + item.quantity,
+              cents: sum.cents + item.quantity * item.unitPriceCents,
+            }),
+            { units: 0, cents: 0 },
+          );
+
+      expect(lost).toEqual([]);
+      expect(orders.filter((order) => order.status === 'PENDING')).toEqual([]);
+      // Each confirmed order took its stock once, and no rejected one took any.
+      for (const [id, initial] of stock) {
+        const { product: now } = await shop.data<{ product: { stock: number } }>(
+          'query ($id: ID!) { product(id: $id) { stock } }',
+          { id },
+        );
+        expect({ id, stock: now.stock }).toEqual({ id, stock: initial - sold(id).units });
+      }
+      const afterKill = [...spans.values()]
+        .filter((span) => span.settledBy! > killedAt!)
+        .map((span) => span.settledBy! - Math.max(span.createdAt, killedAt!));
+      const maxPendingMs = Math.max(0, ...afterKill);
+      expect(maxPendingMs).toBeLessThanOrEqual(10_000);
+
+      // Analytics tell the orders' truth, once each: today's (and yesterday's, past midnight).
+      const truth = {
+        ordersPlaced: orders.length,
+        ordersConfirmed: confirmed.length,
+        revenueCents: confirmed.reduce((sum, order) => sum + order.total_cents, 0),
+      };
+      const figures = async () => {
+        const { dailyMetrics } = await shop.data<{
+          dailyMetrics: { ordersPlaced: number; ordersConfirmed: number; revenueCents: string }[];
+        }>('{ dailyMetrics(days: 2) { ordersPlaced ordersConfirmed revenueCents } }', {}, admin);
+        return dailyMetrics.reduce(
+          (sum, day) => ({
+            ordersPlaced: sum.ordersPlaced + day.ordersPlaced,
+            ordersConfirmed: sum.ordersConfirmed + day.ordersConfirmed,
+            revenueCents: sum.revenueCents + Number(day.revenueCents),
+          }),
+          { ordersPlaced: 0, ordersConfirmed: 0, revenueCents: 0 },
+        );
+      };
+      const counted = await waitFor(
+        async () => {
+          const now = await figures();
+          return now.ordersConfirmed >= truth.ordersConfirmed && now;
+        },
+        { timeoutMs: 60_000, intervalMs: 200, what: 'analytics to count every confirmed order' },
+      );
+      expect(counted).toEqual(truth);
+      for (const id of [plenty, more, scarce]) {
+        const { product: sales } = await shop.data<{
+          product: { sales: { unitsSold: string; revenueCents: string } };
+        }>(
+          'query ($id: ID!) { product(id: $id) { sales { unitsSold revenueCents } } }',
+          { id },
+          admin,
+        );
+        expect({
+          id,
+          units: Number(sales.sales.unitsSold),
+          cents: Number(sales.sales.revenueCents),
+        }).toEqual({ id, ...sold(id) });
+      }
+
+      // Subscribers: those on the surviving gateway kept their connection and kept hearing;
+      // those on the killed one reconnected and got the current state first.
+      const cut = followed.filter((_, i) => subscribers[i]!.connections > 1);
+      const kept = followed.filter((_, i) => subscribers[i]!.closes === 0);
+      expect(cut.length + kept.length).toBe(subscribers.length);
+      expect(cut).toHaveLength(onGateway.get('gateway-1') ?? 0);
+      for (const f of kept) expect(f.busy.some((r) => r.at > killedAt!)).toBe(true);
+      const quietNow = { id: quiet, stock: 5, priceCents: 2000 };
+      const firstAfterReconnect = (received: Received<ProductState>[]) =>
+        received.find((r) => r.connection > 1)?.data.productChanged;
+      await waitFor(() => cut.every((f) => firstAfterReconnect(f.quiet) !== undefined), {
+        timeoutMs: 30_000,
+        what: 'the reconnected subscribers to get the current state',
+      });
+      for (const f of cut) expect(firstAfterReconnect(f.quiet)).toEqual(quietNow);
+      const reconnectedMs = Math.max(
+        ...cut.map((f) => f.quiet.find((r) => r.connection > 1)!.at - killedAt!),
+      );
+      // And a change reaches every subscriber.
+      const changedAt = Date.now();
+      await shop.data(
+        'mutation ($id: ID!) { updateProduct(id: $id, input: { priceCents: 2100 }) { id } }',
+        { id: quiet },
+        admin,
+      );
+      await waitFor(
+        () => followed.every((f) => f.quiet.at(-1)?.data.productChanged.priceCents === 2100),
+        { timeoutMs: 30_000, what: 'every subscriber to hear of the new price' },
+      );
+      const heardMs = Date.now() - changedAt;
+      expect(subscribers.flatMap((s) => s.errors)).toEqual([]);
+      expect(topology.unexpectedExits()).toEqual([]);
+
+      const failed = [...load.failures].map(([op, n]) => `${op} ${n}`).join(', ') || 'none';
+      const ofShoppers = new Set(shoppers.map((s) => s.id));
+      const placedByLoad = orders.filter((order) => ofShoppers.has(order.user_id));
+      const unacknowledged = placedByLoad.filter((o) => !load.acknowledged.has(o.id)).length;
+      console.log(
+        `kill -9 of orders-1, catalog-1 and gateway-1 under load (6 shoppers): ` +
+          `${placedByLoad.length} orders placed, ${load.acknowledged.size} acknowledged ` +
+          `(${ackedBeforeKill!} before the kill) and ${unacknowledged} whose answer was lost; ` +
+          `${placedByLoad.filter((o) => o.status === 'CONFIRMED').length} confirmed, ` +
+          `${placedByLoad.filter((o) => o.status === 'REJECTED').length} rejected; ` +
+          `requests failed: ${failed}; ` +
+          `survivors held every orders and catalog partition ${rebalancedMs!} ms after the kill; ` +
+          `longest PENDING after the kill ${maxPendingMs} ms (±200); analytics matched; ` +
+          `${cut.length} subscribers of gateway-1 had the current state again ${reconnectedMs} ms ` +
+          `after the kill, ${kept.length} on gateway-2 kept theirs; a price change reached all ` +
+          `in ${heardMs} ms`,
+      );
+      await Promise.all(victims.map((victim) => victim.start()));
+    } finally {
+      await pending.stop();
+      await Promise.all(subscribers.map((s) => s.dispose()));
+      await groups.close();
     }
   }));
