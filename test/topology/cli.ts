@@ -105,8 +105,13 @@ let stopping = false;
 async function stop(code: number): Promise<never> {
   if (stopping) process.exit(code);
   stopping = true;
-  say('stopping every process, dropping the database, deleting the Redis keys and topics…');
-  await topology?.stop().catch((error: unknown) => say(`clean-up: ${(error as Error).message}`));
+  say(
+    `stopping every process, dropping the database, deleting the Redis keys and ${kafka ? 'stopping Kafka' : 'the topics'}…`,
+  );
+  await topology?.stop().catch((error: unknown) => {
+    const causes = error instanceof AggregateError ? error.errors : [error];
+    for (const cause of causes) say(`clean-up: ${(cause as Error).message}`);
+  });
   await kafka?.stop().catch((error: unknown) => say(`Kafka: ${(error as Error).message}`));
   say(`stopped; the logs stay in ${logDir}`);
   process.exit(code);
@@ -203,6 +208,7 @@ try {
       prefix: `eventgraph:topology:${id}:`,
     },
     kafka: { brokers, topicPrefix: `topology-${id}.` },
+    keepTopics: kafka !== undefined,
     kafkaSessionTimeoutMs: sessionTimeoutMs,
     env: passed,
     onLine,

@@ -43,6 +43,8 @@ export interface TopologyOptions {
   readonly redis: { readonly url: string; readonly prefix: string };
   /** Topics and consumer groups under `topicPrefix`; its topics are deleted at stop. */
   readonly kafka: { readonly brokers: readonly string[]; readonly topicPrefix: string };
+  /** Leave the topics at stop: the caller throws the whole Kafka away. @default false */
+  readonly keepTopics?: boolean;
   /**
    * KAFKA_SESSION_TIMEOUT_MS of every process: how long a killed member holds its partitions.
    * @default 6000
@@ -189,7 +191,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         await Promise.all([...fronts.values()].map((front) => attempt(front.close())));
         await attempt(options.database.drop());
         await attempt(deleteRedisKeys(options.redis));
-        await attempt(deleteTopics(options.kafka));
+        if (!options.keepTopics) await attempt(deleteTopics(options.kafka));
         process.off('exit', killAll);
         if (problems.length) throw new AggregateError(problems, 'topology clean-up failed');
       })()),
