@@ -45,31 +45,14 @@ export const platformEnvSchema = commonEnvSchema
     GATEWAY_SUBGRAPH_TIMEOUT_MS: env.positiveInt(10_000),
     GATEWAY_SUBGRAPH_CONNECTIONS: env.positiveInt(128),
     GATEWAY_RATE_LIMIT_PER_MINUTE: env.positiveInt(600),
-    GATEWAY_CORS_ORIGINS: z
-      .string()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((origin) => origin.trim())
-          .filter(Boolean),
-      )
-      .refine((origins) => origins.every(isOrigin), {
-        message: 'expected comma-separated origins like https://app.example.com',
-      })
-      .optional(),
-    GATEWAY_TRUSTED_PROXIES: z
-      .string()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((entry) => entry.trim())
-          .filter(Boolean),
-      )
-      .refine((entries) => entries.every(isProxyAddress), {
-        message:
-          'expected comma-separated addresses or CIDR ranges (10.0.0.0/8, fd00::/8) or loopback, linklocal, uniquelocal',
-      })
-      .optional(),
+    GATEWAY_CORS_ORIGINS: commaSeparated(
+      isOrigin,
+      'expected comma-separated origins like https://app.example.com',
+    ).optional(),
+    GATEWAY_TRUSTED_PROXIES: commaSeparated(
+      isProxyAddress,
+      'expected comma-separated addresses or CIDR ranges (10.0.0.0/8, fd00::/8) or loopback, linklocal, uniquelocal',
+    ).optional(),
     GATEWAY_RESPONSE_CACHE: env.flag().default(false),
     GATEWAY_TRUSTED_DOCUMENTS: z.string().min(1).optional(),
     ADMIN_EMAIL: z.email({ message: 'expected an email address' }).optional(),
@@ -125,6 +108,19 @@ export type PlatformEnv = z.infer<typeof platformEnvSchema>;
 /** A person at a terminal reads `pretty`; anything else (a file, a pipe, a collector) `json`. */
 function defaultLogFormat(): 'json' | 'pretty' {
   return process.stdout.isTTY ? 'pretty' : 'json';
+}
+
+/** A comma-separated list (blanks around entries and empty entries dropped), each entry valid. */
+function commaSeparated(valid: (entry: string) => boolean, message: string) {
+  return z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .refine((entries) => entries.every(valid), { message });
 }
 
 /** An address, a CIDR range, or a name of ranges, as Express's `trust proxy` takes them. */
