@@ -64,6 +64,34 @@ export function createStockService(options: StockServiceOptions): StockService {
     return row ?? null;
   };
 
+  /** Locks the products' rows in id order (the same order for every transaction). */
+  const LOCK_PRODUCTS = `select id, stock, deleted_at from ${products}
+    where id in (select jsonb_array_elements_text(?::jsonb)::uuid)
+    order by id for update`;
+  type LockedProduct = { id: string; stock: number; deleted_at: unknown };
+  const lock = (em: EntityManager, ids: readonly string[]) =>
+    em.execute<LockedProduct[]>(LOCK_PRODUCTS, [JSON.stringify([...ids].sort())]);
+
+  /**
+   * An order's reservation (locked, if there is one) and its products' rows (locked, in id
+   * order): what `decided` and `lock` read, in one round trip.
+   */
+  const decidedAndLocked = async (em: EntityManager, orderId: string, ids: readonly string[]) => {
+    const [row] = await em.execute<
+      { decided: { status: ReservationStatus; items: Line[] } | null; products: LockedProduct[] }[]
+    >(
+      `with decided as (
+         select status, items from ${reservations} where order_id = ? for update
+       ), locked as (${LOCK_PRODUCTS})
+       select (select to_jsonb(decided) from decided) as decided,
+              coalesce((select jsonb_agg(to_jsonb(locked)) from locked), '[]'::jsonb) as products`,
+      [orderId, JSON.stringify([...ids].sort())],
+    );
+    return { previous: row?.decided ?? null, rows: row?.products ?? [] };
+  };
+
+  const RECORD = `insert into ${reservations} (order_id, status, items, reason, created_at, updated_at)
+    values (?, ?, ?::jsonb, ?, ?, ?)`;
   const record = (
     em: EntityManager,
     orderId: string,
@@ -71,37 +99,38 @@ export function createStockService(options: StockServiceOptions): StockService {
     items: readonly Line[],
     reason: string | null,
     at: Date,
+  ) => em.execute(RECORD, [orderId, status, JSON.stringify(items), reason, at, at]);
+
+  /** Adds `delta × quantity` to each line's product, returning `id, stock` (the stock after). */
+  const ADJUST = `update ${products} as p set stock = p.stock + ? * l.quantity, updated_at = ?
+    from jsonb_to_recordset(?::jsonb) as l("productId" uuid, quantity int)
+    where p.id = l."productId"
+    returning p.id, p.stock`;
+  const stockByProduct = (rows: { id: string; stock: number }[]) =>
+    new Map(rows.map((row) => [row.id, row.stock]));
+  const adjust = async (em: EntityManager, lines: readonly Line[], delta: 1 | -1, at: Date) =>
+    stockByProduct(
+      await em.execute<{ id: string; stock: number }[]>(ADJUST, [delta, at, JSON.stringify(lines)]),
+    );
+
+  /** Takes the lines from stock and records the order RESERVED, in one round trip. */
+  const reserveLines = async (
+    em: EntityManager,
+    orderId: string,
+    lines: readonly Line[],
+    at: Date,
   ) =>
-    em.execute(
-      `insert into ${reservations} (order_id, status, items, reason, created_at, updated_at)
-       values (?, ?, ?::jsonb, ?, ?, ?)`,
-      [orderId, status, JSON.stringify(items), reason, at, at],
-    );
-
-  /** Adds `delta × quantity` to each line's stock; returns the stock after, by product. */
-  const adjust = async (em: EntityManager, lines: readonly Line[], delta: 1 | -1, at: Date) => {
-    const rows = await em.execute<{ id: string; stock: number }[]>(
-      `update ${products} as p set stock = p.stock + ? * l.quantity, updated_at = ?
-       from jsonb_to_recordset(?::jsonb) as l("productId" uuid, quantity int)
-       where p.id = l."productId"
-       returning p.id, p.stock`,
-      [delta, at, JSON.stringify(lines)],
-    );
-    return new Map(rows.map((row) => [row.id, row.stock]));
-  };
-
-  /** Locks the products' rows in id order (the same order for every transaction). */
-  const lock = (em: EntityManager, ids: readonly string[]) =>
-    em.execute<{ id: string; stock: number; deleted_at: unknown }[]>(
-      `select id, stock, deleted_at from ${products}
-       where id in (select jsonb_array_elements_text(?::jsonb)::uuid)
-       order by id for update`,
-      [JSON.stringify([...ids].sort())],
+    stockByProduct(
+      await em.execute<{ id: string; stock: number }[]>(
+        `with adjusted as (${ADJUST}), recorded as (${RECORD}) select id, stock from adjusted`,
+        [-1, at, JSON.stringify(lines), orderId, 'RESERVED', JSON.stringify(lines), null, at, at],
+      ),
     );
 
   return {
     async reserve(em, order, afterCommit) {
-      const previous = await decided(em, order.orderId);
+      const ids = [...new Set(order.items.map((item) => item.productId))];
+      const { previous, rows } = await decidedAndLocked(em, order.orderId, ids);
       if (previous) {
         logger.info(
           { orderId: order.orderId, status: previous.status },
@@ -110,8 +139,6 @@ export function createStockService(options: StockServiceOptions): StockService {
         return;
       }
       const at = now();
-      const ids = [...new Set(order.items.map((item) => item.productId))];
-      const rows = await lock(em, ids);
       const decision = decideReservation(
         order.items,
         rows.map((row) => ({
@@ -132,14 +159,14 @@ export function createStockService(options: StockServiceOptions): StockService {
         await events.publish(em, stockRejectedV1, [{ subject: order.orderId, data }]);
         return;
       }
-      const stockAfter = await adjust(em, decision.lines, -1, at);
-      await record(em, order.orderId, 'RESERVED', decision.lines, null, at);
+      const lines = decision.lines.map(({ productId, quantity }) => ({ productId, quantity }));
+      const after = await reserveLines(em, order.orderId, lines, at);
       const data: StockReservedV1 = {
         orderId: order.orderId,
-        items: decision.lines.map((line) => ({
+        items: lines.map((line) => ({
           productId: line.productId,
           quantity: line.quantity,
-          stockAfter: stockAfter.get(line.productId)!,
+          stockAfter: after.get(line.productId)!,
         })),
         reservedAt: at.toISOString(),
       };
