@@ -785,7 +785,7 @@ function report(
   comparisons: readonly Comparison[],
   bus: Bus,
   results: readonly StepResult[],
-  serverVersion: string,
+  server: string,
 ) {
   const out: string[] = [''];
   const load = os
@@ -794,7 +794,7 @@ function report(
     .join(' ');
   out.push('== eventgraph platform benchmark: mixed workload, closed loops, distinct users ==');
   out.push(
-    `machine: ${os.cpus().length} CPUs, load ${load}, node ${process.version}, PostgreSQL ${serverVersion} ` +
+    `machine: ${os.cpus().length} CPUs, load ${load}, node ${process.version}, PostgreSQL ${server} ` +
       `at ${redactUrl(serverUrl)}, Redis at ${redactUrl(redisUrl)}`,
   );
   out.push(`bus: ${bus.description}`);
@@ -885,7 +885,11 @@ function comparisonsOf(targets: readonly Target[]): Comparison[] {
 async function main(): Promise<number> {
   cleanUpOnSignals();
   const startedAt = performance.now();
-  const [serverVersion] = await adminQuery<{ server_version: string }>('show server_version');
+  // Every process of a layout has pools of its own: the layouts together need many connections.
+  const [server] = await adminQuery<{ version: string; connections: string }>(
+    `select current_setting('server_version') as version,
+            current_setting('max_connections') as connections`,
+  );
   const bus = await startBus({ runId, nodes: opts.nodes, basePort: opts.basePort });
   const targets: Target[] = [];
   for (const spec of await targetSpecs()) targets.push(await startTarget(spec, bus));
@@ -916,7 +920,8 @@ async function main(): Promise<number> {
       if (interrupted()) throw new Error('interrupted');
     }
   }
-  report(targets, comparisonsOf(targets), bus, results, serverVersion?.server_version ?? '?');
+  const serverText = `${server?.version ?? '?'} (max_connections ${server?.connections ?? '?'})`;
+  report(targets, comparisonsOf(targets), bus, results, serverText);
   for (const target of targets) {
     await target.lag.close().catch(() => undefined);
     await target.gateway.pool.close().catch(() => undefined);

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync 
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import '../../shared/events/kafkajs-patch.ts';
@@ -147,6 +148,23 @@ export async function worktreeAt(rev: string): Promise<SourceTree> {
   return { dir, description: `${rev} = ${subject.slice(0, 60)}` };
 }
 
+/** The levels of the platform's JSON log lines (LOG_FORMAT=json) that are echoed. */
+const ECHOED_LEVELS: ReadonlySet<unknown> = new Set(['error', 'fatal']);
+
+/**
+ * Writes a platform process's log line on stderr when it is an error (or not JSON: a crash's
+ * stack), as it happens: a client sees only INTERNAL_SERVER_ERROR and a request id.
+ */
+export function echoErrorLine(source: string, line: string): void {
+  let level: unknown = 'error';
+  try {
+    level = (JSON.parse(line) as { level?: unknown } | null)?.level;
+  } catch {
+    // Not JSON: shown.
+  }
+  if (ECHOED_LEVELS.has(level)) process.stderr.write(`[${source}] ${line.slice(0, 2000)}\n`);
+}
+
 export interface PlatformProcess {
   readonly name: string;
   readonly child: ChildProcess;
@@ -188,15 +206,14 @@ export async function startPlatformProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
-  const keep = (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) {
-      if (!line.trim()) continue;
-      lines.push(line);
-      if (lines.length > 40) lines.shift();
-    }
+  const keep = (line: string) => {
+    if (!line.trim()) return;
+    echoErrorLine(name, line);
+    lines.push(line);
+    if (lines.length > 40) lines.shift();
   };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', keep);
+  createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {

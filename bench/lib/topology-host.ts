@@ -10,7 +10,8 @@
 import { SUBGRAPHS } from '../../platform/services.ts';
 import { commonEnvSchema } from '../../shared/config/index.ts';
 import { startTopology } from '../../test/topology/topology.ts';
-import type { Topology } from '../../test/topology/topology.ts';
+import { echoErrorLine } from './platform-process.ts';
+import type { LogLine, Topology } from '../../test/topology/topology.ts';
 
 /** What a deployment runs on: each deployment has its own of each. */
 export interface Backends {
@@ -71,6 +72,7 @@ async function run(request: TopologyRequest): Promise<void> {
       nodeEnv: 'production',
       env: request.env,
       readyTimeoutMs: request.readyTimeoutMs,
+      onLine: (line: LogLine) => echoErrorLine(line.process, line.text),
     });
   } catch (error) {
     answer({ type: 'failed', message: (error as Error).message });
