@@ -219,6 +219,16 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
   return topology;
 }
 
+/** A line for a failure message: its level and message first, the whole line after, cut short. */
+function summary(line: LogLine): string {
+  const where = `  [${line.process}#${line.incarnation}]`;
+  if (!line.entry) return `${where} ${line.text.slice(0, 600)}`;
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  const { level, msg, err } = line.entry as { level?: unknown; msg?: unknown; err?: unknown };
+  const error = text((err as { message?: unknown } | undefined)?.message);
+  return `${where} ${text(level)}: ${text(msg)}${error ? ` (${error})` : ''} ${line.text.slice(0, 400)}`;
+}
+
 /** The kernel's range of ports for outgoing connections (Linux), or the usual one. */
 function ephemeralPorts(): { low: number; high: number } {
   try {
@@ -277,9 +287,7 @@ function report(processes: readonly ServiceProcess[]): string {
     )
     .slice(-40);
   if (problems.length) {
-    sections.push(
-      `last warnings and errors:\n${problems.map((l) => `  [${l.process}#${l.incarnation}] ${l.text.slice(0, 600)}`).join('\n')}`,
-    );
+    sections.push(`last warnings and errors:\n${problems.map(summary).join('\n')}`);
   }
   for (const p of processes) sections.push(`${p.name}, last lines:\n${p.tail(8)}`);
   return sections.join('\n');
