@@ -18,7 +18,7 @@
  * started before a write of the same user finished is not shared with one that starts after
  * it (the write epoch, ./write-epochs.ts).
  */
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { Counter, Histogram } from 'prom-client';
@@ -26,6 +26,7 @@ import type { Registry } from 'prom-client';
 import { getGlobalDispatcher } from 'undici';
 import type { Dispatcher } from 'undici';
 import { GATEWAY_TOKEN_HEADER } from '../shared/auth/index.ts';
+import { clientError } from '../shared/errors/index.ts';
 import type { GatewayTokens } from '../shared/auth/index.ts';
 import { REQUEST_ID_HEADER, injectTraceparent } from '../shared/observability/index.ts';
 import type { GatewayContext } from './context.ts';
@@ -243,7 +244,7 @@ export function valueErrorOf(error: GraphQLError): GraphQLError | undefined {
     }
     messages.push(message);
   }
-  return new GraphQLError(messages.join('\n'), { extensions: { code: 'BAD_USER_INPUT' } });
+  return clientError(messages.join('\n'), 'BAD_USER_INPUT');
 }
 
 /** Socket failures of undici's client that a second attempt may not meet again. */

@@ -342,9 +342,11 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const httpServer = createServer(http.app);
   // The landing page names the endpoint; known once the server listens.
   let landingEndpoint = '/graphql';
+  // The one error funnel: HTTP responses, plugins' refusals and subscriptions' errors.
+  const funnel = config.introspection ? formatError : formatWithoutSchemaDetails;
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
-    formatError: config.introspection ? formatError : formatWithoutSchemaDetails,
+    formatError: funnel,
     includeStacktraceInErrorResponses: false,
     // The process entry point owns signals and stops services in order.
     stopOnTerminationSignals: false,
@@ -377,6 +379,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       wellFormedTextPlugin<GatewayContext>(),
       ...(epochs ? [coalescingPlugin<GatewayContext>({ registry: metrics.registry, epochs })] : []),
       authorizationPlugin<GatewayContext>({
+        formatError: funnel,
         policy: () => {
           if (!policy) throw new Error('no supergraph loaded yet');
           return policy;
@@ -462,7 +465,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     apiSchema: () => apiSchema,
     validationRules: [...specifiedRules, limitsValidationRule(limits)],
     maxTokens: limits.maxTokens,
-    hideSuggestions: !config.introspection,
+    formatError: funnel,
     async execute(request, claims) {
       const contextValue: GatewayContext = {
         requestId: `ws-${randomUUID()}`,

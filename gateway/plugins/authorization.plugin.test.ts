@@ -559,6 +559,7 @@ describe('authorizationPlugin in Apollo Server', () => {
       formatError,
       plugins: [
         authorizationPlugin<TestContext>({
+          formatError,
           policy: currentPolicy,
           scopesOf: (context) => context.scopes,
         }),

@@ -28,7 +28,6 @@
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import {
-  GraphQLError,
   GraphQLIncludeDirective,
   GraphQLSkipDirective,
   Kind,
@@ -58,6 +57,7 @@ import type {
   SelectionNode,
   SelectionSetNode,
 } from 'graphql';
+import { clientError } from '../../shared/errors/index.ts';
 import type { ErrorCode } from '../../shared/errors/index.ts';
 
 /** A field the caller may not read, as `check` reports it. */
@@ -512,6 +512,11 @@ function describeAlternatives(alternatives: ScopeAlternatives): string {
 
 export interface AuthorizationPluginOptions<TContext extends BaseContext> {
   /**
+   * The server's error funnel (Apollo Server's `formatError`): the violations after the
+   * first, which this plugin adds to the response itself, are shaped by it too.
+   */
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /**
    * The policy of the supergraph currently served. Called once per request, so replacing the
    * policy when the supergraph is reloaded takes effect on the next request.
    */
@@ -527,7 +532,7 @@ export interface AuthorizationPluginOptions<TContext extends BaseContext> {
  *
  * Apollo Server turns an error thrown by `didResolveOperation` into exactly one response error
  * (through `formatError` and `didEncounterErrors`), so the first violation is thrown there
- * and the others are appended in `willSendResponse`, already in their client-facing shape.
+ * and the others are appended in `willSendResponse`, through the same `formatError`.
  */
 export function authorizationPlugin<TContext extends BaseContext>(
   options: AuthorizationPluginOptions<TContext>,
@@ -547,27 +552,22 @@ export function authorizationPlugin<TContext extends BaseContext>(
           const [first] = violations;
           if (!first) return;
           rejected = violations;
-          throw new GraphQLError(first.message, {
+          throw clientError(first.message, first.code, {
             path: first.path,
             // Without a status Apollo Server answers a plugin's error with 500.
-            extensions: { code: first.code, http: { status: 200 } },
+            extensions: { http: { status: 200 } },
           });
         },
         async willSendResponse({ response }) {
           if (rejected.length < 2 || response.body.kind !== 'single') return;
           const result = response.body.singleResult;
-          result.errors = [...(result.errors ?? []), ...rejected.slice(1).map(formatted)];
+          const more = rejected.slice(1).map((violation) => {
+            const error = clientError(violation.message, violation.code, { path: violation.path });
+            return options.formatError(error.toJSON(), error);
+          });
+          result.errors = [...(result.errors ?? []), ...more];
         },
       };
     },
-  };
-}
-
-/** A violation as `formatError` presents a client error: message, path and code. */
-function formatted(violation: AccessViolation): GraphQLFormattedError {
-  return {
-    message: violation.message,
-    path: violation.path,
-    extensions: { code: violation.code },
   };
 }

@@ -46,6 +46,7 @@ import type {
   ValidationContext,
   ValidationRule,
 } from 'graphql';
+import { clientError } from '../../shared/errors/index.ts';
 import { PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX } from '../../shared/server/index.ts';
 
 /** How much a list field without a `first`/`limit` argument multiplies its selection by. */
@@ -301,11 +302,11 @@ export function batchCostPlugin<TContext extends BaseContext & { spent?: { cost:
           spent.cost += measureDocument(schema, document).cost;
           if (spent.cost <= limits.maxCost) return;
           const shown = Number.isFinite(spent.cost) ? String(spent.cost) : 'beyond counting';
-          throw new GraphQLError(
+          throw clientError(
             `The batch's total cost ${shown} exceeds the limit of ${limits.maxCost}`,
+            'GRAPHQL_VALIDATION_FAILED',
             {
               extensions: {
-                code: 'GRAPHQL_VALIDATION_FAILED',
                 limit: {
                   name: 'batchCost',
                   maximum: limits.maxCost,
@@ -368,18 +369,20 @@ export function operationResolutionPlugin<
         async didResolveOperation({ operation, request }) {
           // Subscriptions run over graphql-ws; everything reaching this pipeline came over HTTP.
           if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
-            throw new GraphQLError(
+            throw clientError(
               'Subscriptions are served over WebSocket: connect a graphql-ws client to this same path',
-              { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
+              'BAD_REQUEST',
+              { extensions: { http: { status: 400 } } },
             );
           }
           if (operation) return;
           const name = request.operationName;
-          throw new GraphQLError(
+          throw clientError(
             typeof name === 'string' && name !== ''
               ? `Unknown operation named "${name.slice(0, 100)}"`
               : 'Must provide operation name if query contains multiple operations',
-            { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } },
+            'OPERATION_RESOLUTION_FAILURE',
+            { extensions: { http: { status: 400 } } },
           );
         },
       };

@@ -5,12 +5,12 @@
  * Label cardinality stays bounded whatever clients send: operation names are kept as labels
  * for the first `maxOperationNames` distinct names seen (the named operations of real
  * clients), later ones count as `other`; unnamed operations are `anonymous`. Error codes
- * outside the public set (`ErrorCode`, plus graphql-js/Apollo request errors) count as
- * `OTHER`.
+ * outside the public list (`ERROR_CODES`) count as `OTHER`.
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { ERROR_CODES } from '../../shared/errors/index.ts';
 
 export interface MetricsPluginOptions {
   registry: Registry;
@@ -18,21 +18,7 @@ export interface MetricsPluginOptions {
   maxOperationNames?: number;
 }
 
-const KNOWN_CODES = new Set([
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'BAD_USER_INPUT',
-  'NOT_FOUND',
-  'CONFLICT',
-  'RATE_LIMITED',
-  'INTERNAL_SERVER_ERROR',
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-  'OPERATION_RESOLUTION_FAILURE',
-]);
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 
 export function metricsPlugin<TContext extends BaseContext>(
   options: MetricsPluginOptions,

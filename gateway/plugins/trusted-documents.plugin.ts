@@ -14,13 +14,14 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { GraphQLError } from 'graphql';
 import { z } from 'zod';
+import { clientError } from '../../shared/errors/index.ts';
+import type { ErrorCode } from '../../shared/errors/index.ts';
 import { APQ_KEY_PREFIX } from '../cache/persisted-queries.ts';
 import type { PersistedQueryStore } from '../cache/persisted-queries.ts';
 
 /** The error code of an operation that is not in the manifest. */
-export const NOT_IN_LIST = 'PERSISTED_QUERY_NOT_IN_LIST';
+export const NOT_IN_LIST: ErrorCode = 'PERSISTED_QUERY_NOT_IN_LIST';
 
 /** The operations of a manifest: body by id (the sha256 of the body, hex). */
 export type TrustedDocuments = ReadonlyMap<string, string>;
@@ -106,8 +107,8 @@ export function trustedDocumentsPlugin<TContext extends BaseContext>(
         // sets `queryHash` to the sha256 of the text it resolved (sent, or found by id).
         async didResolveOperation({ queryHash }) {
           if (documents.has(queryHash)) return;
-          throw new GraphQLError('This operation is not in the list of trusted documents', {
-            extensions: { code: NOT_IN_LIST, http: { status: 400 } },
+          throw clientError('This operation is not in the list of trusted documents', NOT_IN_LIST, {
+            extensions: { http: { status: 400 } },
           });
         },
       };

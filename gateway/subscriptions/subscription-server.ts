@@ -51,7 +51,8 @@ import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import type { AccessTokenClaims, RevocationReader } from '../../shared/auth/index.ts';
-import { withoutSuggestions } from '../../shared/errors/index.ts';
+import { clientError } from '../../shared/errors/index.ts';
+import type { ErrorCode } from '../../shared/errors/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
 import type { AccessTokenVerifier } from '../auth.ts';
 import { createBoundedStream } from './bounded-stream.ts';
@@ -90,8 +91,12 @@ export interface SubscriptionServerOptions extends SubscriptionLimits {
   validationRules?: readonly ValidationRule[];
   /** Tokens the parser reads before refusing a document. @default unlimited */
   maxTokens?: number;
-  /** Drop "Did you mean …?" hints from validation errors (introspection off). @default false */
-  hideSuggestions?: boolean;
+  /**
+   * The error funnel HTTP responses go through (Apollo Server's `formatError`): every error
+   * this server builds itself is shaped by it before it is sent, so a subscriber sees what an
+   * HTTP client would (codes, masking, no schema hints while introspection is off).
+   */
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 }
 
 export interface SubscriptionServer {
@@ -136,13 +141,17 @@ interface Plan {
   statusKeys: string[];
 }
 
-const error = (message: string, code: string, extensions: Record<string, unknown> = {}) =>
-  new GraphQLError(message, { extensions: { code, ...extensions } });
+const error = (message: string, code: ErrorCode, extensions: Record<string, unknown> = {}) =>
+  clientError(message, code, { extensions });
 
 export function startSubscriptionServer(options: SubscriptionServerOptions): SubscriptionServer {
   const { logger, feed, verifier, revocations } = options;
   const maxPerConnection = options.maxPerConnection ?? 20;
   const maxQueued = options.maxQueued ?? 64;
+  /** An error this server built, as the funnel presents it to the client. */
+  const formatted = (built: GraphQLError) => options.formatError(built.toJSON(), built);
+  const refused = (built: readonly GraphQLError[]) =>
+    built.map((one) => toGraphQLError(formatted(one)));
   const connections = new Map<object, ConnectionState>();
   let subscriptionCount = 0;
 
@@ -203,7 +212,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
     },
   ): Promise<ExecutionArgs | GraphQLError[]> => {
     const schema = options.apiSchema();
-    if (!schema) return [error('No supergraph is loaded yet', 'INTERNAL_SERVER_ERROR')];
+    if (!schema) return refused([error('No supergraph is loaded yet', 'INTERNAL_SERVER_ERROR')]);
     let document: DocumentNode;
     try {
       document = parse(
@@ -211,44 +220,42 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
         options.maxTokens === undefined ? undefined : { maxTokens: options.maxTokens },
       );
     } catch (parseError) {
-      return [error((parseError as Error).message, 'GRAPHQL_PARSE_FAILED')];
+      return refused([error((parseError as Error).message, 'GRAPHQL_PARSE_FAILED')]);
     }
     const invalid = validate(schema, document, options.validationRules);
     if (invalid.length > 0) {
-      return invalid.map((e) =>
-        error(
-          options.hideSuggestions ? withoutSuggestions(e).message : e.message,
-          'GRAPHQL_VALIDATION_FAILED',
-        ),
+      return refused(
+        invalid.map((e) => error(e.message, 'GRAPHQL_VALIDATION_FAILED', e.extensions)),
       );
     }
     const operation = getOperationAST(document, payload.operationName);
-    if (!operation) return [error('No operation to run', 'BAD_USER_INPUT')];
+    if (!operation) return refused([error('No operation to run', 'BAD_USER_INPUT')]);
     if (operation.operation !== OperationTypeNode.SUBSCRIPTION) {
-      return [
+      return refused([
         error(
           'Only subscriptions are served over WebSocket; send queries and mutations over HTTP',
           'BAD_REQUEST',
         ),
-      ];
+      ]);
     }
     const planned = plan(schema, document, operation, payload.variables ?? {}, state.claims);
-    if (planned instanceof GraphQLError) return [planned];
+    if (planned instanceof GraphQLError) return refused([planned]);
 
     if (planned.root === 'orderStatusChanged') {
-      if (!state.claims) return [error('You must be signed in', 'UNAUTHENTICATED')];
+      if (!state.claims) return refused([error('You must be signed in', 'UNAUTHENTICATED')]);
       if (!planned.entityId && state.claims.role !== 'ADMIN') {
-        return [error('Only an ADMIN may subscribe to every order', 'FORBIDDEN')];
+        return refused([error('Only an ADMIN may subscribe to every order', 'FORBIDDEN')]);
       }
     }
     if (planned.entityId) {
       // The current state: proves the caller may see it, and is the first update.
       const initial = await runPlan(planned, planned.entityId);
+      // Already through the funnel: the pipeline's own `formatError` shaped them.
       if (initial.errors?.length) return initial.errors.map(toGraphQLError);
       const value = Object.values(initial.data ?? {})[0];
       if (value === null || value === undefined) {
         const what = planned.root === 'orderStatusChanged' ? 'Order' : 'Product';
-        return [error(`${what} not found`, 'NOT_FOUND')];
+        return refused([error(`${what} not found`, 'NOT_FOUND')]);
       }
       planned.initial = initial;
     }
@@ -298,18 +305,18 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
       async onSubscribe(ctx, id, payload) {
         const state = ctx.extra.state!;
         if (!feed) {
-          return [
+          return refused([
             error('Subscriptions are not available: this gateway has no event feed', 'BAD_REQUEST'),
-          ];
+          ]);
         }
         if (state.subscriptions.size >= maxPerConnection) {
-          return [
+          return refused([
             error(
               `At most ${maxPerConnection} subscriptions per connection; complete one first`,
               'RATE_LIMITED',
               { retryAfter: 1 },
             ),
-          ];
+          ]);
         }
         // The slot is taken at once, so concurrent subscribes count against the limit.
         state.subscriptions.add(id);
@@ -338,10 +345,13 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
       maxQueued,
       overflow: () => ({
         errors: [
-          {
-            message: `Subscription ended: more than ${maxQueued} updates were waiting for this client`,
-            extensions: { code: 'RATE_LIMITED', retryAfter: 1 },
-          },
+          formatted(
+            error(
+              `Subscription ended: more than ${maxQueued} updates were waiting for this client`,
+              'RATE_LIMITED',
+              { retryAfter: 1 },
+            ),
+          ),
         ],
       }),
       onEnd(reason) {

@@ -5,19 +5,23 @@
  * function itself and end to end through Apollo Server.
  */
 import { ApolloServer } from '@apollo/server';
+import { readFile, readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
 import {
+  ERROR_CODES,
   ConflictError,
   ForbiddenError,
   NotFoundError,
   RateLimitedError,
   UnauthenticatedError,
   ValidationError,
+  clientError,
   formatError,
   isClientError,
 } from './index.ts';
-import type { DomainError } from './index.ts';
+import type { DomainError, ErrorCode } from './index.ts';
 
 const SECRET = 'password=hunter2 at 10.1.2.3';
 
@@ -298,3 +302,66 @@ describe('through Apollo Server', () => {
     expect(result.errors![0]!.message).toMatch(/Syntax Error/);
   });
 });
+
+describe('the list of codes', () => {
+  it('is what the type allows: an unlisted code does not compile', () => {
+    // @ts-expect-error: not a public code; `npm run typecheck` fails if this ever compiles.
+    const unlisted: ErrorCode = 'TEAPOT';
+    // @ts-expect-error: the same for an error built for a client.
+    clientError('short and stout', 'TEAPOT');
+    // @ts-expect-error: the code is the argument, never an extension beside it.
+    clientError('x', 'NOT_FOUND', { extensions: { code: 'TEAPOT' } });
+    expect(ERROR_CODES).not.toContain(unlisted);
+  });
+
+  it('passes every listed code but INTERNAL_SERVER_ERROR through formatError', () => {
+    for (const code of ERROR_CODES) {
+      const error = clientError('refused', code);
+      const result = formatError(apolloFormatted(error), error);
+      expect(result.extensions?.['code']).toBe(code);
+    }
+    const masked = clientError(SECRET, 'INTERNAL_SERVER_ERROR');
+    expect(formatError(apolloFormatted(masked), masked).message).toBe('Internal server error');
+  });
+
+  /**
+   * Codes written as literals where the compiler cannot hold them to `ErrorCode` (an
+   * `extensions: { code: … }` object, a `RequestRefusedError(status, code, …)`) or where it
+   * does (a domain error's `code`): every one in
+   * the services' source must be in the list, so no client meets a code the API does not name.
+   */
+  it('holds every code literal in the source of the services', async () => {
+    const root = join(import.meta.dirname, '..', '..');
+    const literal = [
+      /\bcode:\s*'([A-Z][A-Z_]+)'/g,
+      /\breadonly code = '([A-Z][A-Z_]+)'/g,
+      /\bnew RequestRefusedError\(\s*\d+,\s*'([A-Z][A-Z_]+)'/g,
+    ];
+    const found = new Map<string, string>();
+    for (const dir of ['gateway', 'shared', 'subgraphs', 'platform']) {
+      for (const file of await sourceFiles(join(root, dir))) {
+        const text = await readFile(file, 'utf8');
+        for (const pattern of literal) {
+          for (const match of text.matchAll(pattern)) {
+            found.set(`${relative(root, file)}: ${match[1]}`, match[1]!);
+          }
+        }
+      }
+    }
+    const unlisted = [...found].filter(
+      ([, code]) => !(ERROR_CODES as readonly string[]).includes(code),
+    );
+    expect(found.size).toBeGreaterThan(10);
+    expect(unlisted.map(([where]) => where)).toEqual([]);
+  });
+});
+
+/** The TypeScript sources under `dir`, tests and dependencies left out. */
+async function sourceFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .filter((entry) => !entry.name.endsWith('.test.ts'))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .filter((path) => !path.includes('node_modules'));
+}

@@ -8,16 +8,53 @@
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
 
-/** The public error codes (docs/operations.md). Adding one is an API change. */
-export type ErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'BAD_USER_INPUT'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'RATE_LIMITED'
-  | 'SERVICE_UNAVAILABLE'
-  | 'INTERNAL_SERVER_ERROR';
+/**
+ * Every `extensions.code` a client of the API can receive, over HTTP or WebSocket
+ * (docs/operations.md, "Errors"). Adding one is an API change. The domain codes come first;
+ * then the request errors graphql-js and Apollo Server classify themselves (a malformed
+ * document, an unknown persisted query, an operation name that names nothing) and the
+ * gateway's own refusals that reuse them.
+ */
+export const ERROR_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'NOT_FOUND',
+  'CONFLICT',
+  'RATE_LIMITED',
+  'SERVICE_UNAVAILABLE',
+  'INTERNAL_SERVER_ERROR',
+  'BAD_REQUEST',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  // The gateway's trusted documents: the operation is not in the manifest.
+  'PERSISTED_QUERY_NOT_IN_LIST',
+  'OPERATION_RESOLUTION_FAILURE',
+] as const;
+
+/** One of the public error codes: an error built with any other code does not compile. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Public extensions beside the code; `code` itself is the constructor's argument. */
+export type ClientErrorExtensions = Record<string, unknown> & { code?: never };
+
+/**
+ * A GraphQL error meant for the client, with one of the public codes. Code that refuses a
+ * request outside a resolver (plugins, validation, subscriptions) builds its errors here, so
+ * the compiler holds every code to `ERROR_CODES`; `formatError` still shapes what is sent.
+ */
+export function clientError(
+  message: string,
+  code: ErrorCode,
+  options: { extensions?: ClientErrorExtensions; path?: readonly (string | number)[] } = {},
+): GraphQLError {
+  return new GraphQLError(message, {
+    ...(options.path ? { path: options.path } : {}),
+    extensions: { code, ...options.extensions },
+  });
+}
 
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
@@ -104,25 +141,10 @@ export class ServiceUnavailableError extends RetryLaterError {
   }
 }
 
-/** Codes produced by graphql-js / Apollo Server itself for malformed requests: safe to show. */
-const PASSTHROUGH_CODES = new Set([
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_USER_INPUT',
-  'BAD_REQUEST',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-  // The gateway's trusted documents: the operation is not in the manifest.
-  'PERSISTED_QUERY_NOT_IN_LIST',
-  'OPERATION_RESOLUTION_FAILURE',
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'CONFLICT',
-  'RATE_LIMITED',
-  // A subgraph's own ServiceUnavailableError, passed on by the gateway.
-  'SERVICE_UNAVAILABLE',
-]);
+/** Codes that reach the client as they were set; anything else is masked. */
+const PASSTHROUGH_CODES: ReadonlySet<string> = new Set(
+  ERROR_CODES.filter((code) => code !== 'INTERNAL_SERVER_ERROR'),
+);
 
 /**
  * Apollo Server's `formatError`. Domain errors keep their message and code; errors Apollo
