@@ -153,10 +153,11 @@ function status(current: Topology): void {
   for (const p of current.processes) {
     const last = p.exits().at(-1);
     const state = p.running ? `running, pid ${p.pid}` : `exited (${last?.signal ?? last?.code})`;
-    const inRotation = current.front(p.service).members().includes(p.name);
-    console.log(
-      `  ${p.name.padEnd(12)} ${p.url.padEnd(24)} ${state}${inRotation ? '' : ', out of rotation'}`,
-    );
+    const front = current.front(p.service).stats().get(p.name);
+    const traffic = front
+      ? `through the front: requests ${front.requests}, WebSockets ${front.webSockets}`
+      : 'out of rotation';
+    console.log(`  ${p.name.padEnd(12)} ${p.url.padEnd(24)} ${state}; ${traffic}`);
   }
 }
 

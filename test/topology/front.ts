@@ -39,8 +39,7 @@ export interface Front {
   enter(name: string, port: number): void;
   /** Takes a backend out of rotation: it gets no new requests or connections. */
   leave(name: string): void;
-  /** Backends in rotation, in rotation order. */
-  members(): string[];
+  /** The backends in rotation, in rotation order, and their traffic. */
   stats(): ReadonlyMap<string, FrontStats>;
   close(): Promise<void>;
 }
@@ -191,7 +190,6 @@ export async function startFront(name: string): Promise<Front> {
       });
     },
     leave: remove,
-    members: () => backends.map((backend) => backend.name),
     stats: () =>
       new Map(
         backends.map((backend) => [

@@ -5,19 +5,12 @@
  */
 import pg from 'pg';
 import { postGraphQL, waitFor } from '../../shared/testing/index.ts';
-import type { GraphQLResponse } from '../../shared/testing/index.ts';
 
-export const PASSWORD = 'correct horse battery staple';
+const PASSWORD = 'correct horse battery staple';
 
 export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'CANCELLED';
 
 export interface Shop {
-  /** A GraphQL request through the front, as `token` when given. */
-  gql<TData>(
-    query: string,
-    variables?: Record<string, unknown>,
-    token?: string,
-  ): Promise<GraphQLResponse<TData>>;
   /** A GraphQL request that must succeed: its data, else an error naming what came back. */
   data<TData>(query: string, variables?: Record<string, unknown>, token?: string): Promise<TData>;
   /** Registers an account; its id and access token. */
@@ -59,7 +52,6 @@ export function shopAt(url: string, databaseUrl: string): Shop {
     return response.body.data;
   };
   return {
-    gql,
     data,
     db,
     async register(email) {

@@ -11,7 +11,7 @@
  * first 200 on `/ready` until it exits or is being stopped.
  *
  * `stop()` stops every process (SIGTERM, then SIGKILL), drops the database, deletes the Redis
- * keys and the topics; `startTopology` does the same when start-up fails. If the harness dies
+ * keys and (unless `keepTopics`) the topics; `startTopology` does the same when start-up fails. If the harness dies
  * without stopping, its processes stop themselves (parent-watch.ts).
  */
 import { randomBytes, randomInt } from 'node:crypto';
@@ -72,12 +72,7 @@ export interface Topology {
   /** The front of a service's processes (the gateways' is the topology's `url`). */
   front(service: ServiceName): Front;
   readonly databaseUrl: string;
-  readonly redis: { readonly url: string; readonly prefix: string };
   readonly kafka: { readonly brokers: readonly string[]; readonly topicPrefix: string };
-  /** GATEWAY_TOKEN_SECRET of every process, for calls straight to a subgraph. */
-  readonly gatewayTokenSecret: string;
-  /** Every line every process wrote so far. */
-  logs(): LogLine[];
   /** Ends the harness did not cause: a crash, an exit on its own. */
   unexpectedExits(): { process: string; exit: Exit }[];
   /** What a failure message needs: each process's state, unexpected exits, warnings, last lines. */
@@ -160,10 +155,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
       return front;
     },
     databaseUrl: options.database.url,
-    redis: options.redis,
     kafka: options.kafka,
-    gatewayTokenSecret,
-    logs: () => processes.flatMap((p) => p.logs()),
     unexpectedExits: () =>
       processes.flatMap((p) =>
         p
