@@ -1,5 +1,8 @@
 /** Small promise helpers shared by the kernel. */
 
+export { backoffDelay, retry } from './backoff.ts';
+export type { Backoff, RetryOptions } from './backoff.ts';
+
 /** Rejects with "no answer within N ms" when `promise` takes longer than `timeoutMs`. */
 export function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -19,7 +19,7 @@ import { Redis, ReplyError } from 'ioredis';
 import { ServiceUnavailableError } from '../errors/index.ts';
 import { redactUrl } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { withTimeout } from '../async/index.ts';
+import { backoffDelay, withTimeout } from '../async/index.ts';
 
 export interface Cache {
   readonly mode: 'redis' | 'memory';
@@ -248,7 +248,7 @@ export async function startRedisCache(options: CacheOptions & { url: string }): 
 
 /**
  * An ioredis client that does not retry while connecting for the first time (so start-up
- * fails fast with a clear error) and reconnects with capped backoff after that.
+ * fails fast with a clear error) and reconnects with jittered backoff, at most 2 s, after that.
  */
 export function createRedisClient(url: string, logger: Logger, keyPrefix = ''): Redis {
   let connectedOnce = false;
@@ -261,7 +261,8 @@ export function createRedisClient(url: string, logger: Logger, keyPrefix = ''): 
     // reconnect), and one that gets no answer fails after a second.
     enableOfflineQueue: false,
     commandTimeout: COMMAND_TIMEOUT_MS,
-    retryStrategy: (attempt) => (connectedOnce ? Math.min(attempt * 200, 2000) : null),
+    retryStrategy: (attempt) =>
+      connectedOnce ? backoffDelay(attempt, { baseMs: 200, maxMs: 2000 }) : null,
   });
   redis.on('ready', () => {
     connectedOnce = true;

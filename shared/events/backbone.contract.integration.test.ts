@@ -11,7 +11,9 @@
  * the event id, writing nothing; a consumer never crashes on what a message contains — types
  * it has no handler for are skipped, messages that cannot be valid (or are of a handled type at
  * a version no handler takes) go to `<topic>.dlq` at once, a handler that keeps failing is dead-lettered after maxAttempts with the reason and origin in
- * headers — and always goes on to apply later events; a redelivered event changes nothing.
+ * headers, one that fails with a programmer error (TypeError) is dead-lettered at its first
+ * failure, never retried — and always goes on to apply later events; a redelivered event
+ * changes nothing.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
@@ -68,6 +70,9 @@ const GROUP = 'counters.tally';
 const MAX_ATTEMPTS = 3;
 /** Bound on every wait for delivery (Kafka included). */
 const DELIVERY_MS = 15_000;
+/** Events of this subject with `seq` BUGGY_SEQ meet a bug in the handler (a TypeError). */
+const BUGGY_SUBJECT = 'buggy';
+const BUGGY_SEQ = 2;
 /** An event type the counters' catalogue does not hold. */
 const CounterExploded = defineEventType('counter.exploded', 1, z.object({ by: z.number() }));
 
@@ -161,6 +166,8 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
   const afterCommit: { seq: number; visible: boolean }[] = [];
   /** Sizes of the batches the bulk consumer's handler was given. */
   const bulkBatches: number[] = [];
+  /** Ids of the events the buggy branch of the handler was called with, once per call. */
+  const buggyCalls: string[] = [];
 
   /** Waits for this many effects of these subjects, and returns them in apply order. */
   const appliedTo = (subjects: string[], count: number) =>
@@ -182,6 +189,15 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
       { timeoutMs: DELIVERY_MS, what: `${count} messages with key ${key} in ${DLQ}` },
     );
 
+  const apply = applyIncrement(schema, 'consumer', async (event) => {
+    // Seen from another connection: committed, or not yet?
+    const visible = await effects(db, schema, { subjects: [event.subject] });
+    afterCommit.push({
+      seq: event.data.seq,
+      visible: visible.some((effect) => effect.eventId === event.id),
+    });
+  });
+
   beforeAll(async () => {
     db = await startCounterDatabase(testDb.url, schema, logger);
     transport = await adapter.start();
@@ -202,17 +218,16 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
         group: GROUP,
         topics: [TOPIC],
         handlers: [
-          on(
-            CounterIncremented,
-            applyIncrement(schema, 'consumer', async (event) => {
-              // Seen from another connection: committed, or not yet?
-              const visible = await effects(db, schema, { subjects: [event.subject] });
-              afterCommit.push({
-                seq: event.data.seq,
-                visible: visible.some((effect) => effect.eventId === event.id),
-              });
-            }),
-          ),
+          on(CounterIncremented, async (context) => {
+            const { event, data } = context;
+            if (event.subject === BUGGY_SUBJECT && data.seq === BUGGY_SEQ) {
+              buggyCalls.push(event.id);
+              // What a handler's bug looks like: reading a field of something absent.
+              const absent = (data as { missing?: { by: number } }).missing;
+              void absent!.by;
+            }
+            await apply(context);
+          }),
         ],
         orm: db.orm,
         schema,
@@ -504,6 +519,28 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
         .sort((a, b) => a.eventId.localeCompare(b.eventId))
         .map((row) => ({ group: GROUP, ...row })),
     );
+  });
+
+  it('dead-letters an event whose handler fails with a programmer error (TypeError) at its first failure, never retrying it, and applies later events', async () => {
+    const [first, buggy, third] = await publishIn(db, outbox, [
+      ...increments(BUGGY_SUBJECT, 1, BUGGY_SEQ - 1),
+      { subject: BUGGY_SUBJECT, data: { by: 1, seq: BUGGY_SEQ } },
+      ...increments(BUGGY_SUBJECT, BUGGY_SEQ + 1, BUGGY_SEQ + 1),
+    ]);
+
+    const [letter] = await deadLettered(BUGGY_SUBJECT, 1);
+    const applied = await appliedTo([BUGGY_SUBJECT], 2);
+
+    expect(letter!.headers).toMatchObject({
+      ce_id: buggy!.id,
+      'eventgraph-dlq-error-type': 'TypeError',
+      'eventgraph-dlq-attempts': '1',
+      'eventgraph-dlq-group': GROUP,
+    });
+    expect(letter!.headers['eventgraph-dlq-error']).toMatch(/Cannot read properties of undefined/);
+    // Once in its batch, which failed as a whole, and once alone: no retry of its own.
+    expect(buggyCalls.filter((id) => id === buggy!.id)).toHaveLength(2);
+    expect(applied.map((e) => e.eventId)).toEqual([first!.id, third!.id]);
   });
 
   it('runs a handler’s after-commit task once its effect is committed, and never for an attempt that rolled back', async () => {

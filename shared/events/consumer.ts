@@ -5,9 +5,12 @@
  * finds its id and changes nothing.
  *
  * Batches are applied in one transaction when they can be; if that fails, events are applied
- * one by one with retries and jittered exponential back-off. Transient failures (connection
- * loss, deadlock, serialization, lock timeout) are retried for as long as they last — the
- * partition waits rather than dead-letter a good event. Any other failure is retried
+ * one by one with retries and exponential back-off with full jitter (shared/async). Transient
+ * failures (connection loss, deadlock, serialization, lock timeout) are retried for as long as
+ * they last — the partition waits rather than dead-letter a good event. A programmer error
+ * (TypeError, ReferenceError, RangeError, SyntaxError: the handler's bug, which the same
+ * event meets again on every attempt) and an error marked `retriable: false` are not retried:
+ * the message is dead-lettered at its first failure. Any other failure is retried
  * `maxAttempts` times, then the message goes to `<topic>.dlq` with the error, the attempt
  * count and its original topic/partition/offset in headers, and consumption moves on.
  * Messages that cannot be valid (not an envelope, payload fails its schema) go to the DLQ
@@ -24,6 +27,7 @@
  * batch handler's span links to every event's trace instead. A failed attempt's span ends
  * with the error; the retry makes a new one.
  */
+import { backoffDelay, sleep } from '../async/index.ts';
 import type { EntityManager, MikroORM } from '../db/index.ts';
 import { consumeBatchSpan, consumeSpan } from '../observability/index.ts';
 import type { Logger } from '../observability/index.ts';
@@ -112,9 +116,9 @@ export interface EventConsumerOptions {
   metrics?: EventMetrics;
   /** Attempts for a failing (non-transient) event before it is dead-lettered. @default 5 */
   maxAttempts?: number;
-  /** First retry delay; doubles per attempt, with jitter. @default 100 */
+  /** Ceiling of the first retry's delay; doubles per attempt, with full jitter. @default 100 */
   retryBaseMs?: number;
-  /** Longest retry delay. @default 5000 */
+  /** Ceiling of any retry's delay. @default 5000 */
   retryMaxMs?: number;
 }
 
@@ -166,6 +170,17 @@ export function isTransientError(error: unknown): boolean {
     current = cause;
   }
   return false;
+}
+
+/**
+ * Errors that say the handler's code is wrong, not the event or the moment: retrying meets
+ * them again. The same four kafkajs gives up on at once (its UNRECOVERABLE_ERRORS).
+ */
+const PROGRAMMER_ERRORS = [TypeError, ReferenceError, RangeError, SyntaxError];
+
+/** True for a TypeError, ReferenceError, RangeError or SyntaxError (subclasses included). */
+function isProgrammerError(error: unknown): boolean {
+  return PROGRAMMER_ERRORS.some((kind) => error instanceof kind);
 }
 
 /** The handlers by definition; refuses two for one definition, or one the catalogue lacks. */
@@ -310,13 +325,6 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
     return applied;
   };
 
-  const backoff = (attempt: number) => {
-    const ceiling = Math.min(retryMaxMs, retryBaseMs * 2 ** (attempt - 1));
-    return new Promise((resolve) =>
-      setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)),
-    );
-  };
-
   const deadLetter = async (
     message: ConsumedMessage,
     error: Error,
@@ -388,8 +396,12 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
         return true;
       } catch (error) {
         metrics?.handlerErrors.inc({ group, type: item.event.type });
+        // A programmer error inside a transient one (a TypeError whose cause is a lost
+        // connection, as fetch throws) is the connection's: transient wins.
         const transient = isTransientError(error);
-        const retriable = transient || (error as { retriable?: unknown }).retriable !== false;
+        const retriable =
+          transient ||
+          (!isProgrammerError(error) && (error as { retriable?: unknown }).retriable !== false);
         if (!transient) failures++;
         if (!retriable || failures >= maxAttempts) {
           await deadLetter(item.message, error as Error, failures, item.event.id);
@@ -400,7 +412,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
           { err: error, group, eventId: item.event.id, type: item.event.type, attempt, transient },
           'event handler failed; retrying',
         );
-        await backoff(Math.min(attempt, 16));
+        await sleep(backoffDelay(attempt, { baseMs: retryBaseMs, maxMs: retryMaxMs }));
         if (!control.isActive()) return false;
         await control.heartbeat();
       }

@@ -17,6 +17,7 @@
  */
 import kafkajs from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs';
+import { backoffDelay, retry, sleep } from '../async/index.ts';
 import type { Logger } from '../observability/index.ts';
 import './kafkajs-patch.ts';
 import type {
@@ -248,7 +249,7 @@ export async function startKafkaTransport(options: KafkaTransportOptions): Promi
           void (async () => {
             await member.disconnect().catch(() => undefined);
             for (let attempt = 1; running; attempt++) {
-              await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1000 * attempt)));
+              await sleep(backoffDelay(attempt, { baseMs: 1000, maxMs: 30_000 }));
               if (!running) return;
               try {
                 await startMember();
@@ -267,19 +268,19 @@ export async function startKafkaTransport(options: KafkaTransportOptions): Promi
         await member.connect();
         // A topic created a moment ago (services starting together create theirs at once) is
         // unknown to the broker's metadata for a while: kafkajs then rejects, retriable.
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await member.subscribe({
+        await retry(
+          () =>
+            member.subscribe({
               topics: subscribe.topics.map((topic) => prefix + topic),
               fromBeginning: subscribe.fromBeginning ?? true,
-            });
-            break;
-          } catch (error) {
-            if ((error as { retriable?: unknown }).retriable !== true || attempt === 10)
-              throw error;
-            await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-          }
-        }
+            }),
+          {
+            attempts: 10,
+            baseMs: 200,
+            maxMs: 1800,
+            shouldRetry: (error) => (error as { retriable?: unknown }).retriable === true,
+          },
+        );
         await member.run({
           partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
           eachBatchAutoResolve: false,

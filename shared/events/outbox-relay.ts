@@ -13,6 +13,7 @@
  * session) that is safe only because transports never wait for consumers.
  */
 import pg from 'pg';
+import { backoffDelay } from '../async/index.ts';
 import type { MikroORM } from '../db/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { EventMetrics } from './metrics.ts';
@@ -35,7 +36,10 @@ export interface OutboxRelayOptions {
   listenUrl?: string;
   /** Sent rows are deleted after this long. @default 86400000 (1 day) */
   retentionMs?: number;
-  /** Longest back-off after failed sends (broker down). @default 5000 */
+  /**
+   * Longest back-off after failed sends (broker down); the delays start below 200 ms and
+   * double, with full jitter. @default 5000
+   */
   maxBackoffMs?: number;
   /** After a wake-up, wait this long so commits close together share one send. @default 10 */
   lingerMs?: number;
@@ -164,7 +168,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
         failures = 0;
       } catch (error) {
         failures++;
-        const backoffMs = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 10));
+        const backoffMs = backoffDelay(failures, { baseMs: 200, maxMs: maxBackoffMs });
         logger.warn({ err: error, failures, backoffMs }, 'outbox relay could not send; retrying');
         await new Promise((resolve) => setTimeout(resolve, backoffMs));
         continue;
