@@ -280,17 +280,21 @@ async function publishLogins(userId: string, count: number): Promise<void> {
   );
 }
 
-/** The process whose PostgreSQL session holds auth's relay lock now (it is sending a batch). */
-async function relayHolder(): Promise<string | undefined> {
-  const { rows } = await shop.db.query<{ application_name: string }>(
-    `select a.application_name
+/**
+ * The process whose PostgreSQL session holds auth's relay lock now (it is in a batch), and
+ * whether the server is still running a statement of it (`active`) or waits for the process
+ * (`idle in transaction`).
+ */
+async function relayHolder(): Promise<{ process: string; state: string } | undefined> {
+  const { rows } = await shop.db.query<{ process: string; state: string }>(
+    `select a.application_name as process, a.state
        from pg_locks l join pg_stat_activity a on a.pid = l.pid
       where l.locktype = 'advisory' and l.granted and l.database = (
               select oid from pg_database where datname = current_database())
         and ((l.classid::bigint << 32) | l.objid::bigint)
             = hashtextextended('eventgraph-outbox-relay:auth', 0)`,
   );
-  return rows[0]?.application_name;
+  return rows[0];
 }
 
 it("the outbox relay's leadership moves when its holder is killed -9 mid-batch: every event arrives, each applied once", () =>
@@ -332,12 +336,22 @@ it("the outbox relay's leadership moves when its holder is killed -9 mid-batch: 
             if ((await outbox()).unsent === 0) await publish(1000);
             return false;
           }
-          const suspect = topology.process(holder);
+          const suspect = topology.process(holder.process);
           suspect.pause();
           let killed = false;
           try {
-            const [messages, rows, still] = await Promise.all([inKafka(), outbox(), relayHolder()]);
-            if (still !== holder || messages <= rows.sent) return false;
+            // A statement it sent before it froze (its marks, its commit) may still run: once
+            // the server waits for it, nothing changes until it is thawed or dies.
+            const waiting = await waitFor(
+              async () => {
+                const now = await relayHolder();
+                return now?.process !== holder.process ? 'gone' : now.state !== 'active' && now;
+              },
+              { timeoutMs: 10_000, intervalMs: 5, what: `${holder.process}'s statement to end` },
+            );
+            if (waiting === 'gone' || waiting.state !== 'idle in transaction') return false;
+            const [messages, rows] = await Promise.all([inKafka(), outbox()]);
+            if (messages <= rows.sent) return false;
             await suspect.kill();
             killed = true;
             return { victim: suspect, unmarked: messages - rows.sent, unsent: rows.unsent };
