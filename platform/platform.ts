@@ -102,6 +102,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
     dataDir: env.DATA_DIR,
     databaseUrl: env.DATABASE_URL ?? sharedDatabaseUrl,
     databaseIsEmbedded: !env.DATABASE_URL && sharedDatabaseUrl !== undefined,
+    databasePoolMax: env.DATABASE_POOL_MAX,
     redisUrl: env.REDIS_URL,
     kafkaBrokers: env.KAFKA_BROKERS,
     kafkaTopicPrefix: env.KAFKA_TOPIC_PREFIX,

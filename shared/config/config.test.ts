@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'info',
       HOST: '127.0.0.1',
       DATA_DIR: '.data',
+      DATABASE_POOL_MAX: 10,
       KAFKA_TOPIC_PREFIX: '',
       KAFKA_TOPIC_PARTITIONS: 3,
       KAFKA_COMPRESSION: 'none',

@@ -104,6 +104,8 @@ export const commonEnvSchema = z.object({
   /** Where embedded components keep their data (embedded PostgreSQL). */
   DATA_DIR: z.string().default('.data'),
   DATABASE_URL: env.postgresUrl().optional(),
+  /** Connections a subgraph process's pool keeps to PostgreSQL at most. */
+  DATABASE_POOL_MAX: env.positiveInt(10),
   REDIS_URL: env.redisUrl().optional(),
   KAFKA_BROKERS: env.brokers().optional(),
   /** Prefix for Kafka topic and group names (isolates tests and environments). */

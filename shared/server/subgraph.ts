@@ -87,6 +87,8 @@ export interface SubgraphRuntimeConfig {
   databaseUrl?: string | undefined;
   /** `databaseUrl` is the embedded PostgreSQL that the one-process platform shares. */
   databaseIsEmbedded?: boolean;
+  /** The pool's connections at most (DATABASE_POOL_MAX). @default 10 */
+  databasePoolMax?: number;
   redisUrl?: string | undefined;
   kafkaBrokers?: string[] | undefined;
   kafkaTopicPrefix?: string;
@@ -149,6 +151,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       schema: config.dbSchema ?? name,
       url: config.databaseUrl,
       urlIsEmbedded: config.databaseIsEmbedded ?? false,
+      ...(config.databasePoolMax ? { poolMax: config.databasePoolMax } : {}),
       dataDir: `${config.dataDir}/${name}`,
       entities: options.entities,
       migrations: [...EVENT_TABLES_MIGRATIONS, ...options.migrations],
