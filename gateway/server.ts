@@ -38,6 +38,7 @@ import {
   wellFormedTextPlugin,
 } from '../shared/server/index.ts';
 import { authenticate, clientIpOf, createAccessTokenVerifier } from './auth.ts';
+import type { AccessTokenVerifier } from './auth.ts';
 import {
   corsPolicy,
   limitBatchSize,
@@ -61,11 +62,11 @@ import { availabilityPlugin } from './plugins/availability.plugin.ts';
 import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
 import { localWriteEpochs, sharedWriteEpochs } from './write-epochs.ts';
+import type { WriteEpochs } from './write-epochs.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
 import type { SupergraphSourceConfig } from './supergraph-source.ts';
 import type { SubgraphEndpoint } from '../schema/composition.ts';
 import { startChangeFeed } from './subscriptions/change-feed.ts';
-import type { ChangeFeed } from './subscriptions/change-feed.ts';
 import { startSubscriptionServer } from './subscriptions/subscription-server.ts';
 import { createPersistedQueryCache } from './cache/persisted-queries.ts';
 import { createResponseCache } from './plugins/response-cache.plugin.ts';
@@ -75,6 +76,7 @@ import {
   trustedDocumentsStore,
 } from './plugins/trusted-documents.plugin.ts';
 import type {
+  ExecuteAs,
   SubscriptionLimits,
   SubscriptionServer,
 } from './subscriptions/subscription-server.ts';
@@ -220,55 +222,260 @@ function formatWithoutSchemaDetails(
     : answer;
 }
 
+/** Something the gateway opened, and how to close it. */
+interface Opened {
+  name: string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The gateway's composition root: each step opens one thing and pushes how to close it, so
+ * `stop()` closes everything in reverse order of opening, and a step that fails closes
+ * what the steps before it opened.
+ */
 export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
-  const { config } = options;
+  const { config, transport } = options;
   const logger = options.logger.child({ service: 'gateway' });
   const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...config.limits };
-  const metrics = createMetrics('gateway');
-  const fetchMetrics = createSubgraphFetchMetrics(metrics.registry);
-  const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
-  const signedPerRequest = new WeakMap<object, { token: Promise<string>; at: number }>();
-  // One keep-alive pool per subgraph origin, closed when the gateway stops.
-  const subgraphClient = new Agent({ connections: limits.subgraphConnections });
-  const endpoints = new Map(config.subgraphs.map(({ name, url }) => [name, url]));
-  if (config.responseCache && !options.transport) {
+  if (config.responseCache && !transport) {
     throw new Error('GATEWAY_RESPONSE_CACHE needs the event transport: events invalidate it');
   }
-  const trustedDocuments = config.trustedDocumentsPath
-    ? await loadTrustedDocuments(config.trustedDocumentsPath)
-    : null;
-  const revocationCache = await startCache({
-    url: config.redisUrl,
-    prefix: config.revocationPrefix,
-    logger,
-  });
-  let gatewayCache: Cache;
+  const metrics = createMetrics('gateway');
+  const opened: Opened[] = [];
+  const closeOpened = async () => {
+    for (const resource of opened.splice(0).reverse()) {
+      await resource
+        .stop()
+        .catch((error: unknown) =>
+          logger.error({ err: error, resource: resource.name }, 'error while stopping'),
+        );
+    }
+  };
+
   try {
-    gatewayCache = await startCache({
+    const trustedDocuments = config.trustedDocumentsPath
+      ? await loadTrustedDocuments(config.trustedDocumentsPath)
+      : null;
+
+    const revocationCache = await startCache({
+      url: config.redisUrl,
+      prefix: config.revocationPrefix,
+      logger,
+    });
+    opened.push({ name: 'revocation cache', stop: () => revocationCache.stop() });
+    const gatewayCache = await startCache({
       url: config.redisUrl,
       prefix: config.cachePrefix ?? 'eventgraph:gateway:',
       logger,
     });
+    opened.push({ name: 'gateway cache', stop: () => gatewayCache.stop() });
+
+    // One keep-alive pool per subgraph origin.
+    const subgraphClient = new Agent({ connections: limits.subgraphConnections });
+    opened.push({ name: 'subgraph connections', stop: () => subgraphClient.close() });
+
+    const supergraph = createSupergraphSource({
+      source: config.supergraph,
+      subgraphs: config.subgraphs,
+      logger,
+      registry: metrics.registry,
+    });
+    const epochs = writeEpochsOf(config, gatewayCache, logger);
+    const gateway = federatedGateway({
+      config,
+      limits,
+      supergraph,
+      subgraphClient,
+      epochs,
+      metrics: createSubgraphFetchMetrics(metrics.registry),
+      logger,
+    });
+    const served = followServedSupergraph(gateway);
+
+    // Requests the gateway makes itself (subscriptions' selections): not clients' documents,
+    // and never served from the response cache (they run right after a change).
+    const internalRequests = new WeakSet<GatewayContext>();
+    const isInternal = (context: GatewayContext) => internalRequests.has(context);
+    const responseCache = config.responseCache
+      ? createResponseCache<GatewayContext>({
+          cache: gatewayCache,
+          schema: served.apiSchema,
+          scopeOf: ({ accessClaims }) =>
+            accessClaims ? `scopes:${accessClaims.scope.split(' ').sort().join(' ')}` : 'anonymous',
+          isInternal,
+          registry: metrics.registry,
+          logger,
+        })
+      : null;
+    const verifier = createAccessTokenVerifier({
+      ...config.accessTokens,
+      revocations: createRevocationReader(revocationCache),
+      logger,
+    });
+
+    const http = createHttpApp({
+      logger,
+      metrics,
+      checks: readinessChecks(config.subgraphs, revocationCache),
+      operatorApart: config.operatorPort !== undefined,
+      trustedProxies: config.trustedProxies ?? [],
+    });
+    const operatorServer = config.operatorPort === undefined ? null : createServer(http.operator);
+    const httpServer = createServer(http.app);
+    // The landing page names the endpoint; known once the server listens.
+    let landingEndpoint = '/graphql';
+    // The one error funnel: HTTP responses, plugins' refusals and subscriptions' errors.
+    const funnel = config.introspection ? formatError : formatWithoutSchemaDetails;
+    const apollo = new ApolloServer<GatewayContext>({
+      gateway,
+      formatError: funnel,
+      includeStacktraceInErrorResponses: false,
+      // The process entry point owns signals and stops services in order.
+      stopOnTerminationSignals: false,
+      introspection: config.introspection,
+      // With introspection off, no "Did you mean …" either: suggestions rebuild the schema.
+      hideSchemaDetailsFromClientErrors: !config.introspection,
+      // Apollo's default, stated: a GET or a "simple" POST must carry a header a browser will
+      // not send cross-site without a preflight (e.g. apollo-require-preflight).
+      csrfPrevention: true,
+      allowBatchedHttpRequests: limits.maxBatch > 1,
+      parseOptions: { maxTokens: limits.maxTokens },
+      validationRules: [limitsValidationRule(limits)],
+      persistedQueries: {
+        cache: trustedDocuments
+          ? trustedDocumentsStore(trustedDocuments)
+          : createPersistedQueryCache({ cache: gatewayCache }),
+      },
+      plugins: [
+        ApolloServerPluginDrainHttpServer({ httpServer }),
+        config.sandbox
+          ? landingPagePlugin<GatewayContext>({
+              endpoint: () => landingEndpoint,
+            })
+          : ApolloServerPluginLandingPageDisabled(),
+        observabilityPlugin<GatewayContext>(metrics),
+        metricsPlugin<GatewayContext>({ registry: metrics.registry }),
+        operationResolutionPlugin<GatewayContext>(),
+        batchCostPlugin<GatewayContext>(limits),
+        availabilityPlugin<GatewayContext>(),
+        wellFormedTextPlugin<GatewayContext>(),
+        ...(epochs
+          ? [coalescingPlugin<GatewayContext>({ registry: metrics.registry, epochs })]
+          : []),
+        authorizationPlugin<GatewayContext>({
+          formatError: funnel,
+          policy: served.policy,
+          scopesOf: (context) =>
+            context.accessClaims ? context.accessClaims.scope.split(' ') : null,
+        }),
+        ...(trustedDocuments
+          ? [trustedDocumentsPlugin<GatewayContext>({ documents: trustedDocuments, isInternal })]
+          : []),
+        ...(responseCache ? [responseCache.plugin] : []),
+      ],
+    });
+    await startServing(apollo, supergraph.label, served);
+    // Its drain plugin also closes the public HTTP server.
+    opened.push({ name: 'graphql', stop: () => apollo.stop() });
+    if (responseCache) opened.push({ name: 'response cache', stop: () => responseCache.stop() });
+
+    const graphql = graphqlRoute({ apollo, verifier, gatewayCache, limits, logger });
+    http.app.use('/graphql', ...graphql);
+    // Sandbox on `/` sends its operations to the page's own URL, so `/` serves GraphQL too.
+    http.app.all('/', ...graphql);
+
+    const feed = transport ? await startChangeFeed({ transport, logger }) : null;
+    if (feed) {
+      opened.push({ name: 'change feed', stop: () => feed.stop() });
+      responseCache?.follow(feed);
+    } else {
+      logger.warn('gateway: no event transport; subscriptions will be refused');
+    }
+
+    const listening = await listen(httpServer, config.host, config.port);
+    landingEndpoint = `${listening.url}/graphql`;
+    const operatorListening = operatorServer
+      ? await listen(operatorServer, config.host, config.operatorPort!)
+      : undefined;
+    if (operatorServer) {
+      // Closed last: `/ready` answers "stopping" until everything else is down.
+      opened.unshift({
+        name: 'operator endpoints',
+        stop: () => new Promise((resolve) => operatorServer.close(() => resolve())),
+      });
+    }
+
+    const subscriptions = startSubscriptionServer({
+      httpServer,
+      path: '/graphql',
+      verifier,
+      revocations: createRevocationReader(revocationCache),
+      feed,
+      apiSchema: served.apiSchema,
+      validationRules: [...specifiedRules, limitsValidationRule(limits)],
+      maxTokens: limits.maxTokens,
+      formatError: funnel,
+      execute: executeAsInternal(apollo, internalRequests, logger),
+      logger,
+      registry: metrics.registry,
+      ...config.subscriptions,
+    });
+    opened.push({ name: 'subscriptions', stop: () => subscriptions.stop() });
+
+    logger.info(
+      { url: `${listening.url}/graphql`, subgraphs: config.subgraphs.map((s) => s.name) },
+      `gateway ready at ${listening.url}/graphql`,
+    );
+    if (operatorListening) {
+      logger.info(
+        { url: operatorListening.url },
+        `gateway operator endpoints at ${operatorListening.url}`,
+      );
+    }
+    return {
+      url: listening.url,
+      port: listening.port,
+      ...(operatorListening ? { operatorUrl: operatorListening.url } : {}),
+      subscriptions: { stats: () => subscriptions.stats() },
+      async stop() {
+        http.markStopping();
+        logger.info('gateway: stopping');
+        await closeOpened();
+        logger.info('gateway: stopped');
+      },
+    };
   } catch (error) {
-    await revocationCache.stop();
+    await closeOpened();
     throw error;
   }
-  // Write epochs of callers, shared by coalescing and fetch dedup (read-your-writes); kept
-  // in Redis when there is one, so that every replica of the gateway sees a write.
-  const epochs =
-    config.deduplicateQueries === false
-      ? null
-      : config.redisUrl
-        ? sharedWriteEpochs({ cache: gatewayCache, logger })
-        : localWriteEpochs();
-  const supergraph = createSupergraphSource({
-    source: config.supergraph,
-    subgraphs: config.subgraphs,
-    logger,
-    registry: metrics.registry,
-  });
-  const gateway = new ApolloGateway({
-    supergraphSdl: supergraph,
+}
+
+/**
+ * Write epochs of callers, shared by coalescing and fetch dedup (read-your-writes); kept in
+ * Redis when there is one, so that every replica of the gateway sees a write. Null with
+ * deduplication off.
+ */
+function writeEpochsOf(config: GatewayConfig, cache: Cache, logger: Logger): WriteEpochs | null {
+  if (config.deduplicateQueries === false) return null;
+  return config.redisUrl ? sharedWriteEpochs({ cache, logger }) : localWriteEpochs();
+}
+
+/** @apollo/gateway over the configured subgraph endpoints, whatever URLs the supergraph names. */
+function federatedGateway(options: {
+  config: GatewayConfig;
+  limits: GatewayLimits;
+  supergraph: ReturnType<typeof createSupergraphSource>;
+  subgraphClient: Agent;
+  epochs: WriteEpochs | null;
+  metrics: ReturnType<typeof createSubgraphFetchMetrics>;
+  logger: Logger;
+}): ApolloGateway {
+  const { config, limits, epochs } = options;
+  const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
+  const signedPerRequest = new WeakMap<object, { token: Promise<string>; at: number }>();
+  const endpoints = new Map(config.subgraphs.map(({ name, url }) => [name, url]));
+  return new ApolloGateway({
+    supergraphSdl: options.supergraph,
     // The supergraph names each subgraph; the URL written in it (compose's) is not used.
     buildService: ({ name }) => {
       const url = endpoints.get(name);
@@ -278,149 +485,116 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         url,
         gatewayTokens,
         signed: signedPerRequest,
-        dispatcher: subgraphClient,
+        dispatcher: options.subgraphClient,
         timeoutMs: limits.subgraphTimeoutMs,
         deduplicate: epochs ? { epochs } : false,
-        metrics: fetchMetrics,
+        metrics: options.metrics,
         honorCacheControl: config.responseCache ?? false,
       });
     },
     // Also in production (where @apollo/gateway would skip it): a reloaded file must be
     // proven valid before it replaces the supergraph that serves.
     validateSupergraph: true,
-    logger,
+    logger: options.logger,
   });
-  // Built from every supergraph the gateway loads (the first load included), before it serves.
+}
+
+/** What the supergraph now serving implies, rebuilt on every load (the first included). */
+interface ServedSupergraph {
+  /** Who may read what; throws before the first supergraph is loaded. */
+  readonly policy: () => AccessPolicy;
+  /** The client-facing schema; undefined before the first load. */
+  readonly apiSchema: () => GraphQLSchema | undefined;
+  /** True once a supergraph has loaded. */
+  readonly loaded: () => boolean;
+}
+
+function followServedSupergraph(gateway: ApolloGateway): ServedSupergraph {
   let policy: AccessPolicy | undefined;
   let apiSchema: GraphQLSchema | undefined;
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl, apiSchema: schema }) => {
     policy = createAccessPolicy(coreSupergraphSdl);
     apiSchema = schema;
   });
-  // Requests the gateway makes itself (subscriptions' selections): not clients' documents,
-  // and never served from the response cache (they run right after a change).
-  const internalRequests = new WeakSet<GatewayContext>();
-  const isInternal = (context: GatewayContext) => internalRequests.has(context);
-  const responseCache = config.responseCache
-    ? createResponseCache<GatewayContext>({
-        cache: gatewayCache,
-        schema: () => apiSchema,
-        scopeOf: ({ accessClaims }) =>
-          accessClaims ? `scopes:${accessClaims.scope.split(' ').sort().join(' ')}` : 'anonymous',
-        isInternal,
-        registry: metrics.registry,
-        logger,
-      })
-    : null;
-  const verifier = createAccessTokenVerifier({
-    ...config.accessTokens,
-    revocations: createRevocationReader(revocationCache),
-    logger,
-  });
+  return {
+    policy: () => {
+      if (!policy) throw new Error('no supergraph loaded yet');
+      return policy;
+    },
+    apiSchema: () => apiSchema,
+    loaded: () => policy !== undefined,
+  };
+}
 
-  const http = createHttpApp({
-    logger,
-    metrics,
-    checks: {
-      ...Object.fromEntries(
-        config.subgraphs.map(({ name, url }) => [
-          name,
-          async () => {
-            const response = await fetch(new URL('/ready', url), {
-              signal: AbortSignal.timeout(1500),
-            });
-            if (!response.ok) throw new Error(`${name} answered ${response.status}`);
-          },
-        ]),
-      ),
-      revocations: () => revocationCache.ping(),
-    },
-    operatorApart: config.operatorPort !== undefined,
-    trustedProxies: config.trustedProxies ?? [],
-  });
-  const operatorServer = config.operatorPort === undefined ? null : createServer(http.operator);
-  const httpServer = createServer(http.app);
-  // The landing page names the endpoint; known once the server listens.
-  let landingEndpoint = '/graphql';
-  // The one error funnel: HTTP responses, plugins' refusals and subscriptions' errors.
-  const funnel = config.introspection ? formatError : formatWithoutSchemaDetails;
-  const apollo = new ApolloServer<GatewayContext>({
-    gateway,
-    formatError: funnel,
-    includeStacktraceInErrorResponses: false,
-    // The process entry point owns signals and stops services in order.
-    stopOnTerminationSignals: false,
-    introspection: config.introspection,
-    // With introspection off, no "Did you mean …" either: suggestions rebuild the schema.
-    hideSchemaDetailsFromClientErrors: !config.introspection,
-    // Apollo's default, stated: a GET or a "simple" POST must carry a header a browser will
-    // not send cross-site without a preflight (e.g. apollo-require-preflight).
-    csrfPrevention: true,
-    allowBatchedHttpRequests: limits.maxBatch > 1,
-    parseOptions: { maxTokens: limits.maxTokens },
-    validationRules: [limitsValidationRule(limits)],
-    persistedQueries: {
-      cache: trustedDocuments
-        ? trustedDocumentsStore(trustedDocuments)
-        : createPersistedQueryCache({ cache: gatewayCache }),
-    },
-    plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
-      config.sandbox
-        ? landingPagePlugin<GatewayContext>({
-            endpoint: () => landingEndpoint,
-          })
-        : ApolloServerPluginLandingPageDisabled(),
-      observabilityPlugin<GatewayContext>(metrics),
-      metricsPlugin<GatewayContext>({ registry: metrics.registry }),
-      operationResolutionPlugin<GatewayContext>(),
-      batchCostPlugin<GatewayContext>(limits),
-      availabilityPlugin<GatewayContext>(),
-      wellFormedTextPlugin<GatewayContext>(),
-      ...(epochs ? [coalescingPlugin<GatewayContext>({ registry: metrics.registry, epochs })] : []),
-      authorizationPlugin<GatewayContext>({
-        formatError: funnel,
-        policy: () => {
-          if (!policy) throw new Error('no supergraph loaded yet');
-          return policy;
-        },
-        scopesOf: (context) =>
-          context.accessClaims ? context.accessClaims.scope.split(' ') : null,
-      }),
-      ...(trustedDocuments
-        ? [trustedDocumentsPlugin<GatewayContext>({ documents: trustedDocuments, isInternal })]
-        : []),
-      ...(responseCache ? [responseCache.plugin] : []),
-    ],
-  });
+/**
+ * Starts Apollo Server, which loads the first supergraph. When no supergraph loaded and the
+ * source reported nothing itself, the gateway refused the supergraph (not a valid one): the
+ * error says which.
+ */
+async function startServing(
+  apollo: ApolloServer<GatewayContext>,
+  supergraphLabel: string,
+  served: ServedSupergraph,
+): Promise<void> {
   try {
     await apollo.start();
   } catch (error) {
-    await gatewayCache.stop();
-    await revocationCache.stop();
-    // No supergraph loaded and not the source's own error: the gateway refused the
-    // supergraph (not a valid one); say which.
-    if (!policy && !(error instanceof SupergraphSourceError)) {
+    if (!served.loaded() && !(error instanceof SupergraphSourceError)) {
       throw new SupergraphSourceError(
-        `${supergraph.label} is not a usable supergraph: ${(error as Error).message}`,
+        `${supergraphLabel} is not a usable supergraph: ${(error as Error).message}`,
         { cause: error },
       );
     }
     throw error;
   }
+}
 
+/** `/ready`: every subgraph answers its own `/ready`, and the revocation store answers. */
+function readinessChecks(
+  subgraphs: readonly SubgraphEndpoint[],
+  revocationCache: Cache,
+): Record<string, () => Promise<void>> {
+  return {
+    ...Object.fromEntries(
+      subgraphs.map(({ name, url }) => [
+        name,
+        async () => {
+          const response = await fetch(new URL('/ready', url), {
+            signal: AbortSignal.timeout(1500),
+          });
+          if (!response.ok) throw new Error(`${name} answered ${response.status}`);
+        },
+      ]),
+    ),
+    revocations: () => revocationCache.ping(),
+  };
+}
+
+/** The middleware of a GraphQL route, in the order a request meets it. */
+function graphqlRoute(options: {
+  apollo: ApolloServer<GatewayContext>;
+  verifier: AccessTokenVerifier;
+  gatewayCache: Cache;
+  limits: GatewayLimits;
+  logger: Logger;
+}) {
+  const { limits } = options;
   const cors = corsPolicy(limits.corsOrigins);
-  const graphql = [
+  return [
     traceHttpRequests('gateway'),
     securityHeaders({ hsts: limits.hsts }),
     ...(cors ? [cors] : []),
-    authenticate(verifier),
+    authenticate(options.verifier),
     express.json({ limit: limits.maxBodyBytes }),
     limitBatchSize(limits.maxBatch),
     // After parsing: a batch counts as many requests as it has operations.
-    rateLimitPerClient({ cache: gatewayCache, perMinute: limits.rateLimitPerMinute, logger }),
+    rateLimitPerClient({
+      cache: options.gatewayCache,
+      perMinute: limits.rateLimitPerMinute,
+      logger: options.logger,
+    }),
     limitNesting(MAX_NESTING),
-    expressMiddleware(apollo, {
+    expressMiddleware(options.apollo, {
       context: async ({ req, res }) => ({
         requestId: res.locals.requestId,
         logger: res.locals.logger,
@@ -431,86 +605,24 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     }),
     graphqlErrorHandler,
   ];
-  http.app.use('/graphql', ...graphql);
-  // Sandbox on `/` sends its operations to the page's own URL, so `/` serves GraphQL too.
-  http.app.all('/', ...graphql);
+}
 
-  let feed: ChangeFeed | null = null;
-  let listening;
-  let operatorListening;
-  try {
-    if (options.transport) feed = await startChangeFeed({ transport: options.transport, logger });
-    else logger.warn('gateway: no event transport; subscriptions will be refused');
-    if (feed) responseCache?.follow(feed);
-    listening = await listen(httpServer, config.host, config.port);
-    landingEndpoint = `${listening.url}/graphql`;
-    if (operatorServer) {
-      operatorListening = await listen(operatorServer, config.host, config.operatorPort!);
-    }
-  } catch (error) {
-    await feed?.stop();
-    await responseCache?.stop();
-    await apollo.stop();
-    await subgraphClient.close();
-    await gatewayCache.stop();
-    await revocationCache.stop();
-    throw error;
-  }
-  const subscriptions = startSubscriptionServer({
-    httpServer,
-    path: '/graphql',
-    verifier,
-    revocations: createRevocationReader(revocationCache),
-    feed,
-    apiSchema: () => apiSchema,
-    validationRules: [...specifiedRules, limitsValidationRule(limits)],
-    maxTokens: limits.maxTokens,
-    formatError: funnel,
-    async execute(request, claims) {
-      const contextValue: GatewayContext = {
-        requestId: `ws-${randomUUID()}`,
-        logger,
-        accessClaims: claims,
-        clientIp: null,
-      };
-      internalRequests.add(contextValue);
-      const response = await apollo.executeOperation(request, { contextValue });
-      if (response.body.kind !== 'single') throw new Error('incremental delivery is not used');
-      return response.body.singleResult;
-    },
-    logger,
-    registry: metrics.registry,
-    ...config.subscriptions,
-  });
-  logger.info(
-    { url: `${listening.url}/graphql`, subgraphs: config.subgraphs.map((s) => s.name) },
-    `gateway ready at ${listening.url}/graphql`,
-  );
-  if (operatorListening) {
-    logger.info(
-      { url: operatorListening.url },
-      `gateway operator endpoints at ${operatorListening.url}`,
-    );
-  }
-  return {
-    url: listening.url,
-    port: listening.port,
-    ...(operatorListening ? { operatorUrl: operatorListening.url } : {}),
-    subscriptions: { stats: () => subscriptions.stats() },
-    async stop() {
-      http.markStopping();
-      logger.info('gateway: stopping');
-      await subscriptions.stop();
-      await feed?.stop();
-      await responseCache?.stop();
-      await apollo.stop();
-      await subgraphClient.close();
-      await gatewayCache.stop();
-      await revocationCache.stop();
-      if (operatorServer?.listening) {
-        await new Promise((resolve) => operatorServer.close(resolve));
-      }
-      logger.info('gateway: stopped');
-    },
+/** Runs a subscription's selection through the pipeline as the subscriber, marked internal. */
+function executeAsInternal(
+  apollo: ApolloServer<GatewayContext>,
+  internalRequests: WeakSet<GatewayContext>,
+  logger: Logger,
+): ExecuteAs {
+  return async (request, claims) => {
+    const contextValue: GatewayContext = {
+      requestId: `ws-${randomUUID()}`,
+      logger,
+      accessClaims: claims,
+      clientIp: null,
+    };
+    internalRequests.add(contextValue);
+    const response = await apollo.executeOperation(request, { contextValue });
+    if (response.body.kind !== 'single') throw new Error('incremental delivery is not used');
+    return response.body.singleResult;
   };
 }
