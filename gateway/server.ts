@@ -35,6 +35,7 @@ import {
   graphqlErrorHandler,
   listen,
   observabilityPlugin,
+  openedResources,
   wellFormedTextPlugin,
 } from '../shared/server/index.ts';
 import { authenticate, clientIpOf, createAccessTokenVerifier } from './auth.ts';
@@ -222,12 +223,6 @@ function formatWithoutSchemaDetails(
     : answer;
 }
 
-/** Something the gateway opened, and how to close it. */
-interface Opened {
-  name: string;
-  stop: () => Promise<void>;
-}
-
 /**
  * The gateway's composition root: each step opens one thing and pushes how to close it, so
  * `stop()` closes everything in reverse order of opening, and a step that fails closes
@@ -241,16 +236,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     throw new Error('GATEWAY_RESPONSE_CACHE needs the event transport: events invalidate it');
   }
   const metrics = createMetrics('gateway');
-  const opened: Opened[] = [];
-  const closeOpened = async () => {
-    for (const resource of opened.splice(0).reverse()) {
-      await resource
-        .stop()
-        .catch((error: unknown) =>
-          logger.error({ err: error, resource: resource.name }, 'error while stopping'),
-        );
-    }
-  };
+  const opened = openedResources(logger);
 
   try {
     const trustedDocuments = config.trustedDocumentsPath
@@ -262,17 +248,17 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       prefix: config.revocationPrefix,
       logger,
     });
-    opened.push({ name: 'revocation cache', stop: () => revocationCache.stop() });
+    opened.push('revocation cache', () => revocationCache.stop());
     const gatewayCache = await startCache({
       url: config.redisUrl,
       prefix: config.cachePrefix ?? 'eventgraph:gateway:',
       logger,
     });
-    opened.push({ name: 'gateway cache', stop: () => gatewayCache.stop() });
+    opened.push('gateway cache', () => gatewayCache.stop());
 
     // One keep-alive pool per subgraph origin.
     const subgraphClient = new Agent({ connections: limits.subgraphConnections });
-    opened.push({ name: 'subgraph connections', stop: () => subgraphClient.close() });
+    opened.push('subgraph connections', () => subgraphClient.close());
 
     const supergraph = createSupergraphSource({
       source: config.supergraph,
@@ -376,8 +362,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     });
     await startServing(apollo, supergraph.label, served);
     // Its drain plugin also closes the public HTTP server.
-    opened.push({ name: 'graphql', stop: () => apollo.stop() });
-    if (responseCache) opened.push({ name: 'response cache', stop: () => responseCache.stop() });
+    opened.push('graphql', () => apollo.stop());
+    if (responseCache) opened.push('response cache', () => responseCache.stop());
 
     const graphql = graphqlRoute({ apollo, verifier, gatewayCache, limits, logger });
     http.app.use('/graphql', ...graphql);
@@ -386,7 +372,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 
     const feed = transport ? await startChangeFeed({ transport, logger }) : null;
     if (feed) {
-      opened.push({ name: 'change feed', stop: () => feed.stop() });
+      opened.push('change feed', () => feed.stop());
       responseCache?.follow(feed);
     } else {
       logger.warn('gateway: no event transport; subscriptions will be refused');
@@ -399,10 +385,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       : undefined;
     if (operatorServer) {
       // Closed last: `/ready` answers "stopping" until everything else is down.
-      opened.unshift({
-        name: 'operator endpoints',
-        stop: () => new Promise((resolve) => operatorServer.close(() => resolve())),
-      });
+      opened.pushLast(
+        'operator endpoints',
+        () => new Promise((resolve) => operatorServer.close(() => resolve())),
+      );
     }
 
     const subscriptions = startSubscriptionServer({
@@ -420,7 +406,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       registry: metrics.registry,
       ...config.subscriptions,
     });
-    opened.push({ name: 'subscriptions', stop: () => subscriptions.stop() });
+    opened.push('subscriptions', () => subscriptions.stop());
 
     logger.info(
       { url: `${listening.url}/graphql`, subgraphs: config.subgraphs.map((s) => s.name) },
@@ -440,12 +426,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       async stop() {
         http.markStopping();
         logger.info('gateway: stopping');
-        await closeOpened();
+        await opened.closeAll();
         logger.info('gateway: stopped');
       },
     };
   } catch (error) {
-    await closeOpened();
+    await opened.closeAll();
     throw error;
   }
 }

@@ -1,3 +1,5 @@
+export { openedResources } from './opened-resources.ts';
+export type { OpenedResources } from './opened-resources.ts';
 export { createSubgraph } from './subgraph.ts';
 export type {
   SubgraphContext,

@@ -36,6 +36,7 @@ import type { Logger, ServiceMetrics } from '../observability/index.ts';
 import { observabilityPlugin } from './graphql-plugin.ts';
 import { wellFormedTextPlugin } from './well-formed-text.ts';
 import type { RequestContext } from './graphql-plugin.ts';
+import { openedResources } from './opened-resources.ts';
 import { createHttpApp, createServer, graphqlErrorHandler, listen } from './http.ts';
 
 export type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
@@ -133,17 +134,8 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
   const { name, config } = options;
   const logger = options.logger.child({ service: name });
   const metrics = createMetrics(name);
-  // Everything opened so far, closed in reverse if a later step fails.
-  const opened: { name: string; stop: () => Promise<void> }[] = [];
-  const closeOpened = async () => {
-    for (const resource of opened.reverse()) {
-      await resource
-        .stop()
-        .catch((error: unknown) =>
-          logger.error({ err: error, resource: resource.name }, 'error while stopping'),
-        );
-    }
-  };
+  // Everything opened so far, closed in reverse on stop or if a later step fails.
+  const opened = openedResources(logger);
 
   try {
     const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
@@ -157,14 +149,14 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       migrations: [...EVENT_TABLES_MIGRATIONS, ...options.migrations],
       logger,
     });
-    opened.push({ name: 'database', stop: () => db.stop() });
+    opened.push('database', () => db.stop());
 
     const cache = await startCache({
       url: config.redisUrl,
       prefix: config.cachePrefix ?? `eventgraph:${name}:`,
       logger,
     });
-    opened.push({ name: 'cache', stop: () => cache.stop() });
+    opened.push('cache', () => cache.stop());
 
     let transport = options.transport;
     if (!transport) {
@@ -185,7 +177,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
             ...(config.kafkaPartitions ? { defaultPartitions: config.kafkaPartitions } : {}),
           });
       const ownTransport = transport;
-      opened.push({ name: 'event transport', stop: () => ownTransport.stop() });
+      opened.push('event transport', () => ownTransport.stop());
     }
 
     logger.info(
@@ -210,12 +202,12 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       metrics: createEventMetrics(metrics.registry),
       listenUrl: db.url,
     });
-    opened.push({ name: 'events (consumers, relay)', stop: () => events.stop() });
+    opened.push('events (consumers, relay)', () => events.stop());
     const eventTransport = transport;
 
     const infra: SubgraphInfra = { db, cache, transport, events, logger, metrics };
     const wiring = await options.wire(infra);
-    if (wiring.stop) opened.push({ name: 'wiring', stop: wiring.stop });
+    if (wiring.stop) opened.push('wiring', wiring.stop);
 
     const http = createHttpApp({
       logger,
@@ -247,7 +239,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       ],
     });
     await apollo.start();
-    opened.push({ name: 'graphql', stop: () => apollo.stop() });
+    opened.push('graphql', () => apollo.stop());
     http.app.use(
       '/graphql',
       // Continues the gateway's trace (its `traceparent`); off unless tracing is on.
@@ -294,12 +286,12 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       async stop() {
         http.markStopping();
         logger.info(`${name}: stopping`);
-        await closeOpened();
+        await opened.closeAll();
         logger.info(`${name}: stopped`);
       },
     };
   } catch (error) {
-    await closeOpened();
+    await opened.closeAll();
     throw error;
   }
 }
