@@ -9,7 +9,7 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import '../../shared/events/kafkajs-patch.ts';
 import type { Admin } from 'kafkajs';
+import { unusedPort } from '../../test/topology/ports.ts';
 import { interrupted, onCleanup, progress, sleep } from './harness.ts';
 import { adminQuery } from './setup.ts';
 
@@ -91,15 +92,12 @@ export function sqlQueriesOf(pid: number | undefined, timeoutMs = 5000): Promise
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/** Ports handed out by this benchmark run, never twice. */
+const portsTaken = new Set<number>();
+
+/** A loopback port for a process this benchmark starts (below the ephemeral range). */
+export function freePort(): Promise<number> {
+  return unusedPort(portsTaken);
 }
 
 const git = (args: string[], cwd = REPO_ROOT) =>

@@ -14,15 +14,14 @@
  * keys and (unless `keepTopics`) the topics; `startTopology` does the same when start-up fails. If the harness dies
  * without stopping, its processes stop themselves (parent-watch.ts).
  */
-import { randomBytes, randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import '../../shared/events/kafkajs-patch.ts';
 import { Redis } from 'ioredis';
 import { SUBGRAPHS } from '../../platform/services.ts';
 import type { ServiceName, SubgraphName } from '../../platform/services.ts';
 import { startFront } from './front.ts';
+import { unusedPort } from './ports.ts';
 import type { Front } from './front.ts';
 import { serviceProcess } from './service-process.ts';
 import type { Exit, LogLine, ServiceProcess } from './service-process.ts';
@@ -219,42 +218,6 @@ function summary(line: LogLine): string {
   const { level, msg, err } = line.entry as { level?: unknown; msg?: unknown; err?: unknown };
   const error = text((err as { message?: unknown } | undefined)?.message);
   return `${where} ${text(level)}: ${text(msg)}${error ? ` (${error})` : ''} ${line.text.slice(0, 400)}`;
-}
-
-/** The kernel's range of ports for outgoing connections (Linux), or the usual one. */
-function ephemeralPorts(): { low: number; high: number } {
-  try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
-      .trim()
-      .split(/\s+/)
-      .map(Number);
-    if (low && high) return { low, high };
-  } catch {
-    // Not Linux: the range most systems use.
-  }
-  return { low: 32768, high: 60999 };
-}
-
-/**
- * A loopback port nothing listens on, for a process that binds it seconds later: below the
- * ephemeral range, so no outgoing connection (the processes open hundreds) takes it meanwhile,
- * and never one given to another process of the topology.
- */
-async function unusedPort(taken: Set<number>): Promise<number> {
-  const below = Math.min(ephemeralPorts().low, 32768);
-  for (;;) {
-    const port = randomInt(10_000, below);
-    if (taken.has(port)) continue;
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = net.createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-    });
-    if (free) {
-      taken.add(port);
-      return port;
-    }
-  }
 }
 
 /** Each process's state and last lines, unexpected exits and every warning or error. */
