@@ -41,6 +41,12 @@ export interface Front {
   leave(name: string): void;
   /** The backends in rotation, in rotation order, and their traffic. */
   stats(): ReadonlyMap<string, FrontStats>;
+  /**
+   * Holds back the answer to the next POST (GraphQL) request: the backend answers, and the front keeps
+   * that answer until `release()`. `held` resolves once it has it. For a test that needs a
+   * request in flight on an answer read at a known moment.
+   */
+  holdNextAnswer(): { held: Promise<void>; release(): void };
   close(): Promise<void>;
 }
 
@@ -63,11 +69,15 @@ export async function startFront(name: string): Promise<Front> {
     return undefined;
   };
 
+  /** The hold the next request takes, if one is armed. */
+  let nextHold: { held: () => void; released: Promise<void> } | null = null;
+
   const forward = (
     req: http.IncomingMessage,
     res: http.ServerResponse,
     body: Buffer,
     tried: Set<string>,
+    hold: typeof nextHold,
   ) => {
     const backend = next(tried);
     if (!backend) {
@@ -91,9 +101,21 @@ export async function startFront(name: string): Promise<Front> {
         const answer = Object.fromEntries(
           Object.entries(response.headers).filter(([header]) => !HOP_BY_HOP.has(header)),
         );
-        res.writeHead(response.statusCode ?? 502, answer);
-        response.pipe(res);
+        if (!hold) {
+          res.writeHead(response.statusCode ?? 502, answer);
+          response.pipe(res);
+          response.once('error', () => res.destroy());
+          return;
+        }
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.once('error', () => res.destroy());
+        response.once('end', () => {
+          hold.held();
+          void hold.released.then(() =>
+            res.writeHead(response.statusCode ?? 502, answer).end(Buffer.concat(chunks)),
+          );
+        });
       },
     );
     upstream.once('error', (error) => {
@@ -101,7 +123,7 @@ export async function startFront(name: string): Promise<Front> {
         res.destroy();
       } else if (isRefused(error)) {
         tried.add(backend.name);
-        forward(req, res, body, tried);
+        forward(req, res, body, tried, hold);
       } else {
         res
           .writeHead(502, { 'content-type': 'text/plain' })
@@ -117,7 +139,12 @@ export async function startFront(name: string): Promise<Front> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('end', () => forward(req, res, Buffer.concat(chunks), new Set()));
+    req.once('end', () => {
+      // Only a POST (a GraphQL request) takes the hold, not a probe of /ready.
+      const hold = req.method === 'POST' ? nextHold : null;
+      if (hold) nextHold = null;
+      forward(req, res, Buffer.concat(chunks), new Set(), hold);
+    });
     req.once('error', () => res.destroy());
   });
   // Keep-alive from clients: the front is their one connection, whatever is behind it.
@@ -197,6 +224,12 @@ export async function startFront(name: string): Promise<Front> {
           { requests: backend.requests, webSockets: backend.sockets.size },
         ]),
       ),
+    holdNextAnswer() {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const held = new Promise<void>((resolve) => (nextHold = { held: resolve, released }));
+      return { held, release };
+    },
     async close() {
       for (const backend of backends.splice(0)) {
         backend.agent.destroy();

@@ -6,13 +6,20 @@
  * of a kill -9; the outbox relay's lock moves when its holder dies between sending a batch and
  * marking it sent, and what went twice counts once; a kill -9 of an orders replica, a catalog
  * replica and a gateway under load loses no acknowledged order, applies nothing twice, leaves
- * no order PENDING 10 s later, and subscribers carry on. Each test leaves the topology as it
+ * no order PENDING 10 s later, and subscribers carry on; a user's write through one gateway is
+ * seen by the user's next query on the other. Each test leaves the topology as it
  * found it: what it kills, it starts again.
  */
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { createEnvelope, dataSchemaUri } from '../../shared/events/index.ts';
-import { createTestDatabase, testKafka, testRedis, waitFor } from '../../shared/testing/index.ts';
+import {
+  createTestDatabase,
+  postGraphQL,
+  testKafka,
+  testRedis,
+  waitFor,
+} from '../../shared/testing/index.ts';
 import { SUBGRAPHS } from '../../platform/services.ts';
 import type { SubgraphName } from '../../platform/services.ts';
 import { consumerGroups } from './consumer-groups.ts';
@@ -479,6 +486,50 @@ function watchPending(db: Shop['db']): { stop(): Promise<Map<string, PendingSpan
     },
   };
 }
+
+it("a user's write answered by one gateway is seen by the user's next query on the other, while an identical older query is in flight there", () =>
+  topology.reporting(async () => {
+    const { token } = await shop.register('read-your-writes@example.com');
+    const [first, second] = topology.replicas('gateway');
+    const ask = (gateway: typeof first, query: string, variables?: Record<string, unknown>) =>
+      postGraphQL<Record<string, { name: string } | null>>(
+        `${gateway!.url}/graphql`,
+        query,
+        variables,
+        { authorization: `Bearer ${token}` },
+      );
+    const ME = '{ me { name } }';
+    await shop.data(
+      'mutation ($input: UpdateProfileInput!) { updateProfile(input: $input) { name } }',
+      { input: { name: 'Before' } },
+      token,
+    );
+
+    // An older `me` on the second gateway, its answer from users held by users' front.
+    const hold = topology.front('users').holdNextAnswer();
+    const older = ask(second, ME);
+    try {
+      await hold.held;
+      // The write, answered by the first gateway.
+      const renamed = await ask(
+        first,
+        'mutation ($input: UpdateProfileInput!) { updateProfile(input: $input) { name } }',
+        { input: { name: 'After' } },
+      );
+      expect(renamed.body.data?.['updateProfile']?.name).toBe('After');
+
+      // The user's next query on the second gateway must not wait for the older one.
+      let newer: Awaited<ReturnType<typeof ask>> | undefined;
+      void ask(second, ME).then((answer) => (newer = answer));
+      await waitFor(() => newer, {
+        what: 'the newer query to answer on its own, not with the older one held in flight',
+      });
+      expect(newer!.body.data?.['me']?.name).toBe('After');
+    } finally {
+      hold.release();
+    }
+    expect((await older).body.data?.['me']?.name).toBe('Before');
+  }));
 
 interface ProductState {
   productChanged: { id: string; stock: number; priceCents: number };
