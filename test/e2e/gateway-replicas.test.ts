@@ -59,7 +59,11 @@ describe('gateway replicas', () => {
       postGraphQL<{ me: { name: string } }>(`${second.gateway!.url}/graphql`, me, undefined, {
         authorization: `Bearer ${token}`,
       });
-    expect((await askSecond()).body.data?.me.name).toBe('Before');
+    // Users learns of the account from auth's user.registered: until then `me` is null.
+    const known = await waitFor(async () => (await askSecond()).body.data?.me ?? undefined, {
+      what: 'users to have the registered account',
+    });
+    expect(known.name).toBe('Before');
 
     // An older `me` on the second gateway, held in flight with the name before the write.
     const hold = usersFront.holdNextAnswer();

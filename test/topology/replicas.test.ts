@@ -499,6 +499,10 @@ it("a user's write answered by one gateway is seen by the user's next query on t
         { authorization: `Bearer ${token}` },
       );
     const ME = '{ me { name } }';
+    // Users learns of the account from auth's user.registered: until then there is no profile.
+    await waitFor(async () => (await ask(first, ME)).body.data?.['me'] ?? undefined, {
+      what: 'users to have the registered account',
+    });
     await shop.data(
       'mutation ($input: UpdateProfileInput!) { updateProfile(input: $input) { name } }',
       { input: { name: 'Before' } },
