@@ -26,7 +26,7 @@ import { createGatewayTokens, createRevocationReader } from '../shared/auth/inde
 import { startCache } from '../shared/cache/index.ts';
 import type { Cache } from '../shared/cache/index.ts';
 import { formatError, withoutSuggestions } from '../shared/errors/index.ts';
-import type { EventTransport } from '../shared/events/index.ts';
+import type { EventCatalogue, EventTransport } from '../shared/events/index.ts';
 import { createMetrics, traceHttpRequests } from '../shared/observability/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 import {
@@ -67,7 +67,10 @@ import type { WriteEpochs } from './write-epochs.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
 import type { SupergraphSourceConfig } from './supergraph-source.ts';
 import type { SubgraphEndpoint } from '../schema/composition.ts';
+import { catalogue as eventCatalogue } from '../schema/events/index.ts';
 import { startChangeFeed } from './subscriptions/change-feed.ts';
+import { EMPTY_LIVE_SCHEMA, readLiveSchema } from './subscriptions/live-schema.ts';
+import type { LiveSchema } from './subscriptions/live-schema.ts';
 import { startSubscriptionServer } from './subscriptions/subscription-server.ts';
 import { createPersistedQueryCache } from './cache/persisted-queries.ts';
 import { createResponseCache } from './plugins/response-cache.plugin.ts';
@@ -192,6 +195,8 @@ export interface GatewayOptions {
    * Without one, subscriptions are refused with an error saying so.
    */
   transport?: EventTransport;
+  /** The event types events are checked against. @default the platform's event catalogue */
+  catalogue?: EventCatalogue;
 }
 
 export interface GatewayHandle {
@@ -230,6 +235,7 @@ function formatWithoutSchemaDetails(
  */
 export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
   const { config, transport } = options;
+  const catalogue = options.catalogue ?? eventCatalogue;
   const logger = options.logger.child({ service: 'gateway' });
   const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...config.limits };
   if (config.responseCache && !transport) {
@@ -276,7 +282,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       metrics: createSubgraphFetchMetrics(metrics.registry),
       logger,
     });
-    const served = followServedSupergraph(gateway);
+    const served = followServedSupergraph(gateway, catalogue);
 
     // Requests the gateway makes itself (subscriptions' selections): not clients' documents,
     // and never served from the response cache (they run right after a change).
@@ -286,6 +292,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       ? createResponseCache<GatewayContext>({
           cache: gatewayCache,
           schema: served.apiSchema,
+          entities: () => served.live().entities,
           scopeOf: ({ accessClaims }) =>
             accessClaims ? `scopes:${accessClaims.scope.split(' ').sort().join(' ')}` : 'anonymous',
           isInternal,
@@ -370,7 +377,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     // Sandbox on `/` sends its operations to the page's own URL, so `/` serves GraphQL too.
     http.app.all('/', ...graphql);
 
-    const feed = transport ? await startChangeFeed({ transport, logger }) : null;
+    const feed = transport
+      ? await startChangeFeed({ transport, catalogue, live: served.live, logger })
+      : null;
     if (feed) {
       opened.push('change feed', () => feed.stop());
       responseCache?.follow(feed);
@@ -398,6 +407,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       revocations: createRevocationReader(revocationCache),
       feed,
       apiSchema: served.apiSchema,
+      live: served.live,
+      policy: served.policy,
       validationRules: [...specifiedRules, limitsValidationRule(limits)],
       maxTokens: limits.maxTokens,
       formatError: funnel,
@@ -491,15 +502,22 @@ interface ServedSupergraph {
   readonly policy: () => AccessPolicy;
   /** The client-facing schema; undefined before the first load. */
   readonly apiSchema: () => GraphQLSchema | undefined;
+  /** What the subgraphs declare about their events (empty before the first load). */
+  readonly live: () => LiveSchema;
   /** True once a supergraph has loaded. */
   readonly loaded: () => boolean;
 }
 
-function followServedSupergraph(gateway: ApolloGateway): ServedSupergraph {
+function followServedSupergraph(
+  gateway: ApolloGateway,
+  catalogue: EventCatalogue,
+): ServedSupergraph {
   let policy: AccessPolicy | undefined;
   let apiSchema: GraphQLSchema | undefined;
+  let live = EMPTY_LIVE_SCHEMA;
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl, apiSchema: schema }) => {
     policy = createAccessPolicy(coreSupergraphSdl);
+    live = readLiveSchema(coreSupergraphSdl, schema, catalogue);
     apiSchema = schema;
   });
   return {
@@ -508,6 +526,7 @@ function followServedSupergraph(gateway: ApolloGateway): ServedSupergraph {
       return policy;
     },
     apiSchema: () => apiSchema,
+    live: () => live,
     loaded: () => policy !== undefined,
   };
 }

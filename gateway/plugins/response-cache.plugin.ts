@@ -36,13 +36,18 @@ import type { Cache } from '../../shared/cache/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
 import { entityTag, entityTagsOf } from '../cache/entity-tags.ts';
 import type { TrackedEntity } from '../cache/entity-tags.ts';
-import type { Change, ChangeFeed } from '../subscriptions/change-feed.ts';
+import type { ChangeFeed } from '../subscriptions/change-feed.ts';
 
 export interface ResponseCacheOptions<TContext extends BaseContext> {
   /** The gateway's cache: entries under `response:`, tag versions under `entity:`. */
   cache: Cache;
   /** The API schema the gateway serves now. */
   schema: () => GraphQLSchema | undefined;
+  /**
+   * The entity types the supergraph now serving declares the changes of (`@changedBy` on the
+   * type, `@lookup` for its lookups by id): only responses made of these are cached.
+   */
+  entities: () => readonly TrackedEntity[];
   /** Who the caller is for authorisation: `anonymous` or the sorted scopes. */
   scopeOf: (context: TContext) => string;
   /** Requests the gateway makes itself, which must see fresh data. @default none */
@@ -60,18 +65,13 @@ export interface ResponseCacheOptions<TContext extends BaseContext> {
 export interface ResponseCache<TContext extends BaseContext> {
   plugin: ApolloServerPlugin<TContext>;
   /**
-   * Invalidates on the feed's changes (`product-state` for `Product`); call before serving.
-   * Without a feed nothing is ever invalidated, so the gateway refuses to start that way.
+   * Invalidates on the feed's entity changes; call before serving. Without a feed nothing is
+   * ever invalidated, so the gateway refuses to start that way.
    */
-  follow(feed: Pick<ChangeFeed, 'listen'>): void;
+  follow(feed: Pick<ChangeFeed, 'listenEntities'>): void;
   /** Stops listening to the feed and waits for invalidations in flight. */
   stop(): Promise<void>;
 }
-
-/** The entities the gateway caches and the feed kind that reports their changes. */
-export const CACHED_ENTITIES: readonly (TrackedEntity & { kind: Change['kind'] })[] = [
-  { typename: 'Product', kind: 'product-state', lookups: [{ field: 'product', idArgument: 'id' }] },
-];
 
 interface Entry {
   /** The version of each tag when the entry was stored. */
@@ -219,7 +219,7 @@ export function createResponseCache<TContext extends BaseContext>(
                       )
                     : {},
                   request.request.variables ?? {},
-                  CACHED_ENTITIES,
+                  options.entities(),
                 )
               : null;
           if (!tags) {
@@ -280,11 +280,7 @@ export function createResponseCache<TContext extends BaseContext>(
   return {
     plugin,
     follow(feed) {
-      for (const entity of CACHED_ENTITIES) {
-        unlisten.push(
-          feed.listen(entity.kind, null, (change) => invalidate(entity.typename, change.id)),
-        );
-      }
+      unlisten.push(feed.listenEntities((typename, change) => invalidate(typename, change.id)));
     },
     async stop() {
       for (const stopListening of unlisten) stopListening();

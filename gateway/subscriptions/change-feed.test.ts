@@ -1,76 +1,98 @@
 /**
- * Which domain events are changes a subscriber hears about: every order event (with its
- * owner), price or stock changes of a product, and the products a stock event names; and
- * which change a product's state for the response cache: every product and stock event.
+ * The changes an event makes under one `@changedBy` binding: the entity ids its key path
+ * names (through arrays), only for its topic and event types, only when a `when` value holds,
+ * with the values it sets and the version it carries.
  */
-import { changesOf } from './change-feed.ts';
+import { changesOf, valuesAt } from './change-feed.ts';
+import type { EventBinding } from './live-schema.ts';
 
-const ORDER = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a01';
-const USER = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a02';
-const P1 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a03';
-const P2 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a04';
+const binding = (more: Partial<EventBinding> = {}): EventBinding => ({
+  topic: 'parcels.events',
+  events: new Set(['parcel.moved']),
+  key: ['parcelId'],
+  when: [],
+  set: {},
+  version: null,
+  ...more,
+});
+
+describe('valuesAt', () => {
+  const data = {
+    a: 'x',
+    n: 7,
+    list: [{ id: 'p1' }, { id: 'p2' }, { other: 1 }],
+    nested: { deep: ['u', 'v'] },
+  };
+
+  it.each([
+    [['a'], ['x']],
+    [['n'], ['7']],
+    [
+      ['list', 'id'],
+      ['p1', 'p2'],
+    ],
+    [
+      ['nested', 'deep'],
+      ['u', 'v'],
+    ],
+    [['missing'], []],
+    [['a', 'beyond'], []],
+    [['list'], []],
+  ])('reads %j as %j', (path, values) => {
+    expect(valuesAt(data, path)).toEqual(values);
+  });
+});
 
 describe('changesOf', () => {
-  it.each([
-    ['order.placed', 'PENDING'],
-    ['order.confirmed', 'CONFIRMED'],
-    ['order.rejected', 'REJECTED'],
-    ['order.cancelled', 'CANCELLED'],
-  ])('makes %s a change of the order to %s, with its owner', (type, status) => {
-    expect(changesOf(type, { orderId: ORDER, userId: USER })).toEqual([
-      { kind: 'order', id: ORDER, userId: USER, type, status },
+  it('makes a change of the entity its key names, with what the binding sets and the version', () => {
+    const bound = binding({ set: { status: 'MOVED' }, version: ['movedAt'] });
+    const event = {
+      type: 'parcel.moved',
+      data: { parcelId: 'p1', movedAt: '2026-12-07T10:00:00.000Z' },
+    };
+    expect(changesOf(bound, 'parcels.events', event, 9)).toEqual([
+      {
+        id: 'p1',
+        type: 'parcel.moved',
+        set: { status: 'MOVED' },
+        version: '2026-12-07T10:00:00.000Z',
+        sequence: 9,
+      },
     ]);
   });
 
-  it('makes a product update a change for subscribers only when the price or the stock changed', () => {
-    const subscribed = (data: unknown) =>
-      changesOf('product.updated', data).filter((change) => change.kind === 'product');
-    expect(subscribed({ productId: P1, changed: ['priceCents'] })).toEqual([
-      { kind: 'product', id: P1, type: 'product.updated' },
+  it('makes one change per distinct entity a key path through a list names', () => {
+    const bound = binding({ key: ['items', 'parcelId'] });
+    const event = {
+      type: 'parcel.moved',
+      data: { items: [{ parcelId: 'p1' }, { parcelId: 'p2' }, { parcelId: 'p1' }] },
+    };
+    expect(changesOf(bound, 'parcels.events', event, 1).map((change) => change.id)).toEqual([
+      'p1',
+      'p2',
     ]);
-    expect(subscribed({ productId: P1, changed: ['stock', 'name'] })).toHaveLength(1);
-    expect(subscribed({ productId: P1, changed: ['name', 'description'] })).toEqual([]);
   });
 
-  it.each([['product.created'], ['product.updated'], ['product.deleted']])(
-    'makes %s a change of the product state, whatever changed',
-    (type) => {
-      expect(
-        changesOf(type, { productId: P1, changed: ['description'] }).filter(
-          (change) => change.kind === 'product-state',
-        ),
-      ).toEqual([{ kind: 'product-state', id: P1, type }]);
-    },
-  );
+  it('ignores another topic, another event type, and an event no `when` value holds for', () => {
+    const event = { type: 'parcel.moved', data: { parcelId: 'p1', changed: ['label'] } };
+    expect(changesOf(binding(), 'depots.events', event, 1)).toEqual([]);
+    expect(changesOf(binding(), 'parcels.events', { ...event, type: 'parcel.lost' }, 1)).toEqual(
+      [],
+    );
+    const pricey = binding({
+      when: [
+        { path: ['changed'], value: 'price' },
+        { path: ['changed'], value: 'weight' },
+      ],
+    });
+    expect(changesOf(pricey, 'parcels.events', event, 1)).toEqual([]);
+    const weighed = { ...event, data: { ...event.data, changed: ['label', 'weight'] } };
+    expect(changesOf(pricey, 'parcels.events', weighed, 1)).toHaveLength(1);
+  });
 
-  it.each([['stock.reserved'], ['stock.released']])(
-    'makes %s a change of every product it names',
-    (type) => {
-      expect(
-        changesOf(type, {
-          orderId: ORDER,
-          items: [
-            { productId: P1, quantity: 1, stockAfter: 0 },
-            { productId: P2, quantity: 2, stockAfter: 5 },
-          ],
-        }),
-      ).toEqual([
-        { kind: 'product', id: P1, type },
-        { kind: 'product-state', id: P1, type },
-        { kind: 'product', id: P2, type },
-        { kind: 'product-state', id: P2, type },
-      ]);
-    },
-  );
-
-  it.each([
-    ['user.registered', { userId: USER }],
-    ['stock.rejected', { orderId: ORDER, items: [] }],
-    ['order.placed', { orderId: ORDER }],
-  ])(
-    'ignores %s (nothing a subscriber follows changed, or the payload lacks the owner)',
-    (type, data) => {
-      expect(changesOf(type, data)).toEqual([]);
-    },
-  );
+  it('makes no change of an event whose key is missing', () => {
+    expect(changesOf(binding(), 'parcels.events', { type: 'parcel.moved', data: {} }, 1)).toEqual(
+      [],
+    );
+  });
 });

@@ -1,40 +1,54 @@
 /**
- * The gateway's live feed of domain changes, for subscriptions and the response cache: one
+ * The gateway's live feed of entity changes, for subscriptions and the response cache: one
  * consumer per gateway instance (a group of its own, starting at the newest messages: no
- * replay of history) on `orders.events` and `catalog.events`, fanned out in memory to every
- * listener of an order or a product. Listeners are called synchronously and must not block; a
- * listener that throws is logged and the others still hear the change.
+ * replay of history) on the topics the supergraph's `@changedBy` declarations name (see
+ * live-schema.ts), each event checked against the event catalogue like every consumer's,
+ * turned into the changes it declares and fanned out in memory to their listeners.
+ * Listeners are called synchronously and must not block; a listener that throws is logged
+ * and the others still hear the change.
  *
- * Two kinds of product change: `product` is what subscribers asked to hear (a price or stock
- * change), `product-state` is any change to what a product query can return (created,
- * updated in any field, deleted, stock moved), which the response cache invalidates on.
+ * Two kinds of listener: a subscription field's (`listen`), which hears the events that field
+ * declares, for one entity or every one; and the entities' (`listenEntities`), which hears
+ * every change to what a query of an entity type can return.
+ *
+ * Each partition of a topic is consumed in order, and a subject's events share a partition,
+ * so one entity's changes reach listeners in the order they happened. Every change carries a
+ * number that grows with each event the feed consumes.
  */
 import { randomUUID } from 'node:crypto';
-import { TOPICS } from '../../schema/events/index.ts';
 import { parseEnvelope } from '../../shared/events/index.ts';
-import type { EventTransport, Subscription } from '../../shared/events/index.ts';
+import type {
+  EventCatalogue,
+  EventEnvelope,
+  EventTransport,
+  Subscription,
+} from '../../shared/events/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
+import type { DataPath, EventBinding, LiveSchema } from './live-schema.ts';
 
-/** What changed: an order (with its owner) or a product. */
-export type Change =
-  | { kind: 'order'; id: string; userId: string; type: string; status: OrderStatus }
-  | { kind: 'product' | 'product-state'; id: string; type: string };
-
-export type OrderStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED' | 'CANCELLED';
-
-/** The status an order event leaves its order in. */
-const STATUS_AFTER: Record<string, OrderStatus> = {
-  'order.placed': 'PENDING',
-  'order.confirmed': 'CONFIRMED',
-  'order.rejected': 'REJECTED',
-  'order.cancelled': 'CANCELLED',
-};
+/** One entity changed by one event, as a subscription field or entity type declares it. */
+export interface Change {
+  /** The entity's id. */
+  readonly id: string;
+  /** The event's type, e.g. `order.confirmed`. */
+  readonly type: string;
+  /** Field values the event leaves in the entity (its binding's `set`). */
+  readonly set: Readonly<Record<string, string>>;
+  /** The entity's version after the event, when its binding declares where it is. */
+  readonly version: string | null;
+  /** Grows with every event the feed consumes: a later change has a larger one. */
+  readonly sequence: number;
+}
 
 export type ChangeListener = (change: Change) => void;
 
 export interface ChangeFeed {
-  /** Hears changes of one order or product (`id`), or of all of a kind (`id` null). */
-  listen(kind: Change['kind'], id: string | null, listener: ChangeListener): () => void;
+  /** Hears the changes a subscription field declares: of one entity (`id`), or all (`id` null). */
+  listen(field: string, id: string | null, listener: ChangeListener): () => void;
+  /** Hears every change to an entity type's data. */
+  listenEntities(listener: (typename: string, change: Change) => void): () => void;
+  /** The number of the newest change consumed (0 before any). */
+  sequence(): number;
   /** Listeners currently registered (for metrics and tests). */
   size(): number;
   stop(): Promise<void>;
@@ -42,81 +56,125 @@ export interface ChangeFeed {
 
 export interface ChangeFeedOptions {
   transport: EventTransport;
+  catalogue: EventCatalogue;
+  /** The declarations of the supergraph now serving; read for every event. */
+  live: () => LiveSchema;
   logger: Logger;
   /** Names this instance's consumer group. @default a random UUID */
   instanceId?: string;
 }
 
-/** The changes an event stands for (a stock event changes every product it names). */
-export function changesOf(type: string, data: unknown): Change[] {
-  const payload = data as {
-    orderId?: string;
-    userId?: string;
-    productId?: string;
-    items?: { productId: string }[];
-    changed?: string[];
-  };
-  const status = STATUS_AFTER[type];
-  if (status && payload.orderId && payload.userId) {
-    return [{ kind: 'order', id: payload.orderId, userId: payload.userId, type, status }];
+/** The values at a path of an event's data, walking into arrays; strings and numbers only. */
+export function valuesAt(data: unknown, path: DataPath): string[] {
+  let current: unknown[] = [data];
+  for (const step of path) {
+    const next: unknown[] = [];
+    for (const value of current) {
+      const child =
+        value !== null && typeof value === 'object' && !Array.isArray(value)
+          ? (value as Record<string, unknown>)[step]
+          : undefined;
+      if (Array.isArray(child)) next.push(...(child as unknown[]));
+      else if (child !== undefined) next.push(child);
+    }
+    current = next;
   }
-  if ((type === 'product.created' || type === 'product.deleted') && payload.productId) {
-    return [{ kind: 'product-state', id: payload.productId, type }];
-  }
-  if (type === 'product.updated' && payload.productId) {
-    // Only a price or stock change is a change subscribers asked to hear about.
-    const relevant = payload.changed?.some((field) => field === 'priceCents' || field === 'stock');
-    const state: Change = { kind: 'product-state', id: payload.productId, type };
-    return relevant ? [{ kind: 'product', id: payload.productId, type }, state] : [state];
-  }
-  if ((type === 'stock.reserved' || type === 'stock.released') && payload.items) {
-    return payload.items.flatMap((item): Change[] => [
-      { kind: 'product', id: item.productId, type },
-      { kind: 'product-state', id: item.productId, type },
-    ]);
-  }
-  return [];
+  return current.flatMap((value) =>
+    typeof value === 'string' || typeof value === 'number' ? [String(value)] : [],
+  );
+}
+
+/** The changes one binding makes of an event (none when the event is not one it names). */
+export function changesOf(
+  binding: EventBinding,
+  topic: string,
+  event: Pick<EventEnvelope, 'type' | 'data'>,
+  sequence: number,
+): Change[] {
+  if (binding.topic !== topic || !binding.events.has(event.type)) return [];
+  const matches =
+    binding.when.length === 0 ||
+    binding.when.some(({ path, value }) => valuesAt(event.data, path).includes(value));
+  if (!matches) return [];
+  const version = binding.version ? (valuesAt(event.data, binding.version)[0] ?? null) : null;
+  return [...new Set(valuesAt(event.data, binding.key))].map((id) => ({
+    id,
+    type: event.type,
+    set: binding.set,
+    version,
+    sequence,
+  }));
 }
 
 export async function startChangeFeed(options: ChangeFeedOptions): Promise<ChangeFeed> {
-  const { transport, logger } = options;
+  const { transport, catalogue, logger } = options;
   const listeners = new Map<string, Set<ChangeListener>>();
-  const keyOf = (kind: string, id: string | null) => `${kind}:${id ?? '*'}`;
+  const entityListeners = new Set<(typename: string, change: Change) => void>();
+  const keyOf = (field: string, id: string | null) => `${field}\u0000${id ?? ''}`;
   let count = 0;
+  let sequence = 0;
 
-  const notify = (change: Change) => {
-    for (const key of [keyOf(change.kind, change.id), keyOf(change.kind, null)]) {
-      for (const listener of listeners.get(key) ?? []) {
-        try {
-          listener(change);
-        } catch (error) {
-          logger.error({ err: error, change }, 'subscription listener failed');
+  const call = <T extends unknown[]>(listener: (...args: T) => void, ...args: T) => {
+    try {
+      listener(...args);
+    } catch (error) {
+      logger.error({ err: error }, 'change listener failed');
+    }
+  };
+
+  const dispatch = (topic: string, event: EventEnvelope) => {
+    const live = options.live();
+    const number = ++sequence;
+    for (const entity of live.entities) {
+      for (const binding of entity.bindings) {
+        for (const change of changesOf(binding, topic, event, number)) {
+          for (const listener of entityListeners) call(listener, entity.typename, change);
+        }
+      }
+    }
+    for (const [field, subscription] of live.subscriptions) {
+      for (const binding of subscription.bindings) {
+        for (const change of changesOf(binding, topic, event, number)) {
+          for (const key of [keyOf(field, change.id), keyOf(field, null)]) {
+            for (const listener of listeners.get(key) ?? []) call(listener, change);
+          }
         }
       }
     }
   };
 
-  const subscription: Subscription = await transport.subscribe({
-    group: `gateway.subscriptions.${options.instanceId ?? randomUUID()}`,
-    topics: [TOPICS.orders, TOPICS.catalog],
-    fromBeginning: false,
-    async eachBatch(messages) {
-      for (const message of messages) {
-        try {
-          const event = parseEnvelope(message.value);
-          for (const change of changesOf(event.type, event.data)) notify(change);
-        } catch (error) {
-          // Not an envelope: nothing a subscriber can be told about.
-          logger.debug({ err: error, topic: message.topic }, 'change feed skipped a message');
-        }
-      }
-      return messages.length;
-    },
-  });
+  const topics = options.live().topics;
+  const subscription: Subscription | null =
+    topics.length === 0
+      ? null
+      : await transport.subscribe({
+          group: `gateway.subscriptions.${options.instanceId ?? randomUUID()}`,
+          topics: [...topics],
+          fromBeginning: false,
+          async eachBatch(messages) {
+            for (const message of messages) {
+              let event: EventEnvelope;
+              try {
+                event = parseEnvelope(message.value);
+                event = { ...event, data: catalogue.parse(event) };
+              } catch (error) {
+                // Nothing a subscriber can be told about; the services' consumers dead-letter it.
+                logger.warn(
+                  { err: error, topic: message.topic },
+                  'change feed skipped an invalid event',
+                );
+                continue;
+              }
+              dispatch(message.topic, event);
+            }
+            return messages.length;
+          },
+        });
+  if (!subscription) logger.info('gateway: the supergraph declares no event-fed fields');
 
   return {
-    listen(kind, id, listener) {
-      const key = keyOf(kind, id);
+    listen(field, id, listener) {
+      const key = keyOf(field, id);
       let set = listeners.get(key);
       if (!set) listeners.set(key, (set = new Set()));
       set.add(listener);
@@ -127,7 +185,14 @@ export async function startChangeFeed(options: ChangeFeedOptions): Promise<Chang
         if (set.size === 0) listeners.delete(key);
       };
     },
+    listenEntities(listener) {
+      entityListeners.add(listener);
+      return () => void entityListeners.delete(listener);
+    },
+    sequence: () => sequence,
     size: () => count,
-    stop: () => subscription.stop(),
+    stop: async () => {
+      await subscription?.stop();
+    },
   };
 }

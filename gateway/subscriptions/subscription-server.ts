@@ -1,21 +1,28 @@
 /**
  * GraphQL subscriptions on the gateway's own `/graphql` port, over graphql-ws, fed by the
  * domain events the subgraphs publish. @apollo/gateway cannot execute subscriptions, so the
- * gateway does it itself: a subscription names an entity (`orderStatusChanged(orderId)`,
- * `productChanged(id)`); whenever the change feed reports a change to it, the gateway
- * resolves the client's whole selection set as the query `order(id)` / `product(id)` through
- * the normal federated pipeline (authorization plugin, query plan, every subgraph), with the
- * subscriber's identity, and sends the result when it differs from the last one sent.
+ * gateway does it itself, from what the subgraph owning each subscription field declares
+ * (live-schema.ts): the field follows an entity (or every entity of its type); whenever the
+ * change feed reports an event the field is bound to, the gateway resolves the client's whole
+ * selection set through the entity's `@lookup` query field and the normal federated pipeline
+ * (authorization plugin, query plan, every subgraph), with the subscriber's identity, and
+ * sends the result when it differs from the last one sent. The gateway knows no domain.
  *
  * Guarantees:
  * - Authenticated like HTTP: the access token in `connection_init` (`authorization:
  *   "Bearer …"`) is verified once; the connection closes (4401) when it expires and (4403)
  *   within `revocationCheckMs` of its revocation (logout, password change, role change…).
- * - Authorised like queries, plus ownership up front: subscribing to someone else's order is
- *   `FORBIDDEN` before anything is sent; only an ADMIN may omit `orderId`.
+ * - Authorised like queries: the subscription document passes the same `@authenticated` /
+ *   `@requiresScopes` policy before anything else, the entity is read through its lookup as
+ *   the subscriber (so ownership rules apply: someone else's entity is refused before
+ *   anything is sent), and following every entity takes the scopes the field declares.
  * - The current state first (so nothing between the mutation and the subscription is
- *   missed), then every change; updates to one entity from one burst of events share one
- *   execution per distinct (selection, variables, caller), however many subscribe.
+ *   missed), then every change, in the order the events happened: an update is never older
+ *   than one already sent (the entity's declared version, and the order the feed consumed
+ *   the events in), and the fields an event sets (`set`) show the value it left, so each
+ *   transition is told even when the entity has moved on since. Updates to one entity from
+ *   one burst of events share one execution per distinct (selection, variables, caller),
+ *   however many subscribe.
  * - Bounded: at most `maxPerConnection` subscriptions per connection, and at most
  *   `maxQueued` undelivered updates per subscription — a client that does not keep up gets
  *   a final `RATE_LIMITED` error and the subscription ends; memory never grows without bound.
@@ -57,7 +64,9 @@ import type { Logger } from '../../shared/observability/index.ts';
 import type { AccessTokenVerifier } from '../auth.ts';
 import { createBoundedStream } from './bounded-stream.ts';
 import type { BoundedStream } from './bounded-stream.ts';
-import type { Change, ChangeFeed, OrderStatus } from './change-feed.ts';
+import type { AccessPolicy } from '../plugins/authorization.plugin.ts';
+import type { Change, ChangeFeed } from './change-feed.ts';
+import type { LiveSchema, LiveSubscription } from './live-schema.ts';
 
 /** Runs a query through the gateway's pipeline as `claims` (null: anonymous). */
 export type ExecuteAs = (
@@ -84,6 +93,10 @@ export interface SubscriptionServerOptions extends SubscriptionLimits {
   feed: ChangeFeed | null;
   /** The client-facing schema of the supergraph now serving. */
   apiSchema: () => GraphQLSchema | undefined;
+  /** What the supergraph now serving declares about its event-fed subscription fields. */
+  live: () => LiveSchema;
+  /** Who may read what in the supergraph now serving (the queries' policy). */
+  policy: () => AccessPolicy;
   execute: ExecuteAs;
   logger: Logger;
   registry: Registry;
@@ -106,15 +119,12 @@ export interface SubscriptionServer {
   stop(): Promise<void>;
 }
 
-/** The subscription fields and the query field that resolves the same entity. */
-const ROOTS = {
-  orderStatusChanged: { kind: 'order', argument: 'orderId', queryField: 'order' },
-  productChanged: { kind: 'product', argument: 'id', queryField: 'product' },
-} as const;
-type RootName = keyof typeof ROOTS;
-
 /** The variable the rewritten query takes the entity id in. */
 const ID_VARIABLE = '__eventgraphEntityId';
+/** The response key the rewritten query reads the entity's version under. */
+const VERSION_KEY = '__eventgraphVersion';
+/** Entities whose last update a subscription to every entity remembers, to keep order. */
+const MAX_REMEMBERED = 10_000;
 
 interface ConnectionState {
   claims: AccessTokenClaims | null;
@@ -125,8 +135,8 @@ interface ConnectionState {
 
 /** What `onSubscribe` prepared for `subscribe`, handed over as the context value. */
 interface Plan {
-  root: RootName;
-  /** The entity subscribed to; null for "all" (ADMIN orders, or every product). */
+  field: LiveSubscription;
+  /** The entity subscribed to; null for every entity of the type. */
   entityId: string | null;
   /** The selection as a query, and its variables (without the entity id). */
   query: string;
@@ -137,8 +147,15 @@ interface Plan {
   initial: FormattedExecutionResult | null;
   /** The response key of the subscription field, e.g. its alias. */
   rootKey: string;
-  /** Response keys of the root object's `status` fields (orders), fragments included. */
-  statusKeys: string[];
+  /** Response keys of the root object's fields by field name, fragments included. */
+  keysOf: (fieldName: string) => string[];
+}
+
+/** What a subscription last sent of one entity. */
+interface Sent {
+  /** The feed's number of the change it answered (0: the current state at subscription). */
+  sequence: number;
+  version: string | null;
 }
 
 const error = (message: string, code: ErrorCode, extensions: Record<string, unknown> = {}) =>
@@ -171,26 +188,31 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
     registers: [options.registry],
   });
 
-  /** One execution per distinct key at a time, shared by everyone who asks meanwhile. */
-  const inFlight = new Map<string, Promise<FormattedExecutionResult>>();
-  const shared = (key: string, run: () => Promise<FormattedExecutionResult>) => {
-    let pending = inFlight.get(key);
-    if (!pending) {
-      pending = run().finally(() => inFlight.delete(key));
-      inFlight.set(key, pending);
-    }
-    return pending;
+  /**
+   * One execution per distinct key at a time, shared by everyone who asks meanwhile, but only
+   * by those who heard of no change after it started (`since`: the feed's number of the
+   * change the caller answers): a result read before a change never stands for it.
+   */
+  const inFlight = new Map<string, { since: number; result: Promise<FormattedExecutionResult> }>();
+  const shared = (key: string, since: number, run: () => Promise<FormattedExecutionResult>) => {
+    const pending = inFlight.get(key);
+    if (pending && pending.since >= since) return pending.result;
+    const started = { since: feed?.sequence() ?? 0, result: run() };
+    inFlight.set(key, started);
+    void started.result
+      .finally(() => {
+        if (inFlight.get(key) === started) inFlight.delete(key);
+      })
+      .catch(() => undefined);
+    return started.result;
   };
 
-  const runPlan = (plan: Plan, entityId: string) => {
-    // Orders depend on who asks (ownership); products only on what the caller may see.
-    const caller =
-      plan.root === 'orderStatusChanged'
-        ? (plan.claims?.sub ?? 'anonymous')
-        : (plan.claims?.scope ?? 'anonymous');
+  const runPlan = (plan: Plan, entityId: string, since: number) => {
+    // What a lookup answers may depend on who asks (ownership): callers share by identity.
+    const caller = plan.claims?.sub ?? 'anonymous';
     const variables = { ...plan.variables, [ID_VARIABLE]: entityId };
     const key = `${plan.query}\u0000${JSON.stringify(variables)}\u0000${caller}`;
-    return shared(key, () =>
+    return shared(key, since, () =>
       options.execute(
         {
           query: plan.query,
@@ -238,24 +260,51 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
         ),
       ]);
     }
-    const planned = plan(schema, document, operation, payload.variables ?? {}, state.claims);
+    const scopes = state.claims ? state.claims.scope.split(' ').filter(Boolean) : null;
+    const violations = options.policy().check({
+      schema,
+      document,
+      operationName: payload.operationName ?? null,
+      variables: payload.variables ?? null,
+      scopes,
+    });
+    if (violations.length > 0) {
+      return refused(
+        violations.map((violation) =>
+          clientError(violation.message, violation.code, { path: violation.path }),
+        ),
+      );
+    }
+    const planned = plan(
+      schema,
+      options.live(),
+      document,
+      operation,
+      payload.variables ?? {},
+      state.claims,
+    );
     if (planned instanceof GraphQLError) return refused([planned]);
 
-    if (planned.root === 'orderStatusChanged') {
-      if (!state.claims) return refused([error('You must be signed in', 'UNAUTHENTICATED')]);
-      if (!planned.entityId && state.claims.role !== 'ADMIN') {
-        return refused([error('Only an ADMIN may subscribe to every order', 'FORBIDDEN')]);
-      }
+    const every = planned.field.everyRequiresScopes;
+    if (!planned.entityId && every && !every.some((all) => all.every((s) => scopes?.includes(s)))) {
+      const what = `Following every ${planned.field.typename} of Subscription.${planned.field.field}`;
+      return refused([
+        scopes
+          ? error(
+              `${what} takes the scopes ${every.map((all) => all.join(' + ')).join(' or ')}`,
+              'FORBIDDEN',
+            )
+          : error(`You must be signed in: ${what}`, 'UNAUTHENTICATED'),
+      ]);
     }
     if (planned.entityId) {
       // The current state: proves the caller may see it, and is the first update.
-      const initial = await runPlan(planned, planned.entityId);
+      const initial = await runPlan(planned, planned.entityId, feed?.sequence() ?? 0);
       // Already through the funnel: the pipeline's own `formatError` shaped them.
       if (initial.errors?.length) return initial.errors.map(toGraphQLError);
       const value = Object.values(initial.data ?? {})[0];
       if (value === null || value === undefined) {
-        const what = planned.root === 'orderStatusChanged' ? 'Order' : 'Product';
-        return refused([error(`${what} not found`, 'NOT_FOUND')]);
+        return refused([error(`${planned.field.typename} not found`, 'NOT_FOUND')]);
       }
       planned.initial = initial;
     }
@@ -366,27 +415,37 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
       last = text;
       if (updatesOut.push(result)) updates.inc({ outcome: 'sent' });
     };
-    // Orders move forward only (PENDING → CONFIRMED/REJECTED → CANCELLED): each order's last
-    // status sent, so an event that arrives after the state it led to was sent changes nothing.
-    const sentStatus = new Map<string, number>();
+    // What was last sent of each entity: an update answering an older change, or showing an
+    // older version, is never sent after it.
+    const sent = new Map<string, Sent>();
+    const remember = (id: string, update: Sent) => {
+      sent.delete(id);
+      sent.set(id, update);
+      if (sent.size > MAX_REMEMBERED) sent.delete(sent.keys().next().value!);
+    };
+    const isStale = (change: Change) => {
+      const last = sent.get(change.id);
+      if (!last) return false;
+      if (change.sequence < last.sequence) return true;
+      return (
+        change.version !== null &&
+        last.version !== null &&
+        compareVersions(change.version, last.version) <= 0
+      );
+    };
     if (planned.initial) {
-      const status = statusIn(planned.initial, planned);
-      if (planned.entityId && status) sentStatus.set(planned.entityId, STATUS_RANK[status]);
-      offer(planned.initial);
+      const { result, version } = withoutVersion(planned.initial, planned);
+      if (planned.entityId) remember(planned.entityId, { sequence: 0, version });
+      offer(result);
     }
-    const kind = ROOTS[planned.root].kind;
-    stopListening = feed!.listen(kind, planned.entityId, (change: Change) => {
-      if (updatesOut.ended) return;
-      const rank = change.kind === 'order' ? STATUS_RANK[change.status] : undefined;
-      if (rank !== undefined && rank <= (sentStatus.get(change.id) ?? -1)) return;
-      runPlan(planned, change.id).then(
-        (result) => {
-          if (change.kind !== 'order') return offer(result);
-          if (rank! <= (sentStatus.get(change.id) ?? -1)) return;
-          sentStatus.set(change.id, rank!);
-          // The status this event set, even if the order has moved on since: every
-          // transition is told, in order.
-          offer(withStatus(result, planned, change.status));
+    stopListening = feed!.listen(planned.field.field, planned.entityId, (change: Change) => {
+      if (updatesOut.ended || isStale(change)) return;
+      runPlan(planned, change.id, change.sequence).then(
+        (answer) => {
+          if (updatesOut.ended || isStale(change)) return;
+          const { result, version } = withoutVersion(answer, planned);
+          remember(change.id, { sequence: change.sequence, version: change.version ?? version });
+          offer(withValues(result, planned, change));
         },
         (failure: unknown) => {
           logger.error({ err: failure, change }, 'subscription update failed');
@@ -433,34 +492,52 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
  */
 function plan(
   schema: GraphQLSchema,
+  live: LiveSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
   inputs: Record<string, unknown>,
   claims: AccessTokenClaims | null,
 ): Plan | GraphQLError {
   const field = operation.selectionSet.selections[0];
-  if (field?.kind !== Kind.FIELD || !(field.name.value in ROOTS)) {
-    return error('Subscribe to orderStatusChanged or productChanged', 'BAD_USER_INPUT');
+  const served = field?.kind === Kind.FIELD ? live.subscriptions.get(field.name.value) : undefined;
+  if (field?.kind !== Kind.FIELD || !served) {
+    const names = [...live.subscriptions.keys()].join(', ') || 'none';
+    return error(`Subscribe to one field that this gateway serves: ${names}`, 'BAD_USER_INPUT');
   }
-  const root = field.name.value as RootName;
+  const root = field.name.value;
   const definition = schema.getSubscriptionType()?.getFields()[root];
   if (!definition) return error(`${root} is not in the schema`, 'GRAPHQL_VALIDATION_FAILED');
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], inputs);
   if (coerced.errors) return error(coerced.errors[0]!.message, 'BAD_USER_INPUT');
   const args = getArgumentValues(definition, field, coerced.coerced);
-  const entityId = (args[ROOTS[root].argument] as string | null | undefined) ?? null;
+  const entityId = served.argument
+    ? ((args[served.argument] as string | null | undefined) ?? null)
+    : null;
 
+  const version: FieldNode[] = served.version
+    ? [
+        {
+          kind: Kind.FIELD,
+          alias: { kind: Kind.NAME, value: VERSION_KEY },
+          name: { kind: Kind.NAME, value: served.version },
+        },
+      ]
+    : [];
   const queryField: FieldNode = {
     ...field,
     alias: field.alias ?? { kind: Kind.NAME, value: root },
-    name: { kind: Kind.NAME, value: ROOTS[root].queryField },
+    name: { kind: Kind.NAME, value: served.lookup.field },
     arguments: [
       {
         kind: Kind.ARGUMENT,
-        name: { kind: Kind.NAME, value: 'id' },
+        name: { kind: Kind.NAME, value: served.lookup.idArgument },
         value: { kind: Kind.VARIABLE, name: { kind: Kind.NAME, value: ID_VARIABLE } },
       },
     ],
+    selectionSet: {
+      kind: Kind.SELECTION_SET,
+      selections: [...(field.selectionSet?.selections ?? []), ...version],
+    },
   };
   const used = new Set<string>();
   const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
@@ -502,11 +579,16 @@ function plan(
     selectionSet: { kind: Kind.SELECTION_SET, selections: [queryField] },
   };
   const variables = Object.fromEntries(Object.entries(inputs).filter(([name]) => used.has(name)));
+  const keys = new Map<string, string[]>();
   return {
-    root,
+    field: served,
     entityId,
     rootKey: field.alias?.value ?? root,
-    statusKeys: root === 'orderStatusChanged' ? statusKeysOf(field.selectionSet, fragments) : [],
+    keysOf: (name) => {
+      let found = keys.get(name);
+      if (!found) keys.set(name, (found = responseKeysOf(name, field.selectionSet, fragments)));
+      return found;
+    },
     query: print({ kind: Kind.DOCUMENT, definitions: [query, ...fragments] }),
     ...(operation.name ? { operationName: operation.name.value } : {}),
     variables,
@@ -523,15 +605,9 @@ function toGraphQLError(formatted: GraphQLFormattedError): GraphQLError {
   });
 }
 
-const STATUS_RANK: Record<OrderStatus, number> = {
-  PENDING: 0,
-  CONFIRMED: 1,
-  REJECTED: 1,
-  CANCELLED: 2,
-};
-
-/** Response keys of the `status` fields selected on the root object, through fragments. */
-function statusKeysOf(
+/** Response keys of the fields named `name` selected on the root object, through fragments. */
+function responseKeysOf(
+  name: string,
   selectionSet: SelectionSetNode | undefined,
   fragments: readonly FragmentDefinitionNode[],
   seen = new Set<string>(),
@@ -539,34 +615,64 @@ function statusKeysOf(
   const keys: string[] = [];
   for (const selection of selectionSet?.selections ?? []) {
     if (selection.kind === Kind.FIELD) {
-      if (selection.name.value === 'status') keys.push(selection.alias?.value ?? 'status');
+      if (selection.name.value === name) keys.push(selection.alias?.value ?? name);
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      keys.push(...statusKeysOf(selection.selectionSet, fragments, seen));
+      keys.push(...responseKeysOf(name, selection.selectionSet, fragments, seen));
     } else if (!seen.has(selection.name.value)) {
       seen.add(selection.name.value);
       const fragment = fragments.find((f) => f.name.value === selection.name.value);
-      keys.push(...statusKeysOf(fragment?.selectionSet, fragments, seen));
+      keys.push(...responseKeysOf(name, fragment?.selectionSet, fragments, seen));
     }
   }
   return keys;
 }
 
-/** The order status a result shows, when its selection has one. */
-function statusIn(result: FormattedExecutionResult, plan: Plan): OrderStatus | undefined {
-  const order = result.data?.[plan.rootKey] as Record<string, unknown> | null | undefined;
-  const status = plan.statusKeys.length > 0 ? order?.[plan.statusKeys[0]!] : undefined;
-  return typeof status === 'string' && status in STATUS_RANK ? (status as OrderStatus) : undefined;
+/** The entity a result shows, when it shows one. */
+function entityIn(result: FormattedExecutionResult, plan: Plan): Record<string, unknown> | null {
+  const entity = result.data?.[plan.rootKey];
+  return entity && typeof entity === 'object' ? (entity as Record<string, unknown>) : null;
 }
 
-/** A copy of `result` whose root order shows `status` in every `status` field selected. */
-function withStatus(
+/** The result as the client asked for it, and the entity's version it read. */
+function withoutVersion(
   result: FormattedExecutionResult,
   plan: Plan,
-  status: OrderStatus,
+): { result: FormattedExecutionResult; version: string | null } {
+  const entity = entityIn(result, plan);
+  if (!entity || !(VERSION_KEY in entity)) return { result, version: null };
+  const { [VERSION_KEY]: version, ...rest } = entity;
+  return {
+    result: { ...result, data: { ...result.data, [plan.rootKey]: rest } },
+    version: typeof version === 'string' || typeof version === 'number' ? String(version) : null,
+  };
+}
+
+/**
+ * A copy of `result` whose entity shows what `change` left in it: the values its event sets
+ * and the version after it, in every selection of those fields.
+ */
+function withValues(
+  result: FormattedExecutionResult,
+  plan: Plan,
+  change: Change,
 ): FormattedExecutionResult {
-  const order = result.data?.[plan.rootKey];
-  if (!order || typeof order !== 'object' || plan.statusKeys.length === 0) return result;
-  const patched: Record<string, unknown> = { ...(order as Record<string, unknown>) };
-  for (const key of plan.statusKeys) patched[key] = status;
+  const values: [string, string][] = Object.entries(change.set);
+  if (change.version !== null && plan.field.version)
+    values.push([plan.field.version, change.version]);
+  const entity = entityIn(result, plan);
+  if (!entity || values.length === 0) return result;
+  const patched = { ...entity };
+  for (const [field, value] of values) {
+    for (const key of plan.keysOf(field)) patched[key] = value;
+  }
   return { ...result, data: { ...result.data, [plan.rootKey]: patched } };
+}
+
+/** Orders two versions: numbers as numbers, timestamps as instants, anything else as text. */
+export function compareVersions(a: string, b: string): number {
+  const numeric = /^-?\d+(\.\d+)?$/;
+  if (numeric.test(a) && numeric.test(b)) return Number(a) - Number(b);
+  const [at, bt] = [Date.parse(a), Date.parse(b)];
+  if (!Number.isNaN(at) && !Number.isNaN(bt)) return at - bt;
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -23,6 +23,7 @@ import {
   decideCancel,
   decideOrder,
   decideStockOutcome,
+  nextUpdateTime,
   validQuantity,
 } from './order.decisions.ts';
 import type { CartLine, KnownProduct } from './order.decisions.ts';
@@ -412,5 +413,21 @@ describe('decideStockOutcome', () => {
     ['CANCELLED', 'rejected'],
   ])('leaves a %s order as it is when told %s', (status, outcome) => {
     expect(decideStockOutcome(status, outcome)).toBeNull();
+  });
+});
+
+describe('nextUpdateTime', () => {
+  const previous = new Date('2026-12-07T10:00:00.000Z');
+
+  it('takes the time of the change when it is later than the last one', () => {
+    const later = new Date('2026-12-07T10:00:00.250Z');
+    expect(nextUpdateTime(later, previous)).toEqual(later);
+  });
+
+  it.each([
+    ['the same instant', '2026-12-07T10:00:00.000Z'],
+    ['an earlier instant (a clock behind)', '2026-12-07T09:59:58.000Z'],
+  ])('moves just past the last change for %s', (_name, at) => {
+    expect(nextUpdateTime(new Date(at), previous)).toEqual(new Date('2026-12-07T10:00:00.001Z'));
   });
 });

@@ -173,3 +173,12 @@ export function decideStockOutcome(
   if (status !== 'PENDING') return null;
   return outcome === 'reserved' ? 'CONFIRMED' : 'REJECTED';
 }
+
+/**
+ * When a change to an order happens: `candidate` (the clock of whoever decided it), but always
+ * after the order's last change, so `updatedAt` — and the time its event carries, which
+ * subscribers order updates by — grows with every change even across skewed clocks.
+ */
+export function nextUpdateTime(candidate: Date, previous: Date): Date {
+  return candidate > previous ? candidate : new Date(previous.getTime() + 1);
+}

@@ -47,6 +47,7 @@ import {
   decideCancel,
   decideOrder,
   decideStockOutcome,
+  nextUpdateTime,
   validQuantity,
 } from './order.decisions.ts';
 import type { CartLine, KnownProduct, OrderView } from './order.decisions.ts';
@@ -248,7 +249,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         if (decideCancel(found.status) === 'unchanged') return found;
         const previousStatus = found.status as 'PENDING' | 'CONFIRMED';
         found.status = 'CANCELLED';
-        found.updatedAt = now();
+        found.updatedAt = nextUpdateTime(now(), found.updatedAt);
         await tx.flush();
         const data: OrderCancelledV1 = {
           orderId: found.id,
@@ -303,7 +304,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         return;
       }
       order.status = next;
-      order.updatedAt = outcome.at;
+      order.updatedAt = nextUpdateTime(outcome.at, order.updatedAt);
       const totals = {
         userId: order.userId,
         totalCents: order.totalCents,
@@ -316,7 +317,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           ...totals,
           reason: outcome.reason,
           message: outcome.message,
-          rejectedAt: outcome.at.toISOString(),
+          rejectedAt: order.updatedAt.toISOString(),
         };
         await em.flush();
         await events.publish(em, orderRejectedV1, [{ subject: orderId, data }]);
@@ -325,7 +326,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           orderId,
           ...totals,
           items: order.items,
-          confirmedAt: outcome.at.toISOString(),
+          confirmedAt: order.updatedAt.toISOString(),
         };
         await em.flush();
         await events.publish(em, orderConfirmedV1, [{ subject: orderId, data }]);
