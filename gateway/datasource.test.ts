@@ -57,7 +57,7 @@ const gatewayTokens = createGatewayTokens({
 
 function call(url: string, query: string, timeoutMs = 300) {
   const source = createSubgraphDataSource({
-    name: 'catalog',
+    name: 'library',
     url,
     gatewayTokens,
     signed: new WeakMap(),
@@ -77,10 +77,10 @@ describe('a subgraph fetch', () => {
   it('gives up on a subgraph that never answers, a query after one retry', async () => {
     subgraph = await fakeSubgraph(['hang']);
     const started = Date.now();
-    const error = await call(subgraph.url, '{ products { id } }').catch((e: unknown) => e);
+    const error = await call(subgraph.url, '{ books { id } }').catch((e: unknown) => e);
     const elapsed = Date.now() - started;
     expect(error).toBeInstanceOf(SubgraphTimeoutError);
-    expect((error as Error).message).toBe('subgraph catalog did not answer within 300 ms');
+    expect((error as Error).message).toBe('subgraph library did not answer within 300 ms');
     expect(subgraph.received).toHaveLength(2);
     expect(elapsed).toBeGreaterThanOrEqual(2 * 300 - 20);
     expect(elapsed).toBeLessThan(2 * 300 + 1000);
@@ -89,7 +89,7 @@ describe('a subgraph fetch', () => {
   it('never retries a mutation that timed out', async () => {
     subgraph = await fakeSubgraph(['hang']);
     const started = Date.now();
-    const error = await call(subgraph.url, 'mutation { placeOrder { id } }').catch(
+    const error = await call(subgraph.url, 'mutation { borrowBook { id } }').catch(
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(SubgraphTimeoutError);
@@ -99,21 +99,21 @@ describe('a subgraph fetch', () => {
 
   it('answers a query from the second attempt after a 503', async () => {
     subgraph = await fakeSubgraph([503, 'ok']);
-    const response = await call(subgraph.url, 'query Op__catalog__0 { products { id } }');
+    const response = await call(subgraph.url, 'query Op__library__0 { books { id } }');
     expect(response.data).toEqual({ ok: true });
     expect(subgraph.received).toHaveLength(2);
   });
 
   it('answers a query from the second attempt after the connection was reset', async () => {
     subgraph = await fakeSubgraph(['reset', 'ok']);
-    const response = await call(subgraph.url, '{ products { id } }');
+    const response = await call(subgraph.url, '{ books { id } }');
     expect(response.data).toEqual({ ok: true });
     expect(subgraph.received).toHaveLength(2);
   });
 
   it('does not retry a mutation after a 503', async () => {
     subgraph = await fakeSubgraph([503, 'ok']);
-    await expect(call(subgraph.url, 'mutation { placeOrder { id } }')).rejects.toThrow(
+    await expect(call(subgraph.url, 'mutation { borrowBook { id } }')).rejects.toThrow(
       '503: Service Unavailable',
     );
     expect(subgraph.received).toHaveLength(1);
@@ -121,7 +121,7 @@ describe('a subgraph fetch', () => {
 
   it('does not retry a query after a 500', async () => {
     subgraph = await fakeSubgraph([500, 'ok']);
-    await expect(call(subgraph.url, '{ products { id } }')).rejects.toThrow(
+    await expect(call(subgraph.url, '{ books { id } }')).rejects.toThrow(
       '500: Internal Server Error',
     );
     expect(subgraph.received).toHaveLength(1);
@@ -149,7 +149,7 @@ describe('identical subgraph queries in flight', () => {
     });
   const sourceFor = (url: string, epochs: WriteEpochs | null = localWriteEpochs()) =>
     createSubgraphDataSource({
-      name: 'catalog',
+      name: 'library',
       url,
       gatewayTokens,
       signed: new WeakMap(),
@@ -183,7 +183,7 @@ describe('identical subgraph queries in flight', () => {
     expect(subgraph.received).toHaveLength(4);
     await Promise.all(
       Array.from({ length: 3 }, () =>
-        request(source, 'mutation { placeOrder { id } }', { accessClaims: claims('ada') }),
+        request(source, 'mutation { borrowBook { id } }', { accessClaims: claims('ada') }),
       ),
     );
     expect(subgraph.received).toHaveLength(7);
@@ -214,12 +214,12 @@ describe('identical subgraph queries in flight', () => {
 
 describe('telling a query from the operation text', () => {
   it.each([
-    ['{ products { id } }', true],
-    ['query Op__catalog__0 { products { id } }', true],
+    ['{ books { id } }', true],
+    ['query Op__library__0 { books { id } }', true],
     ['  # comment\n query($r:[_Any!]!){_entities(representations:$r){__typename}}', true],
-    ['mutation { placeOrder { id } }', false],
-    ['mutation Op__orders__1 { placeOrder { id } }', false],
-    ['subscription { productChanged { id } }', false],
+    ['mutation { borrowBook { id } }', false],
+    ['mutation Op__loans__1 { borrowBook { id } }', false],
+    ['subscription { bookReturned { id } }', false],
     ['queryX { a }', false],
     ['', false],
   ])('%j is a query: %s', (operation, expected) => {

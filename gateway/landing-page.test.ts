@@ -3,9 +3,10 @@
  * the endpoint and shows a first query and its curl command; Sandbox loads from Apollo's CDN
  * under the page's own nonce-based Content-Security-Policy.
  */
-import { FIRST_QUERY, curlCommand, landingPageHtml, landingPagePlugin } from './landing-page.ts';
+import { curlCommand, landingPageHtml, landingPagePlugin } from './landing-page.ts';
 
 const endpoint = 'http://127.0.0.1:4000/graphql';
+const FIRST_QUERY = '{ books(first: 3) { title author } }';
 
 describe('landingPageHtml', () => {
   const html = landingPageHtml(FIRST_QUERY, endpoint);
@@ -13,9 +14,7 @@ describe('landingPageHtml', () => {
   it('names the endpoint and shows the first query and its curl command without any script', () => {
     const visible = html.replace(/<script[\s\S]*?<\/script>/g, '');
     expect(visible).toContain(`<code id="endpoint">${endpoint}</code>`);
-    expect(visible).toContain(
-      '{ products(first: 3) { edges { node { name priceCents currency } } } }',
-    );
+    expect(visible).toContain(FIRST_QUERY);
     expect(visible).toContain(
       `curl -s ${endpoint} -H &#39;content-type: application/json&#39; -d &#39;{&#34;query&#34;:`,
     );

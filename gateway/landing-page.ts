@@ -11,11 +11,11 @@
 import { randomBytes } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 
-/** A first query anyone may run: products on sale. */
-export const FIRST_QUERY = '{ products(first: 3) { edges { node { name priceCents currency } } } }';
+/** The query the page shows when the installation names none: any GraphQL server answers it. */
+export const DEFAULT_DOCUMENT = '{ __typename }';
 
 /** The curl command that runs `query` against `endpoint`. */
-export function curlCommand(endpoint: string, query: string = FIRST_QUERY): string {
+export function curlCommand(endpoint: string, query: string): string {
   const body = JSON.stringify({ query });
   return `curl -s ${endpoint} -H 'content-type: application/json' -d '${body}'`;
 }
@@ -25,7 +25,7 @@ const SANDBOX_SCRIPT = `${SANDBOX_CDN}/v2/embeddable-sandbox.umd.production.min.
 const SANDBOX_FRAME = 'https://sandbox.embed.apollographql.com';
 
 export interface LandingPageOptions {
-  /** The query Sandbox opens with and the page shows. @default FIRST_QUERY */
+  /** The query Sandbox opens with and the page shows. @default DEFAULT_DOCUMENT */
   document?: string;
   /**
    * The endpoint as the server knows it (its listening URL), for the page's text; in a
@@ -37,7 +37,7 @@ export interface LandingPageOptions {
 export function landingPagePlugin<TContext extends object>(
   options: LandingPageOptions,
 ): ApolloServerPlugin<TContext> {
-  const document = options.document ?? FIRST_QUERY;
+  const document = options.document ?? DEFAULT_DOCUMENT;
   return {
     async serverWillStart() {
       return {

@@ -141,6 +141,8 @@ export interface GatewayConfig {
   introspection: boolean;
   /** Serve Apollo Sandbox at `/` (GATEWAY_SANDBOX; on unless NODE_ENV=production). */
   sandbox: boolean;
+  /** The query Sandbox opens with and the landing page shows. @default `{ __typename }` */
+  sandboxDocument?: string;
   /** GATEWAY_TOKEN_SECRET: signs the identity token subgraphs accept. */
   gatewayTokenSecret: string;
   /** How access tokens are checked. */
@@ -344,6 +346,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         config.sandbox
           ? landingPagePlugin<GatewayContext>({
               endpoint: () => landingEndpoint,
+              ...(config.sandboxDocument ? { document: config.sandboxDocument } : {}),
             })
           : ApolloServerPluginLandingPageDisabled(),
         observabilityPlugin<GatewayContext>(metrics),

@@ -19,6 +19,7 @@ import { startOrdersSubgraph } from '../subgraphs/orders/main.ts';
 import { startAnalyticsSubgraph } from '../subgraphs/analytics/main.ts';
 import type { EmbeddedPostgres } from '../shared/db/index.ts';
 import { startSharedDatabase } from './embedded-database.ts';
+import { FIRST_QUERY } from './first-query.ts';
 import type { PlatformEnv } from './env.ts';
 import { SUBGRAPHS, serviceByName } from './services.ts';
 import type { SubgraphName } from './services.ts';
@@ -157,6 +158,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
         subgraphs: endpoints,
         introspection: env.GATEWAY_INTROSPECTION ?? env.NODE_ENV !== 'production',
         sandbox: env.GATEWAY_SANDBOX ?? env.NODE_ENV !== 'production',
+        sandboxDocument: FIRST_QUERY,
         gatewayTokenSecret,
         accessTokens: {
           jwksUrl: new URL(JWKS_PATH, auth.url),

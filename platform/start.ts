@@ -66,14 +66,15 @@ process.on('SIGINT', () => shutdown('SIGINT'));
 
 /** What a person needs once the gateway serves: where, a first query, how to stop. */
 async function announceReady(url: string, env: PlatformEnv): Promise<void> {
-  const { FIRST_QUERY, curlCommand } = await import('../gateway/landing-page.ts');
+  const { curlCommand } = await import('../gateway/landing-page.ts');
+  const { FIRST_QUERY } = await import('./first-query.ts');
   const graphql = `${url}/graphql`;
   const sandbox = env.GATEWAY_SANDBOX ?? env.NODE_ENV !== 'production';
   logBanner(logger, `eventgraph is ready at ${graphql} (started in ${seconds()} s)`, {
     graphql,
     ...(sandbox ? { sandbox: `${url}/ (open it in a browser)` } : {}),
     query: FIRST_QUERY,
-    curl: curlCommand(graphql),
+    curl: curlCommand(graphql, FIRST_QUERY),
     stop: 'Ctrl-C (or SIGTERM): requests in flight finish, then it exits',
   });
 }

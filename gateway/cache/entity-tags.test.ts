@@ -1,6 +1,6 @@
 /**
- * Which entities a query's response depends on: a product lookup by id is tagged with that
- * product (from a literal or a variable, found or not), any other way to reach products is
+ * Which entities a query's response depends on: a book lookup by id is tagged with that
+ * book (from a literal or a variable, found or not), any other way to reach books is
  * tagged with the whole collection, and what the cache cannot track is not cacheable.
  */
 import { Kind, buildSchema, getOperationAST, parse } from 'graphql';
@@ -8,14 +8,14 @@ import type { FragmentDefinitionNode } from 'graphql';
 import { entityTagsOf } from './entity-tags.ts';
 
 const schema = buildSchema(`
-  type Query { product(id: ID!): Product, products: [Product!]!, order(id: ID!): Order, me: User }
+  type Query { book(id: ID!): Book, books: [Book!]!, shelf(id: ID!): Shelf, me: User }
   type Mutation { touch: Boolean }
-  type Product { id: ID! name: String! }
-  type Order { items: [Item!]! }
-  type Item { product: Product! }
+  type Book { id: ID! name: String! }
+  type Shelf { items: [Item!]! }
+  type Item { book: Book! }
   type User { name: String! }
 `);
-const ENTITIES = [{ typename: 'Product', lookups: [{ field: 'product', idArgument: 'id' }] }];
+const ENTITIES = [{ typename: 'Book', lookups: [{ field: 'book', idArgument: 'id' }] }];
 
 function tagsOf(query: string, variables: Record<string, unknown> = {}) {
   const document = parse(query);
@@ -28,20 +28,20 @@ function tagsOf(query: string, variables: Record<string, unknown> = {}) {
 }
 
 describe('entityTagsOf', () => {
-  it('tags a lookup with the product its id names, from a variable or a literal', () => {
-    expect(tagsOf('query ($id: ID!) { product(id: $id) { name } }', { id: 'p1' })).toEqual([
-      'Product:p1',
+  it('tags a lookup with the book its id names, from a variable or a literal', () => {
+    expect(tagsOf('query ($id: ID!) { book(id: $id) { name } }', { id: 'p1' })).toEqual([
+      'Book:p1',
     ]);
-    expect(tagsOf('{ a: product(id: "p1") { id } b: product(id: "p2") { id } }')).toEqual([
-      'Product:p1',
-      'Product:p2',
+    expect(tagsOf('{ a: book(id: "p1") { id } b: book(id: "p2") { id } }')).toEqual([
+      'Book:p1',
+      'Book:p2',
     ]);
   });
 
-  it('tags every other way to reach a product with the collection', () => {
-    expect(tagsOf('{ products { id } }')).toEqual(['Product:*']);
-    expect(tagsOf('{ order(id: "o") { items { product { id } } } }')).toEqual(['Product:*']);
-    expect(tagsOf('{ ...F } fragment F on Query { products { id } }')).toEqual(['Product:*']);
+  it('tags every other way to reach a book with the collection', () => {
+    expect(tagsOf('{ books { id } }')).toEqual(['Book:*']);
+    expect(tagsOf('{ shelf(id: "o") { items { book { id } } } }')).toEqual(['Book:*']);
+    expect(tagsOf('{ ...F } fragment F on Query { books { id } }')).toEqual(['Book:*']);
   });
 
   it('tags nothing for data without tracked entities', () => {
@@ -50,6 +50,6 @@ describe('entityTagsOf', () => {
 
   it('refuses mutations and lookups without a usable id', () => {
     expect(tagsOf('mutation { touch }')).toBeNull();
-    expect(tagsOf('query ($id: ID) { product(id: $id) { id } }', {})).toBeNull();
+    expect(tagsOf('query ($id: ID) { book(id: $id) { id } }', {})).toBeNull();
   });
 });

@@ -3,13 +3,13 @@
  * the operation and its variables, so the response cache can drop exactly the responses an
  * event makes stale.
  *
- * For each tracked entity type (e.g. `Product`) a response gets
- * - `Product:<id>` when a root field is a lookup by id (`product(id: $id)`): the id comes from
+ * For each tracked entity type (e.g. `Book`) a response gets
+ * - `Book:<id>` when a root field is a lookup by id (`book(id: $id)`): the id comes from
  *   the arguments, so a lookup that found nothing is tagged too;
- * - `Product:*` (the collection) when any other selected root field can reach a `Product`
- *   through the schema (`products`, an order's items, ...), and when a lookup's own type can
+ * - `Book:*` (the collection) when any other selected root field can reach a `Book`
+ *   through the schema (`books`, a shelf's items, ...), and when a lookup's own type can
  *   reach another tracked entity. A list's membership, order and page boundaries change when
- *   any member changes (a rename changes a search; a stock move changes `inStock`).
+ *   any member changes (a rename changes a search; a loan changes `available`).
  *
  * Reachability is over the schema, not the selection: it over-tags (harmless: an extra
  * invalidation) and never misses a dependency. Aliases, fragments and directives on root
@@ -33,9 +33,9 @@ import type {
 
 /** An entity type the change feed reports changes of. */
 export interface TrackedEntity {
-  /** The GraphQL type, e.g. `Product`. */
+  /** The GraphQL type, e.g. `Book`. */
   typename: string;
-  /** Root query fields that return one entity by id, e.g. `{ field: 'product', idArgument: 'id' }`. */
+  /** Root query fields that return one entity by id, e.g. `{ field: 'book', idArgument: 'id' }`. */
   lookups: readonly { field: string; idArgument: string }[];
 }
 
