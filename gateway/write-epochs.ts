@@ -2,8 +2,8 @@
  * Read-your-writes for shared work. Coalescing (whole queries) and fetch dedup (subgraph
  * queries) let a request take the answer of an identical one already in flight. Without a
  * guard, that answer may have been read before a write the caller has already seen finish:
- * a client places an order, gets its answer, asks for `me { orders }`, and joins a poll of
- * `me { orders }` that another of its tabs started before the order — and misses the order.
+ * a client adds something, gets its answer, asks for its list, and joins a poll of the same
+ * list that another of its tabs started before the write — and misses what it added.
  *
  * So every writer (a user, whatever token or session they write with; an anonymous client
  * by its address) has an epoch that moves when one of its mutations answers, before the

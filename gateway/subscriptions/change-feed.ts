@@ -30,7 +30,7 @@ import type { DataPath, EventBinding, LiveSchema } from './live-schema.ts';
 export interface Change {
   /** The entity's id. */
   readonly id: string;
-  /** The event's type, e.g. `order.confirmed`. */
+  /** The event's type, e.g. `parcel.delivered`. */
   readonly type: string;
   /** Field values the event leaves in the entity (its binding's `set`). */
   readonly set: Readonly<Record<string, string>>;

@@ -5,13 +5,13 @@
  * (`@composeDirective`):
  *
  * - `@lookup` on a `Query` field that returns one entity by its id (one `ID!` argument), e.g.
- *   `product(id: ID!): Product @lookup`. The gateway resolves an entity through it, with the
+ *   `parcel(id: ID!): Parcel @lookup`. The gateway resolves an entity through it, with the
  *   caller's identity, so a subscription is authorised exactly like the query.
  * - `@changedBy(topic, events, key, when, set, version)`, repeatable, binds domain events to
  *   entities. `key` is the path in the event's data to the id of the entity it changes
- *   (arrays are walked: `items.productId` names every item's product); `when` keeps only
- *   events with one of the given values at a path (`changed=priceCents`); `set` gives the
- *   values the event leaves in the entity's fields (`status=CONFIRMED`), which the update
+ *   (arrays are walked: `items.parcelId` names every item's parcel); `when` keeps only
+ *   events with one of the given values at a path (`changed=weight`); `set` gives the
+ *   values the event leaves in the entity's fields (`status=DELIVERED`), which the update
  *   shows even when the entity has moved on since; `version` is the path to the entity's
  *   version after the event. On an entity type it lists every event that changes what a query
  *   of it can return (the response cache invalidates on them); on a `Subscription` field, the
