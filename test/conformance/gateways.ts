@@ -12,6 +12,7 @@ import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { parse } from 'graphql';
 import { startGateway } from '../../gateway/server.ts';
+import type { GatewayOptions } from '../../gateway/server.ts';
 import { testLogger } from '../../shared/testing/index.ts';
 import type { ConformanceSubgraphs } from './subgraphs.ts';
 
@@ -38,6 +39,7 @@ export function composeConformanceSupergraph(subgraphs: ConformanceSubgraphs): s
 
 export async function startConformanceGateways(
   subgraphs: ConformanceSubgraphs,
+  events: Pick<GatewayOptions, 'transport' | 'catalogue'> = {},
 ): Promise<ConformanceGateways> {
   const supergraphSdl = composeConformanceSupergraph(subgraphs);
   const directory = await mkdtemp(path.join(os.tmpdir(), 'eventgraph-conformance-'));
@@ -65,6 +67,7 @@ export async function startConformanceGateways(
       cachePrefix: 'conformance:gateway:',
     },
     logger: testLogger(),
+    ...events,
   });
 
   let plainServer: ApolloServer | undefined;

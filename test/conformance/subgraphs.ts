@@ -11,6 +11,9 @@
  * - reviews: `Review`, `@provides`, `User.name` `@shareable` with accounts, `Media` as an
  *   `@interfaceObject`.
  * - accounts: `User` with two keys, an `@inaccessible` field and type.
+ * - Event-fed subscriptions (the eventgraph live spec): products marks `product(upc)` as the
+ *   `@lookup` of `Product`, and inventory declares `productRestocked(upc)`, fed by its
+ *   `inventory.restocked` events (`restock` changes the stock the subgraph answers with).
  * - legacy: answers every request with HTTP 500 (a text body for entity fetches, a GraphQL
  *   error body for root fields).
  * - ghost: composed into the supergraph, but nothing listens at its URL.
@@ -34,6 +37,33 @@ const FEDERATION =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ' +
   '["@key", "@shareable", "@external", "@requires", "@provides", "@override", ' +
   '"@inaccessible", "@interfaceObject"])';
+
+/** The eventgraph live spec (what events change, for the gateway's subscriptions). */
+const LIVE = `
+  extend schema
+    @link(url: "https://eventgraph.dev/live/v0.1", import: ["@lookup", "@changedBy", "@liveEntity"])
+    @federation__composeDirective(name: "@lookup")
+    @federation__composeDirective(name: "@changedBy")
+    @federation__composeDirective(name: "@liveEntity")
+  directive @lookup on FIELD_DEFINITION
+  directive @changedBy(
+    topic: String!
+    events: [String!]!
+    key: String!
+    when: [String!]
+    set: [String!]
+    version: String
+  ) repeatable on OBJECT | FIELD_DEFINITION
+  directive @liveEntity(
+    argument: String
+    version: String
+    everyRequiresScopes: [[String!]!]
+  ) on FIELD_DEFINITION
+`;
+
+/** Units in stock by sku; a product not listed has one unless it is the COUCH. */
+const UNITS = new Map<string, number>();
+const unitsOf = (sku: string) => UNITS.get(sku) ?? (sku === 'COUCH' ? 0 : 1);
 
 interface ProductRow {
   upc: string;
@@ -77,9 +107,10 @@ const bySkuVariation = (sku: unknown, variation: unknown) =>
 const products: SubgraphDefinition = {
   name: 'products',
   typeDefs: `${FEDERATION}
+    ${LIVE}
     type Query {
       topProducts(first: Int = 5): [Product!]!
-      product(upc: ID!): Product
+      product(upc: ID!): Product @lookup
       productBySku(sku: String!, variation: ID!): Product
       "Nullable items: a product whose non-null field is null becomes a null item."
       productsWithGaps: [Product]!
@@ -186,12 +217,20 @@ const products: SubgraphDefinition = {
 const inventory: SubgraphDefinition = {
   name: 'inventory',
   typeDefs: `${FEDERATION}
+    ${LIVE}
+    type Subscription {
+      "A product as it is restocked: its state first, then after each restock."
+      productRestocked(upc: ID): Product!
+        @liveEntity(argument: "upc")
+        @changedBy(topic: "inventory.events", events: ["inventory.restocked"], key: "upc")
+    }
     type Product @key(fields: "sku variation { id }") {
       sku: String!
       variation: Variation!
       price: Int! @external
       weight: Int! @external
       inStock: Boolean!
+      units: Int!
       "Computed from products' price and weight."
       shippingEstimate: Int! @requires(fields: "price weight")
       delivery: String @override(from: "products")
@@ -207,7 +246,8 @@ const inventory: SubgraphDefinition = {
   resolvers: {
     Product: {
       __resolveReference: (ref: { sku: string; variation: { id: string } }) => ({ ...ref }),
-      inStock: (p: { sku: string }) => p.sku !== 'COUCH',
+      inStock: (p: { sku: string }) => unitsOf(p.sku) > 0,
+      units: (p: { sku: string }) => unitsOf(p.sku),
       shippingEstimate: (p: { price?: number; weight?: number }) => {
         if (p.price === undefined || p.weight === undefined) {
           throw new Error('@requires fields were not provided');
@@ -360,6 +400,8 @@ export interface ReceivedFetch {
 export interface ConformanceSubgraphs {
   /** Name, GraphQL URL and SDL of each subgraph, to compose and to route to. */
   readonly services: readonly { name: string; url: string; sdl: string }[];
+  /** Sets the units inventory answers with for a product (by sku). */
+  restock(sku: string, units: number): void;
   /** Operations received since the last `takeFetches()`, in arrival order. */
   takeFetches(): ReceivedFetch[];
   stop(): Promise<void>;
@@ -422,6 +464,7 @@ export async function startConformanceSubgraphs(): Promise<ConformanceSubgraphs>
   }
   return {
     services,
+    restock: (sku, units) => void UNITS.set(sku, units),
     takeFetches() {
       const taken = received;
       received = [];
