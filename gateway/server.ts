@@ -284,7 +284,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       metrics: createSubgraphFetchMetrics(metrics.registry),
       logger,
     });
-    const served = followServedSupergraph(gateway, catalogue);
+    const served = followServedSupergraph(gateway, catalogue, logger);
 
     // Requests the gateway makes itself (subscriptions' selections): not clients' documents,
     // and never served from the response cache (they run right after a change).
@@ -385,6 +385,11 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       : null;
     if (feed) {
       opened.push('change feed', () => feed.stop());
+      served.onReload(() => {
+        feed.refresh().catch((error: unknown) => {
+          logger.error({ err: error }, 'change feed: could not consume the reloaded topics');
+        });
+      });
       responseCache?.follow(feed);
     } else {
       logger.warn('gateway: no event transport; subscriptions will be refused');
@@ -507,6 +512,10 @@ interface ServedSupergraph {
   readonly apiSchema: () => GraphQLSchema | undefined;
   /** What the subgraphs declare about their events (empty before the first load). */
   readonly live: () => LiveSchema;
+  /** Why the first supergraph cannot serve, though @apollo/gateway loaded it. */
+  readonly unusable: () => Error | undefined;
+  /** Calls `listener` after each load that replaces the supergraph serving. */
+  readonly onReload: (listener: () => void) => void;
   /** True once a supergraph has loaded. */
   readonly loaded: () => boolean;
 }
@@ -514,14 +523,35 @@ interface ServedSupergraph {
 function followServedSupergraph(
   gateway: ApolloGateway,
   catalogue: EventCatalogue,
+  logger: Logger,
 ): ServedSupergraph {
   let policy: AccessPolicy | undefined;
   let apiSchema: GraphQLSchema | undefined;
   let live = EMPTY_LIVE_SCHEMA;
+  let unusable: Error | undefined;
+  const reloaded = new Set<() => void>();
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl, apiSchema: schema }) => {
+    const first = policy === undefined;
     policy = createAccessPolicy(coreSupergraphSdl);
-    live = readLiveSchema(coreSupergraphSdl, schema, catalogue);
     apiSchema = schema;
+    if (first) {
+      // A declaration the gateway cannot honour fails the start (startServing), naming it.
+      try {
+        live = readLiveSchema(coreSupergraphSdl, schema, catalogue);
+      } catch (error) {
+        unusable = error as Error;
+      }
+      return;
+    }
+    try {
+      live = readLiveSchema(coreSupergraphSdl, schema, catalogue);
+    } catch (error) {
+      logger.error(
+        { err: error },
+        'gateway: the reloaded supergraph declares events the gateway cannot serve; subscriptions keep the previous declarations',
+      );
+    }
+    for (const listener of reloaded) listener();
   });
   return {
     policy: () => {
@@ -530,6 +560,8 @@ function followServedSupergraph(
     },
     apiSchema: () => apiSchema,
     live: () => live,
+    unusable: () => unusable,
+    onReload: (listener) => void reloaded.add(listener),
     loaded: () => policy !== undefined,
   };
 }
@@ -554,6 +586,14 @@ async function startServing(
       );
     }
     throw error;
+  }
+  const unusable = served.unusable();
+  if (unusable) {
+    await apollo.stop();
+    throw new SupergraphSourceError(
+      `${supergraphLabel} is not a usable supergraph: ${unusable.message}`,
+      { cause: unusable },
+    );
   }
 }
 

@@ -51,6 +51,12 @@ export interface ChangeFeed {
   sequence(): number;
   /** Listeners currently registered (for metrics and tests). */
   size(): number;
+  /**
+   * Consumes the topics the supergraph now serving names, when they differ from those
+   * consumed (a reloaded supergraph): a new consumer starts at the newest messages, then the
+   * old one stops. Rejects, leaving the old consumer, when the new one cannot start.
+   */
+  refresh(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -143,33 +149,39 @@ export async function startChangeFeed(options: ChangeFeedOptions): Promise<Chang
     }
   };
 
-  const topics = options.live().topics;
-  const subscription: Subscription | null =
-    topics.length === 0
-      ? null
-      : await transport.subscribe({
-          group: `gateway.subscriptions.${options.instanceId ?? randomUUID()}`,
-          topics: [...topics],
-          fromBeginning: false,
-          async eachBatch(messages) {
-            for (const message of messages) {
-              let event: EventEnvelope;
-              try {
-                event = parseEnvelope(message.value);
-                event = { ...event, data: catalogue.parse(event) };
-              } catch (error) {
-                // Nothing a subscriber can be told about; the services' consumers dead-letter it.
-                logger.warn(
-                  { err: error, topic: message.topic },
-                  'change feed skipped an invalid event',
-                );
-                continue;
-              }
-              dispatch(message.topic, event);
-            }
-            return messages.length;
-          },
-        });
+  const instanceId = options.instanceId ?? randomUUID();
+  let generation = 0;
+  const consume = (topics: readonly string[]): Promise<Subscription> => {
+    // A group per topic set: a new set starts at the newest messages, like the first.
+    const group = `gateway.subscriptions.${instanceId}${generation > 0 ? `.${generation}` : ''}`;
+    generation++;
+    return transport.subscribe({
+      group,
+      topics: [...topics],
+      fromBeginning: false,
+      async eachBatch(messages) {
+        for (const message of messages) {
+          let event: EventEnvelope;
+          try {
+            event = parseEnvelope(message.value);
+            event = { ...event, data: catalogue.parse(event) };
+          } catch (error) {
+            // Nothing a subscriber can be told about; the services' consumers dead-letter it.
+            logger.warn(
+              { err: error, topic: message.topic },
+              'change feed skipped an invalid event',
+            );
+            continue;
+          }
+          dispatch(message.topic, event);
+        }
+        return messages.length;
+      },
+    });
+  };
+
+  let topics = options.live().topics;
+  let subscription = topics.length > 0 ? await consume(topics) : null;
   if (!subscription) logger.info('gateway: the supergraph declares no event-fed fields');
 
   return {
@@ -191,6 +203,15 @@ export async function startChangeFeed(options: ChangeFeedOptions): Promise<Chang
     },
     sequence: () => sequence,
     size: () => count,
+    async refresh() {
+      const wanted = options.live().topics;
+      if (wanted.join('\u0000') === topics.join('\u0000')) return;
+      const next = wanted.length > 0 ? await consume(wanted) : null;
+      const previous = subscription;
+      [subscription, topics] = [next, wanted];
+      logger.info({ topics: wanted }, 'change feed: now consuming the topics the supergraph names');
+      await previous?.stop();
+    },
     stop: async () => {
       await subscription?.stop();
     },

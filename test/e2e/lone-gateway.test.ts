@@ -133,4 +133,16 @@ describe('a gateway whose supergraph cannot be served', () => {
       `SUPERGRAPH_PATH: ${withInventory} is not a usable supergraph: it routes to inventory, which this gateway has no endpoint for (it has ${SUBGRAPH_NAMES.join(', ')})`,
     );
   });
+
+  it('fails start-up naming a subscription declaration it cannot serve', async () => {
+    const unknownEvent = path.join(directory, 'unknown-event.graphql');
+    const checkedIn = await readFile(DEFAULT_SUPERGRAPH_PATH, 'utf8');
+    await writeFile(
+      unknownEvent,
+      checkedIn.replace('events: ["order.placed"]', 'events: ["order.teleported"]'),
+    );
+    await expect(startGateway({ SUPERGRAPH_PATH: unknownEvent })).rejects.toThrow(
+      `SUPERGRAPH_PATH: ${unknownEvent} is not a usable supergraph: live schema: @changedBy on Subscription.orderStatusChanged names order.teleported, which the event catalogue does not hold`,
+    );
+  });
 });
