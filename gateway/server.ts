@@ -56,11 +56,12 @@ import {
 import type { OperationLimits } from './plugins/limits.plugin.ts';
 import type { GatewayContext } from './context.ts';
 import { landingPagePlugin } from './landing-page.ts';
-import { authorizationPlugin, createAccessPolicy } from './plugins/authorization.plugin.ts';
+import { createAccessPolicy } from './authorization/access-policy.ts';
+import type { AccessPolicy } from './authorization/access-policy.ts';
+import { authorizationPlugin } from './authorization/authorization.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import { coalescingPlugin } from './plugins/coalescing.plugin.ts';
 import { availabilityPlugin } from './plugins/availability.plugin.ts';
-import type { AccessPolicy } from './plugins/authorization.plugin.ts';
 import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
 import { localWriteEpochs, sharedWriteEpochs } from './write-epochs.ts';
 import type { WriteEpochs } from './write-epochs.ts';

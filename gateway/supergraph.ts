@@ -48,7 +48,7 @@ export function subgraphsOfSupergraph(document: DocumentNode): SubgraphEndpoint[
   });
 }
 
-/** Authorization features the gateway enforces itself (plugins/authorization.plugin.ts). */
+/** Authorization features the gateway enforces itself (authorization/authorization.plugin.ts). */
 const ENFORCED_FEATURES = [
   'https://specs.apollo.dev/authenticated/',
   'https://specs.apollo.dev/requiresScopes/',
