@@ -9,7 +9,7 @@ export interface GatewayContext extends RequestContext {
   readonly clientIp: string | null;
   /**
    * What the operations of this HTTP request have spent so far: a batch shares one context,
-   * so its operations share one budget (limits.plugin.ts). Absent outside HTTP requests.
+   * so its operations share one budget (limits/operation-limits.ts). Absent outside HTTP requests.
    */
   readonly spent?: { cost: number };
 }

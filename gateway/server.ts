@@ -40,20 +40,15 @@ import {
 } from '../shared/server/index.ts';
 import { authenticate, clientIpOf, createAccessTokenVerifier } from './auth.ts';
 import type { AccessTokenVerifier } from './auth.ts';
-import {
-  corsPolicy,
-  limitBatchSize,
-  limitNesting,
-  rateLimitPerClient,
-  securityHeaders,
-} from './http-guards.ts';
+import { corsPolicy, securityHeaders } from './security-headers.ts';
+import { limitBatchSize, limitNesting, rateLimitPerClient } from './limits/request-limits.ts';
 import {
   DEFAULT_OPERATION_LIMITS,
   batchCostPlugin,
   limitsValidationRule,
-  operationResolutionPlugin,
-} from './plugins/limits.plugin.ts';
-import type { OperationLimits } from './plugins/limits.plugin.ts';
+} from './limits/operation-limits.ts';
+import type { OperationLimits } from './limits/operation-limits.ts';
+import { operationResolutionPlugin } from './operation-resolution.plugin.ts';
 import type { GatewayContext } from './context.ts';
 import { landingPagePlugin } from './landing-page.ts';
 import { createAccessPolicy } from './authorization/access-policy.ts';
@@ -61,7 +56,7 @@ import type { AccessPolicy } from './authorization/access-policy.ts';
 import { authorizationPlugin } from './authorization/authorization.plugin.ts';
 import { metricsPlugin } from './plugins/metrics.plugin.ts';
 import { coalescingPlugin } from './plugins/coalescing.plugin.ts';
-import { availabilityPlugin } from './plugins/availability.plugin.ts';
+import { availabilityPlugin } from './availability.plugin.ts';
 import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
 import { localWriteEpochs, sharedWriteEpochs } from './write-epochs.ts';
 import type { WriteEpochs } from './write-epochs.ts';

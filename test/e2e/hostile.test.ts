@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { buildSchema, parse } from 'graphql';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { measureDocument } from '../../gateway/plugins/limits.plugin.ts';
+import { measureDocument } from '../../gateway/limits/operation-limits.ts';
 import { captureLogs, waitFor } from '../../shared/testing/index.ts';
 import type { GraphQLResponse } from '../../shared/testing/index.ts';
 import { TEST_PASSWORD, claimsOf, codes, startTestPlatform } from './fixture.ts';

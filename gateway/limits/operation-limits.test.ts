@@ -13,7 +13,7 @@ import {
   limitsValidationRule,
   measureDocument,
   violations,
-} from './limits.plugin.ts';
+} from './operation-limits.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const schema = buildSchema(readFileSync(path.join(ROOT, 'schema/api.graphql'), 'utf8'));

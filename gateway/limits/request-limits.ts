@@ -1,15 +1,10 @@
 /**
- * The gateway's HTTP guards: Express middleware that runs on the GraphQL routes before
- * GraphQL does — security headers, the CORS allowlist, the per-client rate limit and the
- * batch size limit. Refusals go to `graphqlErrorHandler` (shared/server/http.ts), the one
- * place that turns them into a GraphQL-shaped error body with a status and a code.
+ * Limits of a GraphQL request over HTTP, as Express middleware that runs on the GraphQL
+ * routes before GraphQL does: the per-client rate limit, the batch size and the bracket
+ * nesting of the document. Refusals go to `graphqlErrorHandler` (shared/server/http.ts), the
+ * one place that turns them into a GraphQL-shaped error body with a status and a code.
  *
  * Guarantees:
- * - Every GraphQL response carries `X-Content-Type-Options: nosniff`, `Referrer-Policy:
- *   no-referrer`, `X-Frame-Options: DENY` and a CSP with `frame-ancestors 'none'`
- *   (`default-src 'none'` too, except on an HTML page: Sandbox loads Apollo's scripts), and
- *   `Strict-Transport-Security` when `hsts` is on (production).
- * - CORS headers only for an origin on the allowlist; no list, no CORS headers at all.
  * - At most `perMinute` GraphQL requests per client in any 60 s (an exact sliding window in
  *   the cache: Redis shared by every gateway, or memory in embedded mode). The client is the
  *   access token's `sub` when signed in, else the address the request came from. Over the
@@ -17,61 +12,12 @@
  *   as one request. When the cache fails, requests are let through (and a warning logged):
  *   the limit protects the subgraphs, it must not take the gateway down with Redis.
  */
-import cors from 'cors';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Cache } from '../shared/cache/index.ts';
-import { RateLimitedError } from '../shared/errors/index.ts';
-import { RequestRefusedError } from '../shared/server/index.ts';
-import type { Logger } from '../shared/observability/index.ts';
-import { clientIpOf } from './auth.ts';
-import { nestingOf } from './plugins/limits.plugin.ts';
-
-export interface SecurityHeadersOptions {
-  /** Send `Strict-Transport-Security` (behind TLS, i.e. in production). */
-  hsts: boolean;
-}
-
-const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'";
-const PAGE_CSP = "frame-ancestors 'none'";
-
-export function securityHeaders(options: SecurityHeadersOptions): RequestHandler {
-  return (req, res, next) => {
-    res.setHeader('x-content-type-options', 'nosniff');
-    res.setHeader('referrer-policy', 'no-referrer');
-    res.setHeader('x-frame-options', 'DENY');
-    // Apollo serves its landing page to a GET that accepts HTML; its scripts come from
-    // Apollo's CDN, so that page only forbids being framed.
-    const page = req.method === 'GET' && (req.get('accept') ?? '').includes('text/html');
-    res.setHeader('content-security-policy', page ? PAGE_CSP : STRICT_CSP);
-    if (options.hsts) {
-      res.setHeader('strict-transport-security', 'max-age=31536000; includeSubDomains');
-    }
-    next();
-  };
-}
-
-/**
- * CORS for the allowlisted origins (exact `scheme://host[:port]`), with credentials, the
- * headers GraphQL clients send, and preflights cached for 10 minutes. Null for an empty list.
- */
-export function corsPolicy(origins: readonly string[]): RequestHandler | null {
-  if (origins.length === 0) return null;
-  const allowed = new Set(origins);
-  return cors({
-    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
-    methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: [
-      'authorization',
-      'content-type',
-      'apollo-require-preflight',
-      'x-apollo-operation-name',
-      'x-request-id',
-    ],
-    exposedHeaders: ['x-request-id', 'retry-after'],
-    credentials: true,
-    maxAge: 600,
-  });
-}
+import type { Cache } from '../../shared/cache/index.ts';
+import { RateLimitedError } from '../../shared/errors/index.ts';
+import { RequestRefusedError } from '../../shared/server/index.ts';
+import type { Logger } from '../../shared/observability/index.ts';
+import { clientIpOf } from '../auth.ts';
 
 export interface RateLimitOptions {
   /** Where the hits are counted; keys `rate:user:<sub>` and `rate:ip:<address>`. */
@@ -164,4 +110,36 @@ export function limitNesting(maxNesting: number): RequestHandler {
     }
     next();
   };
+}
+
+/**
+ * Deepest nesting of `{`, `[` and `(` in a GraphQL source, strings and comments skipped;
+ * stops counting once past `stopAt`. graphql-js parses recursively, so a document nested a
+ * few thousand levels overflows the stack: this check runs before the parser does.
+ */
+function nestingOf(source: string, stopAt = Number.POSITIVE_INFINITY): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < source.length; i++) {
+    const char = source[i];
+    if (char === '#') {
+      while (i < source.length && source[i] !== '\n' && source[i] !== '\r') i++;
+    } else if (char === '"') {
+      if (source.startsWith('"""', i)) {
+        const end = source.indexOf('"""', i + 3);
+        i = end === -1 ? source.length : end + 2;
+      } else {
+        for (i++; i < source.length && source[i] !== '"' && source[i] !== '\n'; i++) {
+          if (source[i] === '\\') i++;
+        }
+      }
+    } else if (char === '{' || char === '[' || char === '(') {
+      depth++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > stopAt) return deepest;
+    } else if (char === '}' || char === ']' || char === ')') {
+      depth--;
+    }
+  }
+  return deepest;
 }

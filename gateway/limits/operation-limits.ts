@@ -26,14 +26,7 @@
  * linear in the document and terminates on anything the parser accepts.
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import {
-  GraphQLError,
-  Kind,
-  OperationTypeNode,
-  getNamedType,
-  getNullableType,
-  isListType,
-} from 'graphql';
+import { GraphQLError, Kind, getNamedType, getNullableType, isListType } from 'graphql';
 import type {
   ASTVisitor,
   DocumentNode,
@@ -315,74 +308,6 @@ export function batchCostPlugin<TContext extends BaseContext & { spent?: { cost:
                 http: { status: 400 },
               },
             },
-          );
-        },
-      };
-    },
-  };
-}
-
-/**
- * Deepest nesting of `{`, `[` and `(` in a GraphQL source, strings and comments skipped;
- * stops counting once past `stopAt`. graphql-js parses recursively, so a document nested a
- * few thousand levels overflows the stack: this check runs before the parser does.
- */
-export function nestingOf(source: string, stopAt = Number.POSITIVE_INFINITY): number {
-  let depth = 0;
-  let deepest = 0;
-  for (let i = 0; i < source.length; i++) {
-    const char = source[i];
-    if (char === '#') {
-      while (i < source.length && source[i] !== '\n' && source[i] !== '\r') i++;
-    } else if (char === '"') {
-      if (source.startsWith('"""', i)) {
-        const end = source.indexOf('"""', i + 3);
-        i = end === -1 ? source.length : end + 2;
-      } else {
-        for (i++; i < source.length && source[i] !== '"' && source[i] !== '\n'; i++) {
-          if (source[i] === '\\') i++;
-        }
-      }
-    } else if (char === '{' || char === '[' || char === '(') {
-      depth++;
-      if (depth > deepest) deepest = depth;
-      if (deepest > stopAt) return deepest;
-    } else if (char === '}' || char === ']' || char === ')') {
-      depth--;
-    }
-  }
-  return deepest;
-}
-
-/**
- * Refuses, with HTTP 400, what Apollo Server would let through to the gateway's executor to
- * fail there as an internal error: a request whose `operationName` names no operation of the
- * document (or that omits it for a document of several), OPERATION_RESOLUTION_FAILURE; and a
- * subscription sent over HTTP, BAD_REQUEST, naming the WebSocket endpoint.
- */
-export function operationResolutionPlugin<
-  TContext extends BaseContext,
->(): ApolloServerPlugin<TContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operation, request }) {
-          // Subscriptions run over graphql-ws; everything reaching this pipeline came over HTTP.
-          if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
-            throw clientError(
-              'Subscriptions are served over WebSocket: connect a graphql-ws client to this same path',
-              'BAD_REQUEST',
-              { extensions: { http: { status: 400 } } },
-            );
-          }
-          if (operation) return;
-          const name = request.operationName;
-          throw clientError(
-            typeof name === 'string' && name !== ''
-              ? `Unknown operation named "${name.slice(0, 100)}"`
-              : 'Must provide operation name if query contains multiple operations',
-            'OPERATION_RESOLUTION_FAILURE',
-            { extensions: { http: { status: 400 } } },
           );
         },
       };
