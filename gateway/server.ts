@@ -69,7 +69,7 @@ import { EMPTY_LIVE_SCHEMA, readLiveSchema } from './subscriptions/live-schema.t
 import type { LiveSchema } from './subscriptions/live-schema.ts';
 import { startSubscriptionServer } from './subscriptions/subscription-server.ts';
 import { createPersistedQueryCache } from './cache/persisted-queries.ts';
-import { createResponseCache } from './plugins/response-cache.plugin.ts';
+import { createResponseCache } from './response-cache/response-cache.plugin.ts';
 import {
   loadTrustedDocuments,
   trustedDocumentsPlugin,

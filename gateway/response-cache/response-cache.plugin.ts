@@ -34,9 +34,9 @@ import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Cache } from '../../shared/cache/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
-import { entityTag, entityTagsOf } from '../cache/entity-tags.ts';
-import type { TrackedEntity } from '../cache/entity-tags.ts';
 import type { ChangeFeed } from '../subscriptions/change-feed.ts';
+import { entityTag, entityTagsOf } from './entity-tags.ts';
+import type { TrackedEntity } from './entity-tags.ts';
 
 export interface ResponseCacheOptions<TContext extends BaseContext> {
   /** The gateway's cache: entries under `response:`, tag versions under `entity:`. */
