@@ -68,13 +68,13 @@ import { startChangeFeed } from './subscriptions/change-feed.ts';
 import { EMPTY_LIVE_SCHEMA, readLiveSchema } from './subscriptions/live-schema.ts';
 import type { LiveSchema } from './subscriptions/live-schema.ts';
 import { startSubscriptionServer } from './subscriptions/subscription-server.ts';
-import { createPersistedQueryCache } from './cache/persisted-queries.ts';
+import { createPersistedQueryCache } from './documents/persisted-queries.ts';
 import { createResponseCache } from './response-cache/response-cache.plugin.ts';
 import {
   loadTrustedDocuments,
   trustedDocumentsPlugin,
   trustedDocumentsStore,
-} from './plugins/trusted-documents.plugin.ts';
+} from './documents/trusted-documents.plugin.ts';
 import type {
   ExecuteAs,
   SubscriptionLimits,

@@ -17,8 +17,8 @@ import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { z } from 'zod';
 import { clientError } from '../../shared/errors/index.ts';
 import type { ErrorCode } from '../../shared/errors/index.ts';
-import { APQ_KEY_PREFIX } from '../cache/persisted-queries.ts';
-import type { PersistedQueryStore } from '../cache/persisted-queries.ts';
+import { APQ_KEY_PREFIX } from './persisted-queries.ts';
+import type { PersistedQueryStore } from './persisted-queries.ts';
 
 /** The error code of an operation that is not in the manifest. */
 export const NOT_IN_LIST: ErrorCode = 'PERSISTED_QUERY_NOT_IN_LIST';
