@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { createGatewayTokens } from '../shared/auth/index.ts';
 import { waitFor } from '../shared/testing/index.ts';
 import { SubgraphTimeoutError, createSubgraphDataSource, isQuery } from './datasource.ts';
-import { localWriteEpochs, writerOf } from './write-epochs.ts';
-import type { WriteEpochs } from './write-epochs.ts';
+import { localWriteEpochs, writerOf } from './coalescing/write-epochs.ts';
+import type { WriteEpochs } from './coalescing/write-epochs.ts';
 
 type Behaviour = 'hang' | 503 | 500 | 'ok' | 'reset' | 'slow';
 

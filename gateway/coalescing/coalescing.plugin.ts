@@ -9,7 +9,7 @@
  * (this hook runs after them).
  *
  * Read-your-writes: a query joins a running one only when no write of its caller has
- * finished since that one started (../write-epochs.ts), on this gateway or, with Redis, on
+ * finished since that one started (./write-epochs.ts), on this gateway or, with Redis, on
  * any; otherwise it runs and leads the ones that arrive after it. So a query never takes
  * the answer of one that started before a write of the same user finished.
  */
@@ -20,8 +20,8 @@ import type { FormattedExecutionResult } from 'graphql';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { GatewayContext } from '../context.ts';
-import { joinOrLead, writerOf } from '../write-epochs.ts';
-import type { WriteEpochs } from '../write-epochs.ts';
+import { joinOrLead, writerOf } from './write-epochs.ts';
+import type { WriteEpochs } from './write-epochs.ts';
 
 export interface CoalescingPluginOptions {
   registry: Registry;

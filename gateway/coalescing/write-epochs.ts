@@ -27,9 +27,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { AccessTokenClaims } from '../shared/auth/index.ts';
-import type { Cache } from '../shared/cache/index.ts';
-import type { Logger } from '../shared/observability/index.ts';
+import type { AccessTokenClaims } from '../../shared/auth/index.ts';
+import type { Cache } from '../../shared/cache/index.ts';
+import type { Logger } from '../../shared/observability/index.ts';
 
 export interface WriteEpochs {
   /**

@@ -8,7 +8,7 @@ import { createMetrics } from '../../shared/observability/index.ts';
 import { observabilityPlugin } from '../../shared/server/index.ts';
 import { captureLogs } from '../../shared/testing/index.ts';
 import type { GatewayContext } from '../context.ts';
-import { localWriteEpochs } from '../write-epochs.ts';
+import { localWriteEpochs } from './write-epochs.ts';
 import { coalescingPlugin } from './coalescing.plugin.ts';
 
 async function setUp() {
