@@ -54,7 +54,7 @@ import { landingPagePlugin } from './landing-page.ts';
 import { createAccessPolicy } from './authorization/access-policy.ts';
 import type { AccessPolicy } from './authorization/access-policy.ts';
 import { authorizationPlugin } from './authorization/authorization.plugin.ts';
-import { metricsPlugin } from './plugins/metrics.plugin.ts';
+import { metricsPlugin } from './observability/metrics.plugin.ts';
 import { coalescingPlugin } from './coalescing/coalescing.plugin.ts';
 import { availabilityPlugin } from './availability.plugin.ts';
 import { createSubgraphDataSource, createSubgraphFetchMetrics } from './datasource.ts';
