@@ -16,7 +16,7 @@
  * so no answer is older than the request it serves — and each request gets its own copy of
  * the answer (the gateway merges into it). Mutations are never shared, and a fetch that
  * started before a write of the same user finished is not shared with one that starts after
- * it (the write epoch, ./coalescing/write-epochs.ts).
+ * it (the write epoch, ../coalescing/write-epochs.ts).
  */
 import type { GraphQLError } from 'graphql';
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
@@ -25,14 +25,14 @@ import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { getGlobalDispatcher } from 'undici';
 import type { Dispatcher } from 'undici';
-import { GATEWAY_TOKEN_HEADER } from '../shared/auth/index.ts';
-import { clientError } from '../shared/errors/index.ts';
-import type { GatewayTokens } from '../shared/auth/index.ts';
-import { REQUEST_ID_HEADER, injectTraceparent } from '../shared/observability/index.ts';
-import type { GatewayContext } from './context.ts';
+import { GATEWAY_TOKEN_HEADER } from '../../shared/auth/index.ts';
+import { clientError } from '../../shared/errors/index.ts';
+import type { GatewayTokens } from '../../shared/auth/index.ts';
+import { REQUEST_ID_HEADER, injectTraceparent } from '../../shared/observability/index.ts';
+import type { GatewayContext } from '../context.ts';
 import { pooledFetcher } from './subgraph-fetcher.ts';
-import { joinOrLead, writerOf } from './coalescing/write-epochs.ts';
-import type { WriteEpochs } from './coalescing/write-epochs.ts';
+import { joinOrLead, writerOf } from '../coalescing/write-epochs.ts';
+import type { WriteEpochs } from '../coalescing/write-epochs.ts';
 
 /** Re-sign after this long, well inside the token's 60 s, for requests that run that long. */
 const REUSE_TOKEN_MS = 30_000;

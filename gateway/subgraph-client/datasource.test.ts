@@ -5,11 +5,11 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGatewayTokens } from '../shared/auth/index.ts';
-import { waitFor } from '../shared/testing/index.ts';
+import { createGatewayTokens } from '../../shared/auth/index.ts';
+import { waitFor } from '../../shared/testing/index.ts';
 import { SubgraphTimeoutError, createSubgraphDataSource, isQuery } from './datasource.ts';
-import { localWriteEpochs, writerOf } from './coalescing/write-epochs.ts';
-import type { WriteEpochs } from './coalescing/write-epochs.ts';
+import { localWriteEpochs, writerOf } from '../coalescing/write-epochs.ts';
+import type { WriteEpochs } from '../coalescing/write-epochs.ts';
 
 type Behaviour = 'hang' | 503 | 500 | 'ok' | 'reset' | 'slow';
 
