@@ -57,7 +57,10 @@ import { authorizationPlugin } from './authorization/authorization.plugin.ts';
 import { metricsPlugin } from './observability/metrics.plugin.ts';
 import { coalescingPlugin } from './coalescing/coalescing.plugin.ts';
 import { availabilityPlugin } from './availability.plugin.ts';
-import { createSubgraphDataSource, createSubgraphFetchMetrics } from './subgraph-client/datasource.ts';
+import {
+  createSubgraphDataSource,
+  createSubgraphFetchMetrics,
+} from './subgraph-client/datasource.ts';
 import { localWriteEpochs, sharedWriteEpochs } from './coalescing/write-epochs.ts';
 import type { WriteEpochs } from './coalescing/write-epochs.ts';
 import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
