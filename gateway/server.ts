@@ -1,6 +1,6 @@
 /**
  * The gateway process: serves the supergraph (the SUPERGRAPH_PATH file, reloaded when it
- * changes, or composed at start; see supergraph-source.ts), verifies the caller's access
+ * changes, or composed at start; see supergraph/), verifies the caller's access
  * token, enforces `@authenticated`/`@requiresScopes` before anything executes, plans and
  * executes operations across the subgraphs (@apollo/gateway) with the caller in a
  * gateway-signed token, and serves `POST|GET /graphql`, Apollo Sandbox at `/` when enabled,
@@ -63,8 +63,8 @@ import {
 } from './subgraph-client/datasource.ts';
 import { localWriteEpochs, sharedWriteEpochs } from './coalescing/write-epochs.ts';
 import type { WriteEpochs } from './coalescing/write-epochs.ts';
-import { SupergraphSourceError, createSupergraphSource } from './supergraph-source.ts';
-import type { SupergraphSourceConfig } from './supergraph-source.ts';
+import { SupergraphSourceError, createSupergraphSource } from './supergraph/supergraph-source.ts';
+import type { SupergraphSourceConfig } from './supergraph/supergraph-source.ts';
 import type { SubgraphEndpoint } from '../schema/composition.ts';
 import { catalogue as eventCatalogue } from '../schema/events/index.ts';
 import { startChangeFeed } from './subscriptions/change-feed.ts';

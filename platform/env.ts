@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { GATEWAY_SECRET_MIN_LENGTH } from '../shared/auth/gateway-secret.ts';
-import { DEFAULT_SUPERGRAPH_PATH } from '../gateway/install-paths.ts';
+import { DEFAULT_SUPERGRAPH_PATH } from '../gateway/supergraph/install-paths.ts';
 import { commonEnvSchema, env } from '../shared/config/index.ts';
 import { authEnvShape } from '../subgraphs/auth/env.ts';
 import { SUBGRAPHS } from './services.ts';

@@ -2,7 +2,7 @@
  * Composition of the supergraph from each subgraph's SDL (`subgraphs/<name>/schema.graphql`,
  * the source of truth) with @apollo/composition — the one implementation that both the
  * schema pipeline (`schema/pipeline/`, which writes `schema/supergraph.graphql`) and the
- * gateway's live mode (`gateway/supergraph.ts`) use, kept here below both. Every error and
+ * gateway's live mode (`gateway/supergraph/`) use, kept here below both. Every error and
  * hint keeps its code and where it is: subgraph, file, line and column.
  */
 import { readFile } from 'node:fs/promises';

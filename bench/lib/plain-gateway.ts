@@ -14,7 +14,7 @@ import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { GATEWAY_TOKEN_HEADER, createGatewayTokens } from '../../shared/auth/index.ts';
 import type { AccessTokenClaims } from '../../shared/auth/index.ts';
-import { acknowledgeEnforcedFeatures } from '../../gateway/supergraph.ts';
+import { acknowledgeEnforcedFeatures } from '../../gateway/supergraph/supergraph.ts';
 
 const env = (name: string): string => {
   const value = process.env[name];

@@ -9,7 +9,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_SUPERGRAPH_PATH } from '../../gateway/supergraph.ts';
+import { DEFAULT_SUPERGRAPH_PATH } from '../../gateway/supergraph/supergraph.ts';
 import type { PlatformHandle } from '../../platform/platform.ts';
 import { SUBGRAPHS } from '../../platform/services.ts';
 import { postGraphQL } from '../../shared/testing/index.ts';

@@ -22,13 +22,13 @@ import type { SupergraphManager, SupergraphSdlUpdateFunction } from '@apollo/gat
 import { GraphQLError, Source, parse } from 'graphql';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../shared/observability/index.ts';
+import type { Logger } from '../../shared/observability/index.ts';
 import {
   acknowledgeEnforcedFeatures,
   composeSupergraph,
   subgraphsOfSupergraph,
 } from './supergraph.ts';
-import type { SubgraphEndpoint } from '../schema/composition.ts';
+import type { SubgraphEndpoint } from '../../schema/composition.ts';
 
 export type SupergraphSourceConfig =
   | {

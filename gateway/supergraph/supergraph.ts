@@ -6,8 +6,8 @@
  */
 import { Kind, parse, print, visit } from 'graphql';
 import type { DocumentNode } from 'graphql';
-import { CompositionError, composeSubgraphs, readSubgraphSdls } from '../schema/composition.ts';
-import type { SubgraphEndpoint } from '../schema/composition.ts';
+import { CompositionError, composeSubgraphs, readSubgraphSdls } from '../../schema/composition.ts';
+import type { SubgraphEndpoint } from '../../schema/composition.ts';
 import { DEFAULT_SUPERGRAPH_PATH, INSTALL_ROOT } from './install-paths.ts';
 
 export { DEFAULT_SUPERGRAPH_PATH, INSTALL_ROOT };
@@ -48,7 +48,7 @@ export function subgraphsOfSupergraph(document: DocumentNode): SubgraphEndpoint[
   });
 }
 
-/** Authorization features the gateway enforces itself (authorization/authorization.plugin.ts). */
+/** Authorization features the gateway enforces itself (../authorization/authorization.plugin.ts). */
 const ENFORCED_FEATURES = [
   'https://specs.apollo.dev/authenticated/',
   'https://specs.apollo.dev/requiresScopes/',
