@@ -1,16 +1,16 @@
 /**
  * The gateway process: serves the supergraph (the SUPERGRAPH_PATH file, reloaded when it
- * changes, or composed at start; see supergraph/), verifies the caller's access
- * token, enforces `@authenticated`/`@requiresScopes` before anything executes, plans and
+ * changes, or composed at start; see supergraph/), verifies the caller's access token,
+ * enforces `@authenticated`/`@requiresScopes` before anything executes, plans and
  * executes operations across the subgraphs (@apollo/gateway) with the caller in a
  * gateway-signed token, and serves `POST|GET /graphql`, Apollo Sandbox at `/` when enabled,
  * `/health`, `/ready` (every subgraph and the revocation store ready) and `/metrics`.
  * Requests go to each subgraph's configured endpoint, whatever URL the supergraph names.
  * Subscriptions are served on the same `/graphql` over graphql-ws, fed by the domain events
  * (subscriptions/). Persisted queries (APQ) live in the gateway's cache; with a trusted
- * documents manifest only its operations run; with the response cache on, cacheable query
- * responses are reused until an event changes what they contain (cache/, plugins/).
- * `stop()` closes subscriptions and drains in-flight requests first.
+ * documents manifest only its operations run (documents/); with the response cache on,
+ * cacheable query responses are reused until an event changes what they contain
+ * (response-cache/). `stop()` closes subscriptions and drains in-flight requests first.
  */
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
