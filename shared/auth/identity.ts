@@ -7,19 +7,6 @@
 export const ROLES = ['USER', 'ADMIN'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Scopes an access token grants; `@requiresScopes` in subgraph schemas names these. */
-export const SCOPES = {
-  /** Any signed-in account. */
-  user: 'user',
-  /** Administration: other people's data, roles, the catalogue. */
-  admin: 'admin',
-} as const;
-
-/** The scopes a role's access tokens carry. */
-export function scopesForRole(role: Role): string[] {
-  return role === 'ADMIN' ? [SCOPES.user, SCOPES.admin] : [SCOPES.user];
-}
-
 /** The profile as it was when the access token was issued. */
 export interface TokenProfile {
   readonly email: string;

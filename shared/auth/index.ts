@@ -3,7 +3,7 @@
  * calling (identity), the access token's claims, the gateway → subgraph identity token, and
  * the revocation list auth writes and the gateway reads.
  */
-export { ROLES, SCOPES, scopesForRole } from './identity.ts';
+export { ROLES } from './identity.ts';
 export type { Caller, Identity, Role, TokenProfile } from './identity.ts';
 export {
   ACCESS_TOKEN_ALGORITHM,

@@ -4,12 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import {
-  ACCESS_TOKEN_ALGORITHM,
-  ACCESS_TOKEN_TYPE,
-  scopesForRole,
-} from '../../../shared/auth/index.ts';
+import { ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_TYPE } from '../../../shared/auth/index.ts';
 import type { AccessTokenClaims, Role } from '../../../shared/auth/index.ts';
+import { scopesForRole } from '../../../schema/scopes.ts';
 import type { SigningKeyStore } from './signing-keys.ts';
 
 export interface AccessTokenSettings {
