@@ -64,7 +64,7 @@ import type { Logger } from '../../shared/observability/index.ts';
 import type { AccessTokenVerifier } from '../auth.ts';
 import { createBoundedStream } from './bounded-stream.ts';
 import type { BoundedStream } from './bounded-stream.ts';
-import type { AccessPolicy } from '../plugins/authorization.plugin.ts';
+import type { AccessPolicy } from '../authorization/access-policy.ts';
 import type { Change, ChangeFeed } from './change-feed.ts';
 import type { LiveSchema, LiveSubscription } from './live-schema.ts';
 
