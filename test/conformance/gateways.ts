@@ -14,6 +14,7 @@ import { parse } from 'graphql';
 import { startGateway } from '../../gateway/server.ts';
 import type { GatewayOptions } from '../../gateway/server.ts';
 import { testLogger } from '../../shared/testing/index.ts';
+import { conformanceCatalogue } from './subgraphs.ts';
 import type { ConformanceSubgraphs } from './subgraphs.ts';
 
 export interface ConformanceGateways {
@@ -39,7 +40,8 @@ export function composeConformanceSupergraph(subgraphs: ConformanceSubgraphs): s
 
 export async function startConformanceGateways(
   subgraphs: ConformanceSubgraphs,
-  events: Pick<GatewayOptions, 'transport' | 'catalogue'> = {},
+  /** Where the fixture's events come from (none: subscriptions are refused). */
+  transport?: GatewayOptions['transport'],
 ): Promise<ConformanceGateways> {
   const supergraphSdl = composeConformanceSupergraph(subgraphs);
   const directory = await mkdtemp(path.join(os.tmpdir(), 'eventgraph-conformance-'));
@@ -67,7 +69,8 @@ export async function startConformanceGateways(
       cachePrefix: 'conformance:gateway:',
     },
     logger: testLogger(),
-    ...events,
+    catalogue: conformanceCatalogue,
+    ...(transport ? { transport } : {}),
   });
 
   let plainServer: ApolloServer | undefined;

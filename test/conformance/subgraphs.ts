@@ -32,6 +32,8 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import { GraphQLError, parse } from 'graphql';
+import { z } from 'zod';
+import { createCatalogue, defineEventType } from '../../shared/events/index.ts';
 
 const FEDERATION =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ' +
@@ -60,6 +62,14 @@ const LIVE = `
     everyRequiresScopes: [[String!]!]
   ) on FIELD_DEFINITION
 `;
+
+/** The fixture's event catalogue: what inventory publishes after a restock. */
+export const inventoryRestockedV1 = defineEventType(
+  'inventory.restocked',
+  1,
+  z.object({ upc: z.string(), sku: z.string(), units: z.number().int().min(0) }),
+);
+export const conformanceCatalogue = createCatalogue([inventoryRestockedV1]);
 
 /** Units in stock by sku; a product not listed has one unless it is the COUCH. */
 const UNITS = new Map<string, number>();

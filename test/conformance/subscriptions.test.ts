@@ -9,26 +9,13 @@
 import { createClient } from 'graphql-ws';
 import type { Client, ExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
-import { z } from 'zod';
-import {
-  createCatalogue,
-  createEnvelope,
-  createInProcessTransport,
-  defineEventType,
-} from '../../shared/events/index.ts';
+import { createEnvelope, createInProcessTransport } from '../../shared/events/index.ts';
 import type { EventTransport } from '../../shared/events/index.ts';
 import { testLogger, waitFor } from '../../shared/testing/index.ts';
 import { startConformanceGateways } from './gateways.ts';
 import type { ConformanceGateways } from './gateways.ts';
 import { startConformanceSubgraphs } from './subgraphs.ts';
 import type { ConformanceSubgraphs } from './subgraphs.ts';
-
-const inventoryRestockedV1 = defineEventType(
-  'inventory.restocked',
-  1,
-  z.object({ upc: z.string(), sku: z.string(), units: z.number().int().min(0) }),
-);
-const catalogue = createCatalogue([inventoryRestockedV1]);
 
 let subgraphs: ConformanceSubgraphs;
 let gateways: ConformanceGateways;
@@ -38,7 +25,7 @@ let client: Client;
 beforeAll(async () => {
   transport = createInProcessTransport({ logger: testLogger() });
   subgraphs = await startConformanceSubgraphs();
-  gateways = await startConformanceGateways(subgraphs, { transport, catalogue });
+  gateways = await startConformanceGateways(subgraphs, transport);
   client = createClient({
     url: gateways.ours.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
