@@ -35,32 +35,32 @@ const usersSdl = (imports = IMPORTS, authenticated = '@authenticated') => `
   }
 `;
 
-const ordersSdl = (imports = IMPORTS, authenticated = '@authenticated') => `
+const loansSdl = (imports = IMPORTS, authenticated = '@authenticated') => `
   ${FEDERATION(imports)}
   type Query {
-    order(id: ID!): Order
+    loan(id: ID!): Loan
   }
   type Mutation {
-    refundOrder(id: ID!): Order @requiresScopes(scopes: [["payments:refund"]])
+    refundLoan(id: ID!): Loan @requiresScopes(scopes: [["payments:refund"]])
   }
-  type Order @key(fields: "id") {
+  type Loan @key(fields: "id") {
     id: ID!
     total: Money
-    status: OrderStatus
+    status: LoanStatus
   }
   "Amounts are finance data, wherever they appear."
   scalar Money @requiresScopes(scopes: [["finance"]])
-  enum OrderStatus ${authenticated} {
+  enum LoanStatus ${authenticated} {
     OPEN
     PAID
   }
   type User @key(fields: "id") {
     id: ID!
-    orders: [Order!]! @requiresScopes(scopes: [["orders:read", "users:read"], ["support"]])
+    loans: [Loan!]! @requiresScopes(scopes: [["loans:read", "users:read"], ["support"]])
   }
 `;
 
-const catalogueSdl = (imports = IMPORTS, authenticated = '@authenticated') => `
+const librarySdl = (imports = IMPORTS, authenticated = '@authenticated') => `
   ${FEDERATION(imports)}
   type Query {
     node(id: ID!): Node
@@ -69,7 +69,7 @@ const catalogueSdl = (imports = IMPORTS, authenticated = '@authenticated') => `
   interface Node {
     id: ID!
   }
-  type Product implements Node {
+  type Book implements Node {
     id: ID!
     title: String!
   }
@@ -77,7 +77,7 @@ const catalogueSdl = (imports = IMPORTS, authenticated = '@authenticated') => `
     id: ID!
     body: String!
   }
-  union SearchResult = Product | Review
+  union SearchResult = Book | Review
 `;
 
 interface Composed {
@@ -96,11 +96,7 @@ function compose(...subgraphs: [name: string, sdl: string][]): Composed {
   };
 }
 
-const graph = compose(
-  ['users', usersSdl()],
-  ['orders', ordersSdl()],
-  ['catalogue', catalogueSdl()],
-);
+const graph = compose(['users', usersSdl()], ['loans', loansSdl()], ['library', librarySdl()]);
 const policy = createAccessPolicy(graph.supergraphSdl);
 
 const ANONYMOUS = null;
@@ -135,8 +131,8 @@ describe('how the supergraph spells the directives', () => {
     const renamed = '["@key", {name: "@authenticated", as: "@signedIn"}, "@requiresScopes"]';
     const renamedGraph = compose(
       ['users', usersSdl(renamed, '@signedIn')],
-      ['orders', ordersSdl(renamed, '@signedIn')],
-      ['catalogue', catalogueSdl(renamed, '@signedIn')],
+      ['loans', loansSdl(renamed, '@signedIn')],
+      ['library', librarySdl(renamed, '@signedIn')],
     );
     expect(renamedGraph.supergraphSdl).toContain(
       'import: [{name: "@authenticated", as: "@signedIn"}]',
@@ -189,7 +185,7 @@ describe('how the supergraph spells the directives', () => {
 
 describe('anonymous and signed-in callers', () => {
   it('lets anyone run a query that selects only public fields', () => {
-    const query = '{ me { id name } order(id: "7") { id } search(text: "x") { __typename } }';
+    const query = '{ me { id name } loan(id: "7") { id } search(text: "x") { __typename } }';
 
     expect(check(query, ANONYMOUS)).toEqual([]);
   });
@@ -229,22 +225,21 @@ describe('anonymous and signed-in callers', () => {
 });
 
 describe('scopes: every scope of at least one inner list', () => {
-  const query = '{ me { orders { id } } }';
+  const query = '{ me { loans { id } } }';
 
   it('forbids holding only part of an AND', () => {
-    expect(check(query, ['orders:read'])).toEqual([
+    expect(check(query, ['loans:read'])).toEqual([
       {
-        path: ['me', 'orders'],
-        coordinate: 'User.orders',
+        path: ['me', 'loans'],
+        coordinate: 'User.loans',
         code: 'FORBIDDEN',
-        message:
-          'You need scopes orders:read and users:read, or scope support, to read User.orders',
+        message: 'You need scopes loans:read and users:read, or scope support, to read User.loans',
       },
     ]);
   });
 
   it('allows the whole AND list', () => {
-    expect(check(query, ['users:read', 'orders:read'])).toEqual([]);
+    expect(check(query, ['users:read', 'loans:read'])).toEqual([]);
   });
 
   it('allows the other alternative of the OR', () => {
@@ -261,28 +256,28 @@ describe('type-level requirements', () => {
   });
 
   it('charges a scalar’s and an enum’s requirement to the fields that return them', () => {
-    expect(summary(check('{ order(id: "7") { total status } }', ANONYMOUS))).toEqual([
-      'order.total Order.total UNAUTHENTICATED',
-      'order.status Order.status UNAUTHENTICATED',
+    expect(summary(check('{ loan(id: "7") { total status } }', ANONYMOUS))).toEqual([
+      'loan.total Loan.total UNAUTHENTICATED',
+      'loan.status Loan.status UNAUTHENTICATED',
     ]);
-    expect(check('{ order(id: "7") { total status } }', SIGNED_IN)).toEqual([
+    expect(check('{ loan(id: "7") { total status } }', SIGNED_IN)).toEqual([
       {
-        path: ['order', 'total'],
-        coordinate: 'Order.total',
+        path: ['loan', 'total'],
+        coordinate: 'Loan.total',
         code: 'FORBIDDEN',
-        message: 'You need scope finance to read Order.total',
+        message: 'You need scope finance to read Loan.total',
       },
     ]);
   });
 
   it('reports every violating field of a nested selection, outermost first', () => {
-    const query = '{ users { email orders { total } } }';
+    const query = '{ users { email loans { total } } }';
 
     expect(summary(check(query, SIGNED_IN))).toEqual([
       'users Query.users FORBIDDEN',
       'users.email User.email FORBIDDEN',
-      'users.orders User.orders FORBIDDEN',
-      'users.orders.total Order.total FORBIDDEN',
+      'users.loans User.loans FORBIDDEN',
+      'users.loans.total Loan.total FORBIDDEN',
     ]);
     expect(check(query, ['admin', 'users:email', 'support', 'finance'])).toEqual([]);
   });
@@ -388,11 +383,11 @@ describe('mutations', () => {
   });
 
   it('checks the mutation’s scopes and what its result selects', () => {
-    const mutation = 'mutation { refundOrder(id: "7") { id total } }';
+    const mutation = 'mutation { refundLoan(id: "7") { id total } }';
 
     expect(check(mutation, SIGNED_IN).map((v) => v.message)).toEqual([
-      'You need scope payments:refund to call Mutation.refundOrder',
-      'You need scope finance to read Order.total',
+      'You need scope payments:refund to call Mutation.refundLoan',
+      'You need scope finance to read Loan.total',
     ]);
     expect(check(mutation, ['payments:refund', 'finance'])).toEqual([]);
   });
@@ -400,7 +395,7 @@ describe('mutations', () => {
 
 describe('interfaces and unions', () => {
   it('requires what a union member requires only inside a fragment on that member', () => {
-    expect(check('{ search(text: "x") { ... on Product { title } } }', ANONYMOUS)).toEqual([]);
+    expect(check('{ search(text: "x") { ... on Book { title } } }', ANONYMOUS)).toEqual([]);
     expect(check('{ search(text: "x") { ... on Review { body } } }', ANONYMOUS)).toEqual([
       {
         path: ['search', 'body'],
@@ -418,7 +413,7 @@ describe('interfaces and unions', () => {
     expect(summary(check('{ node(id: "1") { id } }', ANONYMOUS))).toEqual([
       'node Query.node UNAUTHENTICATED',
     ]);
-    expect(check('{ node(id: "1") { id ... on Product { title } } }', SIGNED_IN)).toEqual([]);
+    expect(check('{ node(id: "1") { id ... on Book { title } } }', SIGNED_IN)).toEqual([]);
   });
 
   describe('given a supergraph whose interfaces carry none of their implementations’ requirements', () => {

@@ -55,7 +55,7 @@ export interface OperationLimits {
   maxAliases: number;
   /**
    * Highest cost allowed under the cost model above (GATEWAY_MAX_COST): a full page (100) of
-   * orders with their items and products costs about 5,000. @default 20000
+   * entities, each with a list of 10 items of two fields, costs a few thousand. @default 20000
    */
   maxCost: number;
 }

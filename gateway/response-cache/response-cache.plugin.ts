@@ -8,7 +8,7 @@
  * - Only what the subgraphs declare cacheable is stored: a query whose overall policy
  *   (computed by @apollo/gateway from each subgraph's `cache-control` header, i.e. from its
  *   `@cacheControl` hints) is PUBLIC with a max age above 0, with no errors. A field without
- *   a hint (e.g. `me`, `cart`) makes the response uncacheable; mutations never are.
+ *   a hint (e.g. a caller's own `me`) makes the response uncacheable; mutations never are.
  * - The key is the query's sha256, the operation name, the variables and the caller's access
  *   scope (anonymous, or the token's sorted scopes; never the user), so callers who might be
  *   authorised differently never share an entry.

@@ -1,5 +1,5 @@
 /**
- * The operation-shape limits against the client-facing API schema: what a document measures
+ * The gateway's operation-shape limits against this platform's client-facing API schema: what a document measures
  * (depth, aliases, cost under the documented model), which limits it exceeds, and the
  * validation rule's errors. Every checked-in client operation and the introspection query
  * Sandbox sends stay within the default limits.
@@ -13,7 +13,7 @@ import {
   limitsValidationRule,
   measureDocument,
   violations,
-} from './operation-limits.ts';
+} from '../../gateway/limits/operation-limits.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const schema = buildSchema(readFileSync(path.join(ROOT, 'schema/api.graphql'), 'utf8'));
