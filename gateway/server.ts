@@ -38,8 +38,8 @@ import {
   openedResources,
   wellFormedTextPlugin,
 } from '../shared/server/index.ts';
-import { authenticate, clientIpOf, createAccessTokenVerifier } from './auth.ts';
-import type { AccessTokenVerifier } from './auth.ts';
+import { authenticate, createAccessTokenVerifier } from './authentication/access-tokens.ts';
+import type { AccessTokenVerifier } from './authentication/access-tokens.ts';
 import { corsPolicy, securityHeaders } from './security-headers.ts';
 import { limitBatchSize, limitNesting, rateLimitPerClient } from './limits/request-limits.ts';
 import {
@@ -49,6 +49,7 @@ import {
 } from './limits/operation-limits.ts';
 import type { OperationLimits } from './limits/operation-limits.ts';
 import { operationResolutionPlugin } from './operation-resolution.plugin.ts';
+import { clientIpOf } from './context.ts';
 import type { GatewayContext } from './context.ts';
 import { landingPagePlugin } from './landing-page.ts';
 import { createAccessPolicy } from './authorization/access-policy.ts';

@@ -17,7 +17,7 @@ import type { Cache } from '../../shared/cache/index.ts';
 import { RateLimitedError } from '../../shared/errors/index.ts';
 import { RequestRefusedError } from '../../shared/server/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
-import { clientIpOf } from '../auth.ts';
+import { clientIpOf } from '../context.ts';
 
 export interface RateLimitOptions {
   /** Where the hits are counted; keys `rate:user:<sub>` and `rate:ip:<address>`. */

@@ -61,7 +61,7 @@ import type { AccessTokenClaims, RevocationReader } from '../../shared/auth/inde
 import { clientError } from '../../shared/errors/index.ts';
 import type { ErrorCode } from '../../shared/errors/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
-import type { AccessTokenVerifier } from '../auth.ts';
+import type { AccessTokenVerifier } from '../authentication/access-tokens.ts';
 import { createBoundedStream } from './bounded-stream.ts';
 import type { BoundedStream } from './bounded-stream.ts';
 import type { AccessPolicy } from '../authorization/access-policy.ts';

@@ -8,10 +8,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
-import { UnauthenticatedError } from '../shared/errors/index.ts';
-import { testLogger } from '../shared/testing/index.ts';
-import { createAccessTokenVerifier } from './auth.ts';
-import type { AccessTokenVerifier } from './auth.ts';
+import { UnauthenticatedError } from '../../shared/errors/index.ts';
+import { testLogger } from '../../shared/testing/index.ts';
+import { createAccessTokenVerifier } from './access-tokens.ts';
+import type { AccessTokenVerifier } from './access-tokens.ts';
 
 const ISSUER = 'https://auth.test';
 const AUDIENCE = 'eventgraph';

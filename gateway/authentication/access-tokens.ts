@@ -12,10 +12,10 @@ import {
   ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_TYPE,
   accessTokenClaimsSchema,
-} from '../shared/auth/index.ts';
-import type { AccessTokenClaims, RevocationReader } from '../shared/auth/index.ts';
-import { UnauthenticatedError } from '../shared/errors/index.ts';
-import type { Logger } from '../shared/observability/index.ts';
+} from '../../shared/auth/index.ts';
+import type { AccessTokenClaims, RevocationReader } from '../../shared/auth/index.ts';
+import { UnauthenticatedError } from '../../shared/errors/index.ts';
+import type { Logger } from '../../shared/observability/index.ts';
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -180,14 +180,4 @@ export function authenticate(verifier: AccessTokenVerifier) {
       next(error);
     }
   };
-}
-
-/**
- * The client's address: the connection's peer, or, behind proxies the gateway trusts
- * (GATEWAY_TRUSTED_PROXIES), the nearest address they forwarded that is not one of them.
- */
-export function clientIpOf(req: Request): string | null {
-  const address = req.ip;
-  if (!address) return null;
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
