@@ -424,13 +424,13 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
       if (sent.size > MAX_REMEMBERED) sent.delete(sent.keys().next().value!);
     };
     const isStale = (change: Change) => {
-      const last = sent.get(change.id);
-      if (!last) return false;
-      if (change.sequence < last.sequence) return true;
+      const previous = sent.get(change.id);
+      if (!previous) return false;
+      if (change.sequence < previous.sequence) return true;
       return (
         change.version !== null &&
-        last.version !== null &&
-        compareVersions(change.version, last.version) <= 0
+        previous.version !== null &&
+        compareVersions(change.version, previous.version) <= 0
       );
     };
     if (planned.initial) {
