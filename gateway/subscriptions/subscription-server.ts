@@ -67,6 +67,7 @@ import type { BoundedStream } from './bounded-stream.ts';
 import type { AccessPolicy } from '../authorization/access-policy.ts';
 import type { Change, ChangeFeed } from './change-feed.ts';
 import type { LiveSchema, LiveSubscription } from './live-schema.ts';
+import { compareVersions } from './versions.ts';
 
 /** Runs a query through the gateway's pipeline as `claims` (null: anonymous). */
 export type ExecuteAs = (
@@ -666,13 +667,4 @@ function withValues(
     for (const key of plan.keysOf(field)) patched[key] = value;
   }
   return { ...result, data: { ...result.data, [plan.rootKey]: patched } };
-}
-
-/** Orders two versions: numbers as numbers, timestamps as instants, anything else as text. */
-export function compareVersions(a: string, b: string): number {
-  const numeric = /^-?\d+(\.\d+)?$/;
-  if (numeric.test(a) && numeric.test(b)) return Number(a) - Number(b);
-  const [at, bt] = [Date.parse(a), Date.parse(b)];
-  if (!Number.isNaN(at) && !Number.isNaN(bt)) return at - bt;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
