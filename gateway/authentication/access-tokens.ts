@@ -14,6 +14,7 @@ import {
   accessTokenClaimsSchema,
 } from '../../shared/auth/index.ts';
 import type { AccessTokenClaims, RevocationReader } from '../../shared/auth/index.ts';
+import { ExpiringLru } from '../../shared/cache/index.ts';
 import { UnauthenticatedError } from '../../shared/errors/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
 
@@ -64,7 +65,12 @@ export function createAccessTokenVerifier(
   const now = options.now ?? (() => new Date());
   const refuse = () => new UnauthenticatedError('Invalid or expired access token');
   const toleranceMs = (options.clockToleranceSeconds ?? 5) * 1000;
-  const verified = new VerifiedTokens(options.cacheSize ?? 10_000);
+  // Tokens whose signature and claims were verified, until when that holds: the ES256 check
+  // (and the claims' parsing) costs more than the rest of a request's authentication. Keyed
+  // by the whole token, so only the same signed bytes match. A signing key withdrawn from the
+  // JWKS is already trusted for up to its cache age (10 minutes); a remembered token outlives
+  // it by at most its own lifetime.
+  const verified = new ExpiringLru<AccessTokenClaims>(options.cacheSize ?? 10_000);
 
   /** The claims of a token whose signature and claims pass; throws otherwise. */
   async function checkSignature(token: string): Promise<AccessTokenClaims> {
@@ -131,40 +137,6 @@ export function createAccessTokenVerifier(
       return { ...claims };
     },
   };
-}
-
-/**
- * Tokens whose signature and claims were verified, with the time until which that holds: the
- * ES256 check (and the claims' parsing) costs more than the rest of a request's
- * authentication. Least recently used first out; keyed by the whole token, so only the same
- * signed bytes match. A signing key withdrawn from the JWKS is already trusted for up to its
- * cache age (10 minutes); a remembered token outlives it by at most its own lifetime.
- */
-class VerifiedTokens {
-  private readonly entries = new Map<string, { claims: AccessTokenClaims; validUntilMs: number }>();
-  private readonly maxEntries: number;
-
-  constructor(maxEntries: number) {
-    this.maxEntries = maxEntries;
-  }
-
-  recall(token: string, nowMs: number): AccessTokenClaims | undefined {
-    const entry = this.entries.get(token);
-    if (!entry) return undefined;
-    this.entries.delete(token);
-    if (nowMs >= entry.validUntilMs) return undefined;
-    this.entries.set(token, entry);
-    return entry.claims;
-  }
-
-  remember(token: string, claims: AccessTokenClaims, validUntilMs: number): void {
-    if (this.maxEntries < 1) return;
-    this.entries.delete(token);
-    this.entries.set(token, { claims, validUntilMs });
-    if (this.entries.size > this.maxEntries) {
-      this.entries.delete(this.entries.keys().next().value!);
-    }
-  }
 }
 
 /** Express middleware: verifies the Authorization header into `res.locals.accessClaims`. */

@@ -4,10 +4,16 @@
  * request came from (HS256 with GATEWAY_TOKEN_SECRET, 60 s). Subgraphs accept a GraphQL
  * request only with a valid one — anonymous requests carry one too — so calling a
  * subgraph's port directly, with a forged header or token, impersonates nobody.
+ *
+ * Both ends remember their work, as HMAC and the claims' parsing cost a measurable share of
+ * a request: the gateway reuses the token it signed for a caller (the same access token, the
+ * same client address) for up to half its lifetime, and a subgraph remembers the caller of a
+ * token it verified, by its exact bytes, until jwtVerify would refuse it.
  */
 import { GATEWAY_SECRET_MIN_LENGTH } from './gateway-secret.ts';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
+import { ExpiringLru } from '../cache/index.ts';
 import { UnauthenticatedError } from '../errors/index.ts';
 import { accessTokenClaimsSchema, identityFromClaims } from './access-token.ts';
 import type { AccessTokenClaims } from './access-token.ts';
@@ -36,6 +42,8 @@ export interface GatewayTokenOptions {
   clockToleranceSeconds?: number;
   /** @default () => new Date() */
   now?: () => Date;
+  /** Callers whose signed or verified tokens are remembered (LRU, at each end). @default 10000 */
+  cacheSize?: number;
 }
 
 export interface GatewayTokens {
@@ -60,49 +68,86 @@ export function createGatewayTokens(options: GatewayTokenOptions): GatewayTokens
     ['sign', 'verify'],
   );
   const ttlSeconds = options.ttlSeconds ?? 60;
+  const toleranceSeconds = options.clockToleranceSeconds ?? 5;
   const now = options.now ?? (() => new Date());
+  const cacheSize = options.cacheSize ?? 10_000;
+  const signed = new ExpiringLru<Promise<string>>(cacheSize);
+  const verified = new ExpiringLru<Caller>(cacheSize);
+
+  const signToken = async (
+    claims: AccessTokenClaims | null,
+    clientIp: string | null,
+    issuedAt: number,
+  ): Promise<string> =>
+    new SignJWT({
+      ...(clientIp ? { ip: clientIp } : {}),
+      ...(claims ? { usr: claims } : {}),
+    })
+      .setProtectedHeader({ alg: ALGORITHM, typ: TYPE })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + ttlSeconds)
+      .sign(await key);
+
+  /** The caller a token names, and until when jwtVerify would accept it; throws otherwise. */
+  const verifyToken = async (token: string): Promise<{ caller: Caller; validUntilMs: number }> => {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, await key, {
+        algorithms: [ALGORITHM],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        typ: TYPE,
+        requiredClaims: ['iat', 'exp'],
+        clockTolerance: toleranceSeconds,
+        maxTokenAge: ttlSeconds + toleranceSeconds,
+        currentDate: now(),
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError || error instanceof TypeError) {
+        throw new UnauthenticatedError('Invalid gateway token');
+      }
+      throw error;
+    }
+    const parsed = gatewayClaimsSchema.safeParse(payload);
+    if (!parsed.success) throw new UnauthenticatedError('Invalid gateway token');
+    const { exp, iat } = payload as { exp: number; iat: number };
+    return {
+      caller: {
+        identity: parsed.data.usr ? identityFromClaims(parsed.data.usr) : null,
+        clientIp: parsed.data.ip ?? null,
+      },
+      // jwtVerify accepts it until `exp` and until its longest age after `iat`, each with
+      // the tolerance.
+      validUntilMs:
+        Math.min(exp + toleranceSeconds, iat + ttlSeconds + 2 * toleranceSeconds) * 1000,
+    };
+  };
+
   return {
-    async sign({ claims, clientIp }) {
-      const issuedAt = Math.floor(now().getTime() / 1000);
-      return new SignJWT({
-        ...(clientIp ? { ip: clientIp } : {}),
-        ...(claims ? { usr: claims } : {}),
-      })
-        .setProtectedHeader({ alg: ALGORITHM, typ: TYPE })
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setIssuedAt(issuedAt)
-        .setExpirationTime(issuedAt + ttlSeconds)
-        .sign(await key);
+    sign({ claims, clientIp }) {
+      // An access token's id names its claims: one signed token per (access token, address),
+      // reused while at least half its life is left.
+      const cacheKey = `${claims?.jti ?? ''}\u0000${clientIp ?? ''}`;
+      const nowMs = now().getTime();
+      const reusable = signed.recall(cacheKey, nowMs);
+      if (reusable) return reusable;
+      const token = signToken(claims, clientIp, Math.floor(nowMs / 1000));
+      signed.remember(cacheKey, token, nowMs + (ttlSeconds * 1000) / 2);
+      // A failed signing is not reused.
+      token.catch(() => signed.remember(cacheKey, token, 0));
+      return token;
     },
     async verify(token) {
       if (!token) {
         throw new UnauthenticatedError('This service accepts requests only through the gateway');
       }
-      let payload;
-      try {
-        ({ payload } = await jwtVerify(token, await key, {
-          algorithms: [ALGORITHM],
-          issuer: ISSUER,
-          audience: AUDIENCE,
-          typ: TYPE,
-          requiredClaims: ['iat', 'exp'],
-          clockTolerance: options.clockToleranceSeconds ?? 5,
-          maxTokenAge: ttlSeconds + (options.clockToleranceSeconds ?? 5),
-          currentDate: now(),
-        }));
-      } catch (error) {
-        if (error instanceof joseErrors.JOSEError || error instanceof TypeError) {
-          throw new UnauthenticatedError('Invalid gateway token');
-        }
-        throw error;
-      }
-      const parsed = gatewayClaimsSchema.safeParse(payload);
-      if (!parsed.success) throw new UnauthenticatedError('Invalid gateway token');
-      return {
-        identity: parsed.data.usr ? identityFromClaims(parsed.data.usr) : null,
-        clientIp: parsed.data.ip ?? null,
-      };
+      const known = verified.recall(token, now().getTime());
+      if (known) return known;
+      const { caller, validUntilMs } = await verifyToken(token);
+      verified.remember(token, caller, validUntilMs);
+      return caller;
     },
   };
 }

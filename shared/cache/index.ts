@@ -1,6 +1,7 @@
 /**
  * The cache: the port with its Redis and in-memory adapters (cache.ts), and cache-aside
- * reads of entities by id built on it (cache-aside.ts).
+ * reads of entities by id built on it (cache-aside.ts); and a bounded in-process memory of
+ * values that hold until a time of their own (expiring-lru.ts).
  */
 export {
   CacheUnavailableError,
@@ -11,4 +12,5 @@ export {
 } from './cache.ts';
 export type { Cache, CacheOptions, RateLimitOptions, RateLimitResult } from './cache.ts';
 export { createCacheAside } from './cache-aside.ts';
+export { ExpiringLru } from './expiring-lru.ts';
 export type { CacheAside, CacheAsideOptions, ReadThrough } from './cache-aside.ts';
