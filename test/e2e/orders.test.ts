@@ -343,6 +343,46 @@ describe('contention', () => {
   });
 });
 
+describe('the cart', () => {
+  it("answers addToCart with the cart a read would show: lines in the order first added, quantities summed, an upper-case id's line found", async () => {
+    const user = await register('cartwright@example.com');
+    const [pen, ink, paper] = await Promise.all(
+      ['Quill', 'Inkpot', 'Vellum'].map((name, index) =>
+        createProduct({ name, priceCents: 100 * (index + 1), stock: 100 }),
+      ),
+    );
+    const CART = 'totalCents currency items { quantity unitPriceCents product { id } }';
+    const add = async (productId: string, quantity: number) =>
+      (
+        await ok<{ addToCart: unknown }>(
+          `mutation ($p: ID!, $q: Int!) { addToCart(productId: $p, quantity: $q) { ${CART} } }`,
+          { p: productId, q: quantity },
+          user,
+        )
+      ).addToCart;
+    const read = async () => (await ok<{ cart: unknown }>(`{ cart { ${CART} } }`, {}, user)).cart;
+
+    for (const [productId, quantity] of [
+      [ink!.id, 1],
+      [pen!.id, 2],
+      [ink!.id.toUpperCase(), 3],
+      [paper!.id, 1],
+      [pen!.id, 1],
+    ] as const) {
+      expect(await add(productId, quantity)).toEqual(await read());
+    }
+    expect(await read()).toEqual({
+      totalCents: 4 * 200 + 3 * 100 + 1 * 300,
+      currency: 'EUR',
+      items: [
+        { quantity: 4, unitPriceCents: 200, product: { id: ink!.id } },
+        { quantity: 3, unitPriceCents: 100, product: { id: pen!.id } },
+        { quantity: 1, unitPriceCents: 300, product: { id: paper!.id } },
+      ],
+    });
+  });
+});
+
 describe('reading orders', () => {
   it('serves me.orders with every item’s product from one batched catalog fetch', async () => {
     const products = await Promise.all(

@@ -138,9 +138,12 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     return row ? productOf(row) : null;
   };
 
-  const cartLines = async (em: EntityManager, userId: string): Promise<CartLine[]> => {
-    const rows = await em.execute<(ProductRow & { product_id: string; quantity: number })[]>(
-      `select c.product_id, c.quantity, p.id, p.price_cents, p.currency, p.on_sale
+  /** A user's cart lines, in the order they were first added (then by product id). */
+  const cartLines = async (em: EntityManager, userId: string): Promise<StoredLine[]> => {
+    const rows = await em.execute<
+      (ProductRow & { product_id: string; quantity: number; added_at: Date | string })[]
+    >(
+      `select c.product_id, c.quantity, c.added_at, p.id, p.price_cents, p.currency, p.on_sale
        from ${cartItems} c left join ${products} p on p.id = c.product_id
        where c.user_id = ? order by c.added_at, c.product_id`,
       [userId],
@@ -149,23 +152,12 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       productId: row.product_id,
       quantity: row.quantity,
       product: row.id ? productOf(row) : null,
+      addedAt: new Date(row.added_at),
     }));
   };
 
-  const cartOf = async (em: EntityManager, userId: string): Promise<CartView> => {
-    const lines = await cartLines(em, userId);
-    // What placing the cart would cost: products no longer on sale are not counted.
-    const priced = lines.filter((line) => line.product?.onSale);
-    return {
-      items: lines.map((line) => ({
-        productId: line.productId,
-        quantity: line.quantity,
-        unitPriceCents: line.product?.priceCents ?? 0,
-      })),
-      totalCents: priced.reduce((sum, line) => sum + line.quantity * line.product!.priceCents, 0),
-      currency: priced[0]?.product!.currency ?? null,
-    };
-  };
+  const cartOf = async (em: EntityManager, userId: string): Promise<CartView> =>
+    cartView(await cartLines(em, userId));
 
   const lockedOrder = async (em: EntityManager, id: string): Promise<Order | null> =>
     isUuid(id) ? em.findOne(OrderEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE }) : null;
@@ -186,12 +178,17 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           await knownProduct(tx, productId),
         ];
         const next = decideAddToCart(lines, product, quantity);
+        const addedAt = now();
         await tx.execute(
           `insert into ${cartItems} (user_id, product_id, quantity, added_at) values (?, ?, ?, ?)
            on conflict (user_id, product_id) do update set quantity = excluded.quantity`,
-          [identity.userId, productId, next, now()],
+          [identity.userId, productId, next, addedAt],
         );
-        return cartOf(tx, identity.userId);
+        // The cart as a read after the upsert would return it, without reading it again (the
+        // cart is locked): the line's new quantity, or a new line where its time puts it.
+        return cartView(
+          withLine(lines, { productId: product!.id, quantity: next, product, addedAt }),
+        );
       });
     },
 
@@ -356,6 +353,39 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         [productId, version],
       );
     },
+  };
+}
+
+/** A cart line as stored: when it was first added orders the cart. */
+interface StoredLine extends CartLine {
+  addedAt: Date;
+}
+
+/** `lines` with `line`'s product at `line.quantity`: an existing line keeps its place. */
+function withLine(lines: readonly StoredLine[], line: StoredLine): StoredLine[] {
+  if (lines.some((existing) => existing.productId === line.productId)) {
+    return lines.map((existing) =>
+      existing.productId === line.productId ? { ...existing, quantity: line.quantity } : existing,
+    );
+  }
+  return [...lines, line].sort(
+    (a, b) =>
+      a.addedAt.getTime() - b.addedAt.getTime() ||
+      (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0),
+  );
+}
+
+/** What a cart shows, and what placing it would cost: lines no longer on sale count for nothing. */
+function cartView(lines: readonly CartLine[]): CartView {
+  const priced = lines.filter((line) => line.product?.onSale);
+  return {
+    items: lines.map((line) => ({
+      productId: line.productId,
+      quantity: line.quantity,
+      unitPriceCents: line.product?.priceCents ?? 0,
+    })),
+    totalCents: priced.reduce((sum, line) => sum + line.quantity * line.product!.priceCents, 0),
+    currency: priced[0]?.product!.currency ?? null,
   };
 }
 
