@@ -139,22 +139,32 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
   };
 
   /** A user's cart lines, in the order they were first added (then by product id). */
-  const cartLines = async (em: EntityManager, userId: string): Promise<StoredLine[]> => {
-    const rows = await em.execute<
-      (ProductRow & { product_id: string; quantity: number; added_at: Date | string })[]
-    >(
-      `select c.product_id, c.quantity, c.added_at, p.id, p.price_cents, p.currency, p.on_sale
-       from ${cartItems} c left join ${products} p on p.id = c.product_id
-       where c.user_id = ? order by c.added_at, c.product_id`,
-      [userId],
-    );
-    return rows.map((row) => ({
-      productId: row.product_id,
-      quantity: row.quantity,
-      product: row.id ? productOf(row) : null,
-      addedAt: new Date(row.added_at),
-    }));
-  };
+  const cartLines = async (em: EntityManager, userId: string): Promise<StoredLine[]> =>
+    (
+      await em.execute<CartRow[]>(
+        `select c.product_id, c.quantity, c.added_at, p.id, p.price_cents, p.currency, p.on_sale
+         from ${cartItems} c left join ${products} p on p.id = c.product_id
+         where c.user_id = ? order by c.added_at, c.product_id`,
+        [userId],
+      )
+    ).map(lineOf);
+
+  /**
+   * Empties a user's cart and returns the lines it held, as `cartLines` would have: one round
+   * trip. In a transaction that rolls back (an order refused), the cart stays as it was.
+   */
+  const takeCartLines = async (em: EntityManager, userId: string): Promise<StoredLine[]> =>
+    (
+      await em.execute<CartRow[]>(
+        `with taken as (
+           delete from ${cartItems} where user_id = ? returning product_id, quantity, added_at
+         )
+         select t.product_id, t.quantity, t.added_at, p.id, p.price_cents, p.currency, p.on_sale
+         from taken t left join ${products} p on p.id = t.product_id
+         order by t.added_at, t.product_id`,
+        [userId],
+      )
+    ).map(lineOf);
 
   const cartOf = async (em: EntityManager, userId: string): Promise<CartView> =>
     cartView(await cartLines(em, userId));
@@ -211,7 +221,9 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       const userId = identity.userId;
       const order = await em.transactional(async (tx) => {
         await lockCart(tx, userId);
-        const placed = decideOrder(await cartLines(tx, userId));
+        // Refused (empty cart, a product no longer on sale…): the transaction rolls back and
+        // the cart is kept.
+        const placed = decideOrder(await takeCartLines(tx, userId));
         const at = now();
         const created = tx.create(OrderEntity, {
           id: uuidv7(),
@@ -223,7 +235,6 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           updatedAt: at,
         });
         await tx.flush();
-        await tx.execute(`delete from ${cartItems} where user_id = ?`, [userId]);
         const data: OrderPlacedV1 = {
           orderId: created.id,
           userId,
@@ -386,6 +397,23 @@ function cartView(lines: readonly CartLine[]): CartView {
     })),
     totalCents: priced.reduce((sum, line) => sum + line.quantity * line.product!.priceCents, 0),
     currency: priced[0]?.product!.currency ?? null,
+  };
+}
+
+/** A cart line with its product as orders knows it (null: unknown to orders). */
+interface CartRow extends ProductRow {
+  product_id: string;
+  quantity: number;
+  added_at: Date | string;
+}
+
+function lineOf(row: CartRow): StoredLine {
+  return {
+    productId: row.product_id,
+    quantity: row.quantity,
+    // The left join found no product: `id` is null.
+    product: row.id ? productOf(row) : null,
+    addedAt: new Date(row.added_at),
   };
 }
 
