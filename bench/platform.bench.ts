@@ -65,6 +65,8 @@ const USAGE = `Usage: npm run bench:platform -- [options]
   --baseline REV    also run every step against git revision REV (checked out in a temporary
                     git worktree, node_modules linked), alternating with the current tree step
                     by step, and report candidate/baseline ratios (default: none)
+  --baseline-first  start the baseline's platform before the candidate's (the one started
+                    first has measured costlier; run both orders to bracket it)
   --layouts LIST    deployment layouts of this tree to run every step against, in turns, each
                     reported against the first listed (default: one alone; not with --baseline,
                     which compares trees in the one layout):
@@ -90,6 +92,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '3' },
     baseline: { type: 'string' },
+    'baseline-first': { type: 'boolean', default: false },
     layouts: { type: 'string' },
     products: { type: 'string', default: '50' },
     nodes: { type: 'string', default: '1' },
@@ -113,6 +116,9 @@ if (layouts && values.baseline) {
       'checkout). Give one or the other.',
   );
 }
+if (values['baseline-first'] && !values.baseline) {
+  fail('--baseline-first needs --baseline: it sets which of the two platforms starts first.');
+}
 if (layouts && new Set(layouts).size !== layouts.length) {
   fail(`--layouts names a layout twice: ${values.layouts}`);
 }
@@ -121,6 +127,7 @@ const opts = {
   seconds: int('seconds', values.seconds),
   warmup: int('warmup', values.warmup, 0),
   baseline: values.baseline,
+  baselineFirst: values['baseline-first'],
   layouts,
   products: int('products', values.products),
   nodes: int('nodes', values.nodes),
@@ -892,7 +899,15 @@ async function main(): Promise<number> {
   );
   const bus = await startBus({ runId, nodes: opts.nodes, basePort: opts.basePort });
   const targets: Target[] = [];
-  for (const spec of await targetSpecs()) targets.push(await startTarget(spec, bus));
+  // The platform started first has measured costlier than the other in A/A runs (identical
+  // trees), whichever it is: --baseline-first starts the baseline first, so that two runs in
+  // opposite orders bracket the bias.
+  const specs = await targetSpecs();
+  const started = new Map<TargetSpec, Target>();
+  for (const spec of opts.baselineFirst ? [...specs].reverse() : specs) {
+    started.set(spec, await startTarget(spec, bus));
+  }
+  for (const spec of specs) targets.push(started.get(spec)!);
   for (const target of targets) {
     progress(
       `${target.label}: initial warm-up, ${INITIAL_WARMUP_S} s at ${Math.min(10, MAX_CLIENTS)} clients`,
