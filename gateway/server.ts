@@ -477,7 +477,6 @@ function federatedGateway(options: {
 }): ApolloGateway {
   const { config, limits, epochs } = options;
   const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
-  const signedPerRequest = new WeakMap<object, { token: Promise<string>; at: number }>();
   const endpoints = new Map(config.subgraphs.map(({ name, url }) => [name, url]));
   return new ApolloGateway({
     supergraphSdl: options.supergraph,
@@ -489,7 +488,6 @@ function federatedGateway(options: {
         name,
         url,
         gatewayTokens,
-        signed: signedPerRequest,
         dispatcher: options.subgraphClient,
         timeoutMs: limits.subgraphTimeoutMs,
         deduplicate: epochs ? { epochs } : false,

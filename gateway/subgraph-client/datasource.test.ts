@@ -60,7 +60,6 @@ function call(url: string, query: string, timeoutMs = 300) {
     name: 'library',
     url,
     gatewayTokens,
-    signed: new WeakMap(),
     timeoutMs,
   });
   // A health-check kind needs no incoming request context.
@@ -152,7 +151,6 @@ describe('identical subgraph queries in flight', () => {
       name: 'library',
       url,
       gatewayTokens,
-      signed: new WeakMap(),
       deduplicate: epochs ? { epochs } : false,
     });
 

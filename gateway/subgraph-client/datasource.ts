@@ -34,17 +34,14 @@ import { pooledFetcher } from './subgraph-fetcher.ts';
 import { joinOrLead, writerOf } from '../coalescing/write-epochs.ts';
 import type { WriteEpochs } from '../coalescing/write-epochs.ts';
 
-/** Re-sign after this long, well inside the token's 60 s, for requests that run that long. */
-const REUSE_TOKEN_MS = 30_000;
 const RETRIABLE_STATUSES = new Set([502, 503, 504]);
 
 export interface SubgraphDataSourceOptions {
   /** The subgraph's name, for error messages and logs. */
   name: string;
   url: string;
+  /** Signs the caller into each fetch (a caller's token is reused while it has time left). */
   gatewayTokens: GatewayTokens;
-  /** Tokens signed per request, shared by every subgraph fetch of that request. */
-  signed: WeakMap<object, { token: Promise<string>; at: number }>;
   /**
    * The HTTP client: an undici Agent keeping a keep-alive pool per subgraph (the gateway's
    * own, sized by GATEWAY_SUBGRAPH_CONNECTIONS). @default undici's global dispatcher
@@ -102,21 +99,13 @@ export class SubgraphTimeoutError extends Error {
 export function createSubgraphDataSource(
   options: SubgraphDataSourceOptions,
 ): RemoteGraphQLDataSource<GatewayContext> {
-  const { name, url, gatewayTokens, signed } = options;
+  const { name, url, gatewayTokens } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const tokenFor = (context: Partial<GatewayContext> | undefined) => {
-    const sign = () =>
-      gatewayTokens.sign({
-        claims: context?.accessClaims ?? null,
-        clientIp: context?.clientIp ?? null,
-      });
-    if (!context) return sign();
-    const reusable = signed.get(context);
-    if (reusable && Date.now() - reusable.at < REUSE_TOKEN_MS) return reusable.token;
-    const fresh = { token: sign(), at: Date.now() };
-    signed.set(context, fresh);
-    return fresh.token;
-  };
+  const tokenFor = (context: Partial<GatewayContext> | undefined) =>
+    gatewayTokens.sign({
+      claims: context?.accessClaims ?? null,
+      clientIp: context?.clientIp ?? null,
+    });
   const dispatcher = options.dispatcher ?? getGlobalDispatcher();
   const timedOut = (error: unknown): unknown =>
     (error as Error | null)?.name === 'TimeoutError'

@@ -136,7 +136,7 @@ export function createGatewayTokens(options: GatewayTokenOptions): GatewayTokens
       const token = signToken(claims, clientIp, Math.floor(nowMs / 1000));
       signed.remember(cacheKey, token, nowMs + (ttlSeconds * 1000) / 2);
       // A failed signing is not reused.
-      token.catch(() => signed.remember(cacheKey, token, 0));
+      token.catch(() => signed.forget(cacheKey));
       return token;
     },
     async verify(token) {

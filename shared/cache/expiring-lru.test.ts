@@ -1,6 +1,6 @@
 /**
  * The bounded memory of values with a time of their own: returned until that time, never
- * after; the least recently used forgotten first; nothing kept with room for none.
+ * after; the least recently used forgotten first, or any on demand; nothing kept with room for none.
  */
 import { ExpiringLru } from './expiring-lru.ts';
 
@@ -21,6 +21,13 @@ describe('ExpiringLru', () => {
     lru.remember('c', 3, Infinity);
     expect(lru.recall('b', 0)).toBeUndefined();
     expect([lru.recall('a', 0), lru.recall('c', 0), lru.size]).toEqual([1, 3, 2]);
+  });
+
+  it('forgets a key on demand', () => {
+    const lru = new ExpiringLru<number>(2);
+    lru.remember('a', 1, Infinity);
+    lru.forget('a');
+    expect([lru.recall('a', 0), lru.size]).toEqual([undefined, 0]);
   });
 
   it('remembers nothing with room for none', () => {

@@ -33,6 +33,11 @@ export class ExpiringLru<V> {
     }
   }
 
+  /** Forgets `key`'s value. */
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
+
   get size(): number {
     return this.entries.size;
   }
