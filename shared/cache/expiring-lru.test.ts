@@ -1,6 +1,7 @@
 /**
  * The bounded memory of values with a time of their own: returned until that time, never
- * after; the least recently used forgotten first, or any on demand; nothing kept with room for none.
+ * after; the least recently used forgotten first, or any on demand; nothing kept with room
+ * for none.
  */
 import { ExpiringLru } from './expiring-lru.ts';
 
