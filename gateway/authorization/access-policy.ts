@@ -41,9 +41,7 @@ import {
   parse,
 } from 'graphql';
 import type {
-  ConstArgumentNode,
   ConstDirectiveNode,
-  ConstValueNode,
   DocumentNode,
   FieldNode,
   FragmentDefinitionNode,
@@ -56,6 +54,7 @@ import type {
   SelectionSetNode,
 } from 'graphql';
 import type { ErrorCode } from '../../shared/errors/index.ts';
+import { argumentOf, linkedDirectiveNames, listOf } from '../supergraph/links.ts';
 
 /** A field the caller may not read, as `check` reports it. */
 export interface AccessViolation {
@@ -106,7 +105,7 @@ const SPEC_URL = /^https:\/\/specs\.apollo\.dev\/(authenticated|requiresScopes)\
  */
 export function createAccessPolicy(supergraphSdl: string): AccessPolicy {
   const supergraph = parse(supergraphSdl, { noLocation: true });
-  const names = linkedDirectiveNames(supergraph);
+  const names = directiveNamesOf(supergraph);
   const types = new Map<string, Requirement>();
   const fields = new Map<string, Requirement>();
 
@@ -148,41 +147,28 @@ interface DirectiveNames {
 }
 
 /**
- * Resolves directive names from the schema's `@link(url:, as:, import:)` declarations: the
- * spec's own directive is `@<as ?? spec name>`, plus whatever name an `import` gives it.
- * Without a link the directives are not part of the supergraph, so nothing is enforced.
+ * Resolves directive names from the schema's `@link` declarations of the two specs (see
+ * supergraph/links.ts). Without a link the directives are not part of the supergraph, so
+ * nothing is enforced; a major version this code does not know fails.
  */
-function linkedDirectiveNames(supergraph: DocumentNode): DirectiveNames {
-  const names: DirectiveNames = { authenticated: new Set(), requiresScopes: new Set() };
-  for (const definition of supergraph.definitions) {
-    if (definition.kind !== Kind.SCHEMA_DEFINITION && definition.kind !== Kind.SCHEMA_EXTENSION) {
-      continue;
-    }
-    for (const directive of definition.directives ?? []) {
-      const url = argument(directive, 'url');
-      if (url?.kind !== Kind.STRING) continue;
-      const match = SPEC_URL.exec(url.value);
-      if (!match) continue;
-      const spec = match[1] as keyof DirectiveNames;
-      if (match[2] !== '0') {
-        throw new Error(`authorization: unsupported spec version in @link(url: "${url.value}")`);
-      }
-      const as = argument(directive, 'as');
-      names[spec].add(as?.kind === Kind.STRING ? as.value : spec);
-      const imports = argument(directive, 'import');
-      for (const entry of imports ? asList(imports) : []) {
-        if (entry.kind === Kind.STRING && entry.value === `@${spec}`) {
-          names[spec].add(spec);
-        } else if (entry.kind === Kind.OBJECT) {
-          const name = entry.fields.find((f) => f.name.value === 'name')?.value;
-          const alias = entry.fields.find((f) => f.name.value === 'as')?.value;
-          if (name?.kind !== Kind.STRING || name.value !== `@${spec}`) continue;
-          names[spec].add(alias?.kind === Kind.STRING ? alias.value.replace(/^@/, '') : spec);
-        }
-      }
-    }
-  }
-  return names;
+function directiveNamesOf(supergraph: DocumentNode): DirectiveNames {
+  const namesOf = (spec: keyof DirectiveNames) =>
+    linkedDirectiveNames(
+      supergraph,
+      {
+        name: spec,
+        isSpec: (url) => {
+          const match = SPEC_URL.exec(url);
+          if (match?.[1] !== spec) return false;
+          if (match[2] !== '0') {
+            throw new Error(`authorization: unsupported spec version in @link(url: "${url}")`);
+          }
+          return true;
+        },
+      },
+      [spec],
+    )?.get(spec) ?? new Set<string>();
+  return { authenticated: namesOf('authenticated'), requiresScopes: namesOf('requiresScopes') };
 }
 
 function collect(
@@ -213,24 +199,16 @@ function requirementAt(into: Map<string, Requirement>, key: string): Requirement
 
 /** `scopes: [[Scope!]!]!` with GraphQL's list input coercion (`"a"` means `[["a"]]`). */
 function scopesArgument(directive: ConstDirectiveNode, where: string): ScopeAlternatives {
-  const value = argument(directive, 'scopes');
+  const value = argumentOf(directive, 'scopes');
   const invalid = () =>
     new Error(`authorization: @${directive.name.value} on ${where} needs scopes: [[String!]!]!`);
   if (!value) throw invalid();
-  return asList(value).map((inner) =>
-    asList(inner).map((scope) => {
+  return listOf(value).map((inner) =>
+    listOf(inner).map((scope) => {
       if (scope.kind !== Kind.STRING) throw invalid();
       return scope.value;
     }),
   );
-}
-
-function argument(directive: ConstDirectiveNode, name: string): ConstValueNode | undefined {
-  return directive.arguments?.find((arg: ConstArgumentNode) => arg.name.value === name)?.value;
-}
-
-function asList(value: ConstValueNode): readonly ConstValueNode[] {
-  return value.kind === Kind.LIST ? value.values : [value];
 }
 
 /** A response path, interned so that equal paths share one node (and one id). */

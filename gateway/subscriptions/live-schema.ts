@@ -27,14 +27,12 @@
  */
 import { Kind, getNamedType, isNonNullType, isScalarType, parse } from 'graphql';
 import type {
-  ConstArgumentNode,
   ConstDirectiveNode,
-  ConstValueNode,
-  DocumentNode,
   FieldDefinitionNode,
   GraphQLSchema,
 } from 'graphql';
 import type { EventCatalogue } from '../../shared/events/index.ts';
+import { argumentOf, linkedDirectiveNames, listOf } from '../supergraph/links.ts';
 
 /** The spec subgraphs link to declare what their events change. */
 export const LIVE_SPEC_URL = 'https://eventgraph.dev/live/v0.1';
@@ -100,10 +98,14 @@ export function readLiveSchema(
   catalogue: EventCatalogue,
 ): LiveSchema {
   const supergraph = parse(supergraphSdl, { noLocation: true });
-  const names = linkedNames(supergraph);
+  const names = linkedDirectiveNames(
+    supergraph,
+    { name: 'live', isSpec: (url) => url.replace(/\/$/, '') === LIVE_SPEC_URL },
+    ['lookup', 'changedBy', 'liveEntity'] as const,
+  );
   if (!names) return EMPTY_LIVE_SCHEMA;
-  const is = (directive: ConstDirectiveNode, name: keyof typeof names) =>
-    names[name] === directive.name.value;
+  const is = (directive: ConstDirectiveNode, name: 'lookup' | 'changedBy' | 'liveEntity') =>
+    names.get(name)!.has(directive.name.value);
 
   const lookups = new Map<string, Lookup[]>();
   const entityBindings = new Map<string, EventBinding[]>();
@@ -188,49 +190,6 @@ export function readLiveSchema(
   return { subscriptions, entities, topics: [...topics].sort() };
 }
 
-/** The names the supergraph gives the spec's directives, or null when it does not link it. */
-function linkedNames(
-  supergraph: DocumentNode,
-): { lookup: string; changedBy: string; liveEntity: string } | null {
-  for (const definition of supergraph.definitions) {
-    if (definition.kind !== Kind.SCHEMA_DEFINITION && definition.kind !== Kind.SCHEMA_EXTENSION) {
-      continue;
-    }
-    for (const link of definition.directives ?? []) {
-      const url = argumentOf(link, 'url');
-      if (link.name.value !== 'link' || url?.kind !== Kind.STRING) continue;
-      if (url.value.replace(/\/$/, '') !== LIVE_SPEC_URL) continue;
-      const as = argumentOf(link, 'as');
-      const prefix = as?.kind === Kind.STRING ? as.value : 'live';
-      // Not imported: namespaced as `@<spec>__<name>`.
-      const names = {
-        lookup: `${prefix}__lookup`,
-        changedBy: `${prefix}__changedBy`,
-        liveEntity: `${prefix}__liveEntity`,
-      };
-      const imports = argumentOf(link, 'import');
-      for (const entry of imports ? listOf(imports) : []) {
-        let name: string | undefined;
-        let alias: string | undefined;
-        if (entry.kind === Kind.STRING) {
-          name = alias = entry.value;
-        } else if (entry.kind === Kind.OBJECT) {
-          const field = (key: string) => entry.fields.find((f) => f.name.value === key)?.value;
-          const nameValue = field('name');
-          const asValue = field('as');
-          name = nameValue?.kind === Kind.STRING ? nameValue.value : undefined;
-          alias = asValue?.kind === Kind.STRING ? asValue.value : name;
-        }
-        const key = name?.replace(/^@/, '');
-        if (key && key in names && alias)
-          names[key as keyof typeof names] = alias.replace(/^@/, '');
-      }
-      return names;
-    }
-  }
-  return null;
-}
-
 function binding(
   directive: ConstDirectiveNode,
   where: string,
@@ -286,14 +245,6 @@ function lookupOf(
 }
 
 const pathOf = (text: string): DataPath => text.split('.');
-
-function argumentOf(directive: ConstDirectiveNode, name: string): ConstValueNode | undefined {
-  return directive.arguments?.find((arg: ConstArgumentNode) => arg.name.value === name)?.value;
-}
-
-function listOf(value: ConstValueNode): readonly ConstValueNode[] {
-  return value.kind === Kind.LIST ? value.values : [value];
-}
 
 function stringArgument(directive: ConstDirectiveNode, name: string, where: string): string | null {
   const value = argumentOf(directive, name);
