@@ -26,11 +26,7 @@
  * lookup for its type, a malformed `set`) fails the load of the supergraph, naming where.
  */
 import { Kind, getNamedType, isNonNullType, isScalarType, parse } from 'graphql';
-import type {
-  ConstDirectiveNode,
-  FieldDefinitionNode,
-  GraphQLSchema,
-} from 'graphql';
+import type { ConstDirectiveNode, FieldDefinitionNode, GraphQLSchema } from 'graphql';
 import type { EventCatalogue } from '../../shared/events/index.ts';
 import { argumentOf, linkedDirectiveNames, listOf } from '../supergraph/links.ts';
 
