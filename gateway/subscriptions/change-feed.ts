@@ -164,6 +164,8 @@ export async function startChangeFeed(options: ChangeFeedOptions): Promise<Chang
           let event: EventEnvelope;
           try {
             event = parseEnvelope(message.value);
+            // Only an event something is bound to is worth checking and dispatching.
+            if (!options.live().events.get(message.topic)?.has(event.type)) continue;
             event = { ...event, data: catalogue.parse(event) };
           } catch (error) {
             // Nothing a subscriber can be told about; the services' consumers dead-letter it.
@@ -180,7 +182,8 @@ export async function startChangeFeed(options: ChangeFeedOptions): Promise<Chang
     });
   };
 
-  let topics = options.live().topics;
+  const topicsOf = (live: LiveSchema) => [...live.events.keys()].sort();
+  let topics = topicsOf(options.live());
   let subscription = topics.length > 0 ? await consume(topics) : null;
   if (!subscription) logger.info('gateway: the supergraph declares no event-fed fields');
 
@@ -204,7 +207,7 @@ export async function startChangeFeed(options: ChangeFeedOptions): Promise<Chang
     sequence: () => sequence,
     size: () => count,
     async refresh() {
-      const wanted = options.live().topics;
+      const wanted = topicsOf(options.live());
       if (wanted.join('\u0000') === topics.join('\u0000')) return;
       const next = wanted.length > 0 ? await consume(wanted) : null;
       const previous = subscription;

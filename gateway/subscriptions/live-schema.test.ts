@@ -66,7 +66,12 @@ describe('readLiveSchema', () => {
   it('reads the lookups, the entity bindings and the event-fed subscription fields', () => {
     const { sdl, api } = supergraphOf(PARCELS);
     const live = readLiveSchema(sdl, api, catalogue);
-    expect(live.topics).toEqual(['depots.events', 'parcels.events']);
+    expect(live.events).toEqual(
+      new Map([
+        ['parcels.events', new Set(['parcel.sent', 'parcel.delivered'])],
+        ['depots.events', new Set(['depot.emptied'])],
+      ]),
+    );
     expect(live.entities).toEqual([
       {
         typename: 'Parcel',
@@ -134,7 +139,7 @@ describe('readLiveSchema', () => {
       result.schema!.toAPISchema().toGraphQLJSSchema(),
       catalogue,
     );
-    expect(live).toEqual({ subscriptions: new Map(), entities: [], topics: [] });
+    expect(live).toEqual({ subscriptions: new Map(), entities: [], events: new Map() });
   });
 
   it.each([

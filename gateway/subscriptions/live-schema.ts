@@ -82,10 +82,15 @@ export interface LiveSchema {
   readonly subscriptions: ReadonlyMap<string, LiveSubscription>;
   readonly entities: readonly LiveEntity[];
   /** Every topic a binding names. */
-  readonly topics: readonly string[];
+  /** Every topic a binding names, with the event types bound on it. */
+  readonly events: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
-export const EMPTY_LIVE_SCHEMA: LiveSchema = { subscriptions: new Map(), entities: [], topics: [] };
+export const EMPTY_LIVE_SCHEMA: LiveSchema = {
+  subscriptions: new Map(),
+  entities: [],
+  events: new Map(),
+};
 
 /** Reads the declarations of a supergraph; `apiSchema` is the schema clients see. */
 export function readLiveSchema(
@@ -179,11 +184,14 @@ export function readLiveSchema(
     lookups: lookups.get(typename) ?? [],
     bindings,
   }));
-  const topics = new Set<string>();
+  const events = new Map<string, Set<string>>();
   for (const { bindings } of [...entities, ...subscriptions.values()]) {
-    for (const { topic } of bindings) topics.add(topic);
+    for (const binding of bindings) {
+      const types = events.get(binding.topic) ?? new Set<string>();
+      events.set(binding.topic, new Set([...types, ...binding.events]));
+    }
   }
-  return { subscriptions, entities, topics: [...topics].sort() };
+  return { subscriptions, entities, events };
 }
 
 function binding(

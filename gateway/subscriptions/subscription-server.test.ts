@@ -43,7 +43,7 @@ const LIVE: LiveSchema = {
     ],
   ]),
   entities: [],
-  topics: ['parcels.events'],
+  events: new Map([['parcels.events', new Set(['parcel.moved'])]]),
 };
 
 interface Parcel {
