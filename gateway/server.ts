@@ -532,24 +532,20 @@ function followServedSupergraph(
     const first = policy === undefined;
     policy = createAccessPolicy(coreSupergraphSdl);
     apiSchema = schema;
-    if (first) {
-      // A declaration the gateway cannot honour fails the start (startServing), naming it.
-      try {
-        live = readLiveSchema(coreSupergraphSdl, schema, catalogue);
-      } catch (error) {
-        unusable = error as Error;
-      }
-      return;
-    }
     try {
       live = readLiveSchema(coreSupergraphSdl, schema, catalogue);
     } catch (error) {
-      logger.error(
-        { err: error },
-        'gateway: the reloaded supergraph declares events the gateway cannot serve; subscriptions keep the previous declarations',
-      );
+      // The first supergraph fails the start (startServing), naming the declaration; a
+      // reloaded one keeps the previous declarations.
+      if (first) unusable = error as Error;
+      else {
+        logger.error(
+          { err: error },
+          'gateway: the reloaded supergraph declares events the gateway cannot serve; subscriptions keep the previous declarations',
+        );
+      }
     }
-    for (const listener of reloaded) listener();
+    if (!first) for (const listener of reloaded) listener();
   });
   return {
     policy: () => {
