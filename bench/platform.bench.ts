@@ -383,7 +383,6 @@ interface StepResult {
   cpuMs: number;
   cpuByKind: Map<string, number>;
   /** CPU ms of the round-robin fronts' process (NaN in the one-process layout). */
-  frontsCpuMs: number;
   pgCpuMs: number;
   sqlQueries: number;
   /**
@@ -501,11 +500,11 @@ async function settle(target: Target): Promise<void> {
 
 const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
 
-/** CPU ms so far of a target's processes: the platform's summed, the fronts' and by kind. */
-function cpuOf(target: Target): { platform: number; fronts: number; byKind: Map<string, number> } {
+/** CPU ms so far of a target's processes: the platform's summed, and by kind (the fronts' too). */
+function cpuOf(target: Target): { platform: number; byKind: Map<string, number> } {
   const byKind = cpuByKind(target.deployment);
   const platform = sum([...byKind].filter(([kind]) => kind !== FRONTS_KIND).map(([, ms]) => ms));
-  return { platform, fronts: byKind.get(FRONTS_KIND) ?? NaN, byKind };
+  return { platform, byKind };
 }
 
 /** `after - before`, kind by kind. */
@@ -537,7 +536,6 @@ async function step(
     orders: [],
     cpuMs: NaN,
     cpuByKind: new Map(),
-    frontsCpuMs: NaN,
     pgCpuMs: NaN,
     sqlQueries: NaN,
     drainedCpuMs: NaN,
@@ -585,7 +583,6 @@ async function step(
   const elapsed = (performance.now() - startedAt) / 1000;
   const cpuAfter = cpuOf(target);
   result.cpuMs = cpuAfter.platform - cpuBefore.platform;
-  result.frontsCpuMs = cpuAfter.fronts - cpuBefore.fronts;
   result.cpuByKind = cpuSince(cpuBefore.byKind, cpuAfter.byKind);
   result.idleCpuMs = cpuSince(othersBefore, totalCpuMs(others));
   result.sqlQueries = (await sqlQueries(deployment)) - sqlBefore;
@@ -644,7 +641,7 @@ const lagText = (lag: Map<string, number>) =>
 /** The per-operation figures of a step: a column each in the summary and in the ratios. */
 const PER_OP: readonly { label: string; of: (r: StepResult) => number; digits: number }[] = [
   { label: 'CPU ms/op', of: (r) => r.cpuMs, digits: 2 },
-  { label: 'fronts CPU/op', of: (r) => r.frontsCpuMs, digits: 2 },
+  { label: 'fronts CPU/op', of: (r) => r.cpuByKind.get(FRONTS_KIND) ?? NaN, digits: 2 },
   { label: 'PG CPU ms/op', of: (r) => r.pgCpuMs, digits: 2 },
   { label: 'SQL/op', of: (r) => r.sqlQueries, digits: 1 },
   { label: 'xact/op', of: (r) => r.xacts, digits: 1 },

@@ -12,8 +12,6 @@ export interface Load {
   readonly acknowledged: ReadonlyMap<string, number>;
   /** Requests answered with an error (or not at all), by operation. */
   readonly failures: ReadonlyMap<string, number>;
-  /** Requests answered without error, by operation. */
-  readonly successes: ReadonlyMap<string, number>;
   /** Lets each shopper finish the step it is in, then resolves. */
   stop(): Promise<void>;
 }
@@ -25,14 +23,11 @@ export function startLoad(
 ): Load {
   const acknowledged = new Map<string, number>();
   const failures = new Map<string, number>();
-  const successes = new Map<string, number>();
   let stopping = false;
 
   const attempt = async <T>(operation: string, request: () => Promise<T>) => {
     try {
-      const result = await request();
-      successes.set(operation, (successes.get(operation) ?? 0) + 1);
-      return result;
+      return await request();
     } catch {
       failures.set(operation, (failures.get(operation) ?? 0) + 1);
       return undefined;
@@ -71,7 +66,6 @@ export function startLoad(
   return {
     acknowledged,
     failures,
-    successes,
     async stop() {
       stopping = true;
       await running;
