@@ -56,25 +56,13 @@ export default {
       to: { path: '^(platform|bench|test)/' },
     },
     {
-      name: 'gateway-apart-from-subgraphs',
+      name: 'services-are-peers',
       severity: 'error',
-      comment: 'The gateway and the subgraphs are peers: they meet over HTTP and events.',
-      from: { path: '^gateway/' },
-      to: { path: '^subgraphs/' },
-    },
-    {
-      name: 'subgraphs-apart-from-gateway',
-      severity: 'error',
-      comment: 'The gateway and the subgraphs are peers: they meet over HTTP and events.',
-      from: { path: '^subgraphs/' },
-      to: { path: '^gateway/' },
-    },
-    {
-      name: 'subgraph-imports-no-other-subgraph',
-      severity: 'error',
-      comment: 'A subgraph imports no other subgraph: they share only schema/ and shared/.',
-      from: { path: '^subgraphs/([^/]+)/' },
-      to: { path: '^subgraphs/', pathNot: '^subgraphs/$1/' },
+      comment:
+        'The gateway and each subgraph are peers: none imports another; they meet over HTTP ' +
+        'and events, and share only schema/ and shared/.',
+      from: { path: '^(gateway|subgraphs/[^/]+)/' },
+      to: { path: '^(gateway|subgraphs/[^/]+)/', pathNot: '^$1/' },
     },
     {
       name: 'platform-below-bench-and-test',

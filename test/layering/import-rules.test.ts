@@ -69,17 +69,17 @@ const PLANTED: { file: string; imports: readonly string[]; rule: string }[] = [
   {
     file: 'gateway/users.ts',
     imports: ['../subgraphs/users/main.ts'],
-    rule: 'gateway-apart-from-subgraphs',
+    rule: 'services-are-peers',
   },
   {
     file: 'subgraphs/orders/gateway.ts',
     imports: ['../../gateway/server.ts'],
-    rule: 'subgraphs-apart-from-gateway',
+    rule: 'services-are-peers',
   },
   {
     file: 'subgraphs/orders/users.ts',
     imports: ['../users/main.ts'],
-    rule: 'subgraph-imports-no-other-subgraph',
+    rule: 'services-are-peers',
   },
   {
     file: 'platform/kafka.ts',
