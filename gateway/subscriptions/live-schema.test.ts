@@ -3,23 +3,21 @@
  * entity bindings, event-fed subscription fields with their arguments, versions and scopes;
  * renamed imports; and the declarations the gateway refuses to load, naming where they are.
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { composeServices } from '@apollo/composition';
-import { parse } from 'graphql';
+import { Kind, parse, print } from 'graphql';
+import type { DocumentNode } from 'graphql';
 import { z } from 'zod';
 import { createCatalogue, defineEventType } from '../../shared/events/index.ts';
-import { LIVE_SPEC_URL, readLiveSchema } from './live-schema.ts';
+import { LIVE_SPEC_DEFINITIONS, LIVE_SPEC_URL, readLiveSchema } from './live-schema.ts';
 
 const catalogue = createCatalogue([
   defineEventType('parcel.sent', 1, z.object({ parcelId: z.string() })),
   defineEventType('parcel.delivered', 1, z.object({ parcelId: z.string(), at: z.string() })),
   defineEventType('depot.emptied', 1, z.object({ parcels: z.array(z.object({ id: z.string() })) })),
 ]);
-
-const DEFINITIONS = `
-  directive @lookup on FIELD_DEFINITION
-  directive @changedBy(topic: String!, events: [String!]!, key: String!, when: [String!], set: [String!], version: String) repeatable on OBJECT | FIELD_DEFINITION
-  directive @liveEntity(argument: String, version: String, everyRequiresScopes: [[String!]!]) on FIELD_DEFINITION
-`;
 
 /** Composes a one-subgraph supergraph whose spec link imports `imports`. */
 function supergraphOf(body: string, imports = '["@lookup", "@changedBy", "@liveEntity"]') {
@@ -32,7 +30,7 @@ function supergraphOf(body: string, imports = '["@lookup", "@changedBy", "@liveE
       @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@composeDirective"])
       @link(url: "${LIVE_SPEC_URL}", import: ${imports})
       ${names.map((name) => `@composeDirective(name: "${name}")`).join(' ')}
-    ${DEFINITIONS.replace('@lookup', names[0]!)
+    ${LIVE_SPEC_DEFINITIONS.replace('@lookup', names[0]!)
       .replace('@changedBy', names[1]!)
       .replace('@liveEntity', names[2]!)}
     ${body}`;
@@ -171,5 +169,32 @@ describe('readLiveSchema', () => {
   ])('refuses %s, naming where', (_name, body, message) => {
     const { sdl, api } = supergraphOf(body);
     expect(() => readLiveSchema(sdl, api, catalogue)).toThrow(message);
+  });
+});
+
+describe('the spec as subgraphs define it', () => {
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  const definitionsIn = (document: DocumentNode) =>
+    document.definitions
+      .filter((d) => d.kind === Kind.DIRECTIVE_DEFINITION)
+      .filter((d) => ['lookup', 'changedBy', 'liveEntity'].includes(d.name.value))
+      .map((d) => print(d))
+      .sort();
+
+  it('is defined exactly as LIVE_SPEC_DEFINITIONS by every subgraph that links it', () => {
+    const linking = readdirSync(path.join(ROOT, 'subgraphs'))
+      .map((name) => path.join('subgraphs', name, 'schema.graphql'))
+      .filter((file) => readFileSync(path.join(ROOT, file), 'utf8').includes(LIVE_SPEC_URL));
+    expect(linking.sort()).toEqual([
+      'subgraphs/catalog/schema.graphql',
+      'subgraphs/orders/schema.graphql',
+    ]);
+    for (const file of linking) {
+      const document = parse(readFileSync(path.join(ROOT, file), 'utf8'));
+      expect({ file, definitions: definitionsIn(document) }).toEqual({
+        file,
+        definitions: definitionsIn(parse(LIVE_SPEC_DEFINITIONS)),
+      });
+    }
   });
 });

@@ -33,6 +33,27 @@ import { argumentOf, linkedDirectiveNames, listOf } from '../supergraph/links.ts
 /** The spec subgraphs link to declare what their events change. */
 export const LIVE_SPEC_URL = 'https://eventgraph.dev/live/v0.1';
 
+/**
+ * The spec's directives as a subgraph that links it defines them (a subgraph's SDL must
+ * define the directives it composes; live-schema.test.ts holds every subgraph's to this).
+ */
+export const LIVE_SPEC_DEFINITIONS = `
+directive @lookup on FIELD_DEFINITION
+directive @changedBy(
+  topic: String!
+  events: [String!]!
+  key: String!
+  when: [String!]
+  set: [String!]
+  version: String
+) repeatable on OBJECT | FIELD_DEFINITION
+directive @liveEntity(
+  argument: String
+  version: String
+  everyRequiresScopes: [[String!]!]
+) on FIELD_DEFINITION
+`;
+
 /** A path into an event's data, e.g. `['items', 'productId']`. */
 export type DataPath = readonly string[];
 

@@ -33,6 +33,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import { GraphQLError, parse } from 'graphql';
 import { z } from 'zod';
+import { LIVE_SPEC_DEFINITIONS } from '../../gateway/subscriptions/live-schema.ts';
 import { createCatalogue, defineEventType } from '../../shared/events/index.ts';
 
 const FEDERATION =
@@ -47,20 +48,7 @@ const LIVE = `
     @federation__composeDirective(name: "@lookup")
     @federation__composeDirective(name: "@changedBy")
     @federation__composeDirective(name: "@liveEntity")
-  directive @lookup on FIELD_DEFINITION
-  directive @changedBy(
-    topic: String!
-    events: [String!]!
-    key: String!
-    when: [String!]
-    set: [String!]
-    version: String
-  ) repeatable on OBJECT | FIELD_DEFINITION
-  directive @liveEntity(
-    argument: String
-    version: String
-    everyRequiresScopes: [[String!]!]
-  ) on FIELD_DEFINITION
+  ${LIVE_SPEC_DEFINITIONS}
 `;
 
 /** The fixture's event catalogue: what inventory publishes after a restock. */
