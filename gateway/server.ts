@@ -13,6 +13,7 @@
  * (response-cache/). `stop()` closes subscriptions and drains in-flight requests first.
  */
 import { ApolloGateway } from '@apollo/gateway';
+import type { GraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -21,6 +22,8 @@ import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { specifiedRules } from 'graphql';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import type { GatewayInterface } from '@apollo/server-gateway-interface';
+import type { Registry } from 'prom-client';
 import { Agent } from 'undici';
 import { createGatewayTokens, createRevocationReader } from '../shared/auth/index.ts';
 import { startCache } from '../shared/cache/index.ts';
@@ -72,6 +75,7 @@ import { startChangeFeed } from './subscriptions/change-feed.ts';
 import { EMPTY_LIVE_SCHEMA, readLiveSchema } from './subscriptions/live-schema.ts';
 import type { LiveSchema } from './subscriptions/live-schema.ts';
 import { startSubscriptionServer } from './subscriptions/subscription-server.ts';
+import { withOwnExecutor } from './execution/own-executor.ts';
 import { createPersistedQueryCache } from './documents/persisted-queries.ts';
 import { createResponseCache } from './response-cache/response-cache.plugin.ts';
 import {
@@ -282,6 +286,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       subgraphClient,
       epochs,
       metrics: createSubgraphFetchMetrics(metrics.registry),
+      registry: metrics.registry,
       logger,
     });
     const served = followServedSupergraph(gateway, catalogue, logger);
@@ -465,7 +470,10 @@ function writeEpochsOf(config: GatewayConfig, cache: Cache, logger: Logger): Wri
   return config.redisUrl ? sharedWriteEpochs({ cache, logger }) : localWriteEpochs();
 }
 
-/** @apollo/gateway over the configured subgraph endpoints, whatever URLs the supergraph names. */
+/**
+ * @apollo/gateway over the configured subgraph endpoints, whatever URLs the supergraph names,
+ * executing with the gateway's own executor (execution/own-executor.ts).
+ */
 function federatedGateway(options: {
   config: GatewayConfig;
   limits: GatewayLimits;
@@ -473,18 +481,20 @@ function federatedGateway(options: {
   subgraphClient: Agent;
   epochs: WriteEpochs | null;
   metrics: ReturnType<typeof createSubgraphFetchMetrics>;
+  registry: Registry;
   logger: Logger;
-}): ApolloGateway {
+}): GatewayInterface {
   const { config, limits, epochs } = options;
   const gatewayTokens = createGatewayTokens({ secret: config.gatewayTokenSecret });
   const endpoints = new Map(config.subgraphs.map(({ name, url }) => [name, url]));
-  return new ApolloGateway({
+  const services = new Map<string, GraphQLDataSource>();
+  const gateway = new ApolloGateway({
     supergraphSdl: options.supergraph,
     // The supergraph names each subgraph; the URL written in it (compose's) is not used.
     buildService: ({ name }) => {
       const url = endpoints.get(name);
       if (!url) throw new Error(`the supergraph routes to ${name}, which has no endpoint`);
-      return createSubgraphDataSource({
+      const service = createSubgraphDataSource({
         name,
         url,
         gatewayTokens,
@@ -494,12 +504,15 @@ function federatedGateway(options: {
         metrics: options.metrics,
         honorCacheControl: config.responseCache ?? false,
       });
+      services.set(name, service);
+      return service;
     },
     // Also in production (where @apollo/gateway would skip it): a reloaded file must be
     // proven valid before it replaces the supergraph that serves.
     validateSupergraph: true,
     logger: options.logger,
   });
+  return withOwnExecutor({ gateway, services, registry: options.registry, logger: options.logger });
 }
 
 /** What the supergraph now serving implies, rebuilt on every load (the first included). */
@@ -519,7 +532,7 @@ interface ServedSupergraph {
 }
 
 function followServedSupergraph(
-  gateway: ApolloGateway,
+  gateway: GatewayInterface,
   catalogue: EventCatalogue,
   logger: Logger,
 ): ServedSupergraph {

@@ -1,0 +1,357 @@
+/**
+ * Runs a query plan of @apollo/query-planner: its fetches go to the subgraphs' data sources
+ * (the gateway's pooled client, with its token signing, retries, dedup and metrics), in the
+ * plan's sequence and parallel order, and each answer is merged into one result tree in
+ * place, at the path its `Flatten` names. Entity fetches send the representations the
+ * fetch `requires`, gathered from what earlier fetches merged.
+ *
+ * The rules are @apollo/gateway's `executeQueryPlan` (representations, merging, rewrites,
+ * error paths and codes), so an answer equals a plain gateway's. What differs is what is
+ * not done: no usage-reporting trace nodes (such requests go to Apollo's executor), and no
+ * copy of an answer before it is merged.
+ *
+ * Covered: Sequence, Parallel, Flatten, Fetch and Condition. Subscription and Defer plans
+ * never reach here (the executor leaves them to Apollo's).
+ */
+import type { GraphQLDataSource } from '@apollo/gateway';
+import { applyRewrites, isObjectOfType } from '@apollo/gateway/dist/dataRewrites.js';
+import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
+import { generateHydratedPaths } from '@apollo/gateway/dist/executeQueryPlan.js';
+import { ERRORS, errorCodeDef } from '@apollo/federation-internals';
+import type {
+  FetchNode,
+  PlanNode,
+  QueryPlanSelectionNode,
+  ResponsePath,
+} from '@apollo/query-planner';
+import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
+import { trace } from '@opentelemetry/api';
+import { GraphQLError } from 'graphql';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+
+/** Spans named as @apollo/gateway names them, so traces read the same with either executor. */
+const tracer = trace.getTracer('eventgraph/gateway-executor');
+
+/** What one execution of a plan shares. */
+export interface PlanExecution {
+  readonly requestContext: GatewayGraphQLRequestContext;
+  /** The data source of each subgraph the plan may fetch from. */
+  readonly services: ReadonlyMap<string, GraphQLDataSource>;
+  /** The supergraph's schema: type conditions of representations and rewrites. */
+  readonly supergraphSchema: GraphQLSchema;
+  /** The request's variables, as the client sent them. */
+  readonly variables: Readonly<Record<string, unknown>>;
+  /** `Condition` nodes' variables: the request's, else the operation's defaults. */
+  readonly conditionValue: (variable: string) => boolean;
+  /** Errors of the fetches, in the order they were met. */
+  readonly errors: unknown[];
+}
+
+interface Cursor {
+  readonly path: ResponsePath;
+  readonly data: unknown;
+  readonly fullResult: Record<string, unknown>;
+}
+
+/** Executes `node` against `data` (the root of the result), filling it in place. */
+export async function executePlan(
+  execution: PlanExecution,
+  node: PlanNode,
+  data: Record<string, unknown>,
+): Promise<void> {
+  await executeNode(execution, node, { path: [], data, fullResult: data });
+}
+
+async function executeNode(
+  execution: PlanExecution,
+  node: PlanNode,
+  cursor: Cursor,
+): Promise<void> {
+  switch (node.kind) {
+    case 'Sequence':
+      for (const child of node.nodes) await executeNode(execution, child, cursor);
+      return;
+    case 'Parallel':
+      await Promise.all(node.nodes.map((child) => executeNode(execution, child, cursor)));
+      return;
+    case 'Flatten': {
+      const data = flattenResultsAtPath(cursor.data, node.path);
+      if (!data) return;
+      await executeNode(execution, node.node, {
+        path: [...cursor.path, ...node.path],
+        data,
+        fullResult: cursor.fullResult,
+      });
+      return;
+    }
+    case 'Fetch':
+      try {
+        await executeFetch(execution, node, cursor);
+      } catch (error) {
+        execution.errors.push(error);
+      }
+      return;
+    case 'Condition': {
+      const branch = execution.conditionValue(node.condition) ? node.ifClause : node.elseClause;
+      if (branch) await executeNode(execution, branch, cursor);
+      return;
+    }
+    case 'Defer':
+      throw new Error('@defer is not executed by the gateway');
+  }
+}
+
+async function executeFetch(
+  execution: PlanExecution,
+  fetch: FetchNode,
+  cursor: Cursor,
+): Promise<void> {
+  const service = execution.services.get(fetch.serviceName);
+  if (!service) throw new Error(`Couldn't find service with name "${fetch.serviceName}"`);
+  const entities: Record<string, unknown>[] = [];
+  if (Array.isArray(cursor.data)) {
+    for (const entity of cursor.data as unknown[]) {
+      if (entity !== null && entity !== undefined) entities.push(entity as Record<string, unknown>);
+    }
+  } else {
+    entities.push(cursor.data as Record<string, unknown>);
+  }
+  if (entities.length === 0) return;
+
+  const variables: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const name of fetch.variableUsages ?? []) {
+    if (Object.hasOwn(execution.variables, name) && execution.variables[name] !== undefined) {
+      variables[name] = execution.variables[name];
+    }
+  }
+
+  if (!fetch.requires) {
+    const received = await send(execution, service, fetch, cursor, variables);
+    if (received) applyRewrites(execution.supergraphSchema, fetch.outputRewrites, received);
+    for (const entity of entities) mergeInto(entity, received);
+    return;
+  }
+
+  const representations: Record<string, unknown>[] = [];
+  const entityOf: number[] = [];
+  for (let index = 0; index < entities.length; index++) {
+    const representation = selectRepresentation(
+      execution.supergraphSchema,
+      entities[index]!,
+      fetch.requires,
+    );
+    if (representation && representation['__typename']) {
+      applyRewrites(execution.supergraphSchema, fetch.inputRewrites, representation);
+      representations.push(representation);
+      entityOf.push(index);
+    }
+  }
+  if (representations.length === 0) return;
+  if ('representations' in variables)
+    throw new Error(`Variables cannot contain key "representations"`);
+  variables['representations'] = representations;
+  const received = await send(execution, service, fetch, cursor, variables);
+  if (!received) return;
+  const answered = received['_entities'];
+  if (!Array.isArray(answered))
+    throw new Error(`Expected "data._entities" in response to be an array`);
+  if (answered.length !== representations.length) {
+    throw new Error(`Expected "data._entities" to contain ${representations.length} elements`);
+  }
+  for (let i = 0; i < representations.length; i++) {
+    const entity = answered[i] as Record<string, unknown> | null | undefined;
+    const target = entities[entityOf[i]!]!;
+    if (entity && !entity['__typename']) entity['__typename'] = target['__typename'];
+    if (entity) applyRewrites(execution.supergraphSchema, fetch.outputRewrites, entity);
+    mergeInto(target, entity);
+  }
+}
+
+/** Sends one fetch under a `gateway.fetch` span; its errors join the execution's. */
+async function send(
+  execution: PlanExecution,
+  service: GraphQLDataSource,
+  fetch: FetchNode,
+  cursor: Cursor,
+  variables: Record<string, unknown>,
+): Promise<Record<string, unknown> | null | undefined> {
+  const { requestContext } = execution;
+  const response = await tracer.startActiveSpan(
+    'gateway.fetch',
+    { attributes: { service: fetch.serviceName } },
+    async (span) => {
+      try {
+        return await service.process({
+          kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
+          request: {
+            query: fetch.operation,
+            variables,
+            ...(fetch.operationName !== undefined ? { operationName: fetch.operationName } : {}),
+          },
+          incomingRequestContext: requestContext,
+          context: requestContext.context,
+          ...(fetch.operationDocumentNode ? { document: fetch.operationDocumentNode } : {}),
+          pathInIncomingRequest: cursor.path,
+        });
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: 2 });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
+  if (response.errors) {
+    const pathOf = lazyErrorPaths(fetch, cursor);
+    for (const error of response.errors) {
+      execution.errors.push(downstreamServiceError(error, fetch.serviceName, pathOf));
+    }
+    const metrics = requestContext.metrics;
+    if (!response.extensions?.['ftv1']) {
+      const paths = response.errors.map((error) => ({
+        subgraph: fetch.serviceName,
+        path: error.path,
+      }));
+      if (metrics.nonFtv1ErrorPaths) metrics.nonFtv1ErrorPaths.push(...paths);
+      else metrics.nonFtv1ErrorPaths = paths;
+    }
+  }
+  return response.data as Record<string, unknown> | null | undefined;
+}
+
+/**
+ * Merges a fetch's answer into what is already there, in place: objects key by key, lists
+ * of the same length element by element, anything else replaced (Apollo's `deepMerge`).
+ */
+function mergeInto(target: Record<string, unknown>, source: unknown): void {
+  if (source === undefined || source === null) return;
+  const from = source as Record<string, unknown>;
+  for (const key of Object.keys(from)) {
+    const value = from[key];
+    if (value === undefined) continue;
+    if (key === '__proto__') {
+      Object.defineProperty(target, key, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      continue;
+    }
+    const existing = Object.hasOwn(target, key) ? target[key] : undefined;
+    if (existing && isPlainObject(value)) {
+      mergeInto(existing as Record<string, unknown>, value);
+    } else if (
+      Array.isArray(value) &&
+      Array.isArray(existing) &&
+      value.length === existing.length
+    ) {
+      for (let i = 0; i < value.length; i++) {
+        const element: unknown = value[i];
+        if (isPlainObject(existing[i]) && isPlainObject(element)) {
+          mergeInto(existing[i] as Record<string, unknown>, element);
+        } else {
+          existing[i] = element;
+        }
+      }
+    } else {
+      target[key] = value;
+    }
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The representation of an entity a fetch requires (Apollo's `executeSelectionSet`). */
+function selectRepresentation(
+  schema: GraphQLSchema,
+  source: Record<string, unknown> | null,
+  selections: readonly QueryPlanSelectionNode[],
+): Record<string, unknown> | null {
+  if (source === null) return null;
+  const result: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const selection of selections) {
+    if (selection.kind === 'Field') {
+      const responseName = selection.alias ?? selection.name;
+      const value = Object.hasOwn(source, responseName) ? source[responseName] : undefined;
+      if (value === undefined) return null;
+      const inner = selection.selections;
+      if (Array.isArray(value)) {
+        result[responseName] = value.map((element: unknown) =>
+          inner
+            ? selectRepresentation(schema, element as Record<string, unknown> | null, inner)
+            : element,
+        );
+      } else if (inner) {
+        result[responseName] = selectRepresentation(
+          schema,
+          value as Record<string, unknown> | null,
+          inner,
+        );
+      } else {
+        result[responseName] = value;
+      }
+    } else if (selection.typeCondition && isObjectOfType(schema, source, selection.typeCondition)) {
+      mergeInto(result, selectRepresentation(schema, source, selection.selections));
+    }
+  }
+  return result;
+}
+
+/** The value at `path` of the result, lists flattened at each `@` (Apollo's rules). */
+function flattenResultsAtPath(value: unknown, path: ResponsePath): unknown {
+  let current: unknown = value;
+  for (let i = 0; i < path.length; i++) {
+    if (current === undefined || current === null) return current;
+    const element = path[i]!;
+    if (element === '@') {
+      const rest = path.slice(i + 1);
+      return (current as unknown[]).flatMap((item) => flattenResultsAtPath(item, rest));
+    }
+    if (typeof element !== 'string') throw new Error(`Unexpected ${typeof element} found in path`);
+    if (Array.isArray(current))
+      throw new Error(`Unexpected array in result for path element ${element}`);
+    const object = current as Record<string, unknown>;
+    current = Object.hasOwn(object, element) ? object[element] : undefined;
+  }
+  return current;
+}
+
+/** Where a subgraph error lies in the client's answer, computed when first asked. */
+function lazyErrorPaths(
+  fetch: FetchNode,
+  cursor: Cursor,
+): (path: readonly (string | number)[] | undefined) => (string | number)[] | undefined {
+  let hydrated: (string | number)[][] | undefined;
+  return (path) => {
+    if (fetch.requires && typeof path?.[1] === 'number') {
+      if (!hydrated) {
+        hydrated = [];
+        generateHydratedPaths([], cursor.path, cursor.fullResult, hydrated);
+      }
+      return [...(hydrated[path[1]] ?? []), ...path.slice(2)];
+    }
+    return path ? [...cursor.path, ...path] : undefined;
+  };
+}
+
+/** A subgraph's error as the client's, with the subgraph named (Apollo's rules and codes). */
+function downstreamServiceError(
+  original: GraphQLFormattedError,
+  serviceName: string,
+  pathOf: (path: readonly (string | number)[] | undefined) => (string | number)[] | undefined,
+): GraphQLError {
+  const message = original.message || `Error while fetching subquery from service "${serviceName}"`;
+  const extensions = original.extensions;
+  const options = {
+    originalError: original as Error,
+    path: pathOf(original.path),
+    extensions: { ...extensions, serviceName },
+  };
+  const code = errorCodeDef(original);
+  if (!code && extensions?.['code']) return new GraphQLError(message, options);
+  return (code ?? ERRORS.DOWNSTREAM_SERVICE_ERROR).err(message, options);
+}
