@@ -124,6 +124,8 @@ describe('federation conformance: our gateway answers as plain @apollo/gateway',
       expect(ours.fetches).toEqual(plain.fetches);
       expect(Object.keys(ours.body).sort()).toEqual(Object.keys(plain.body).sort());
       expect(ours.body.data).toEqual(plain.body.data);
+      // The same bytes, too: keys in the same order.
+      expect(JSON.stringify(ours.body.data)).toBe(JSON.stringify(plain.body.data));
       expect(ours.body.errors?.map((e) => e.path)).toEqual(plain.body.errors?.map((e) => e.path));
       expect(ours.body.errors).toEqual(
         plain.body.errors?.map((error) => asOursReports(error, ours.requestId)),
@@ -225,5 +227,24 @@ describe('what differs from plain @apollo/gateway, by design: errors are masked'
       extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: ours.requestId },
     };
     expect(ours.body.errors).toEqual([masked, masked]);
+  });
+});
+
+describe('which executor answered', () => {
+  it("the gateway's own executor answered every operation but introspection", async () => {
+    const metrics = await (await fetch(new URL('/metrics', gateways.ours))).text();
+    const executions: Record<string, number> = {};
+    for (const [, labels, count] of metrics.matchAll(
+      /^gateway_operation_executions_total\{([^}]*)\} (\d+)$/gm,
+    )) {
+      const executor = /executor="([^"]+)"/.exec(labels!)?.[1];
+      const reason = /reason="([^"]+)"/.exec(labels!)?.[1];
+      executions[`${executor}:${reason}`] = Number(count);
+    }
+    const introspecting = OPERATIONS.filter((o) => /__schema|__type\(/.test(o.query)).length;
+    const { 'own:none': own, ...apollo } = executions;
+    // Every operation that passed validation was executed, once; only introspection by Apollo's.
+    expect(apollo).toEqual({ 'apollo:introspection': introspecting });
+    expect(own).toBeGreaterThan(OPERATIONS.length / 2);
   });
 });

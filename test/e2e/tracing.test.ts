@@ -101,8 +101,11 @@ describe('tracing', () => {
     });
     expect(parentOf(gateway)).toBe(clientSpanId);
 
-    // @apollo/gateway's own spans join it; the orders fetch is the subgraph span's parent.
-    const gatewaySpans = spans.filter((s) => s.instrumentationScope.name === 'apollo/gateway-js');
+    // The executor's spans (named as @apollo/gateway names its own) join it; the orders fetch
+    // is the subgraph span's parent.
+    const gatewaySpans = spans.filter(
+      (s) => s.instrumentationScope.name === 'eventgraph/gateway-executor',
+    );
     expect(gatewaySpans.map((s) => s.name)).toEqual(
       expect.arrayContaining(['gateway.request', 'gateway.plan', 'gateway.fetch']),
     );
