@@ -117,6 +117,8 @@ const CASES: {
   query: string;
   input: unknown;
   variables?: Record<string, unknown>;
+  /** Apollo refuses the input as a whole (an assertion). */
+  refused?: true;
 }[] = [
   {
     name: 'fields, aliases and nested lists',

@@ -1,5 +1,9 @@
 /**
- * How the gateway calls a subgraph: every request carries an identity token the gateway
+ * How the gateway calls a subgraph: a data source of @apollo/gateway's contract (`process`),
+ * made lean — one JSON body out, one parse of the answer in (./subgraph-fetcher.ts) — with
+ * Apollo's RemoteGraphQLDataSource's rules for what an answer means (non-2xx statuses as
+ * errors with the response under `extensions.response`, the subgraph's `cache-control`
+ * restricting the request's cache policy when asked). Every request carries an identity token the gateway
  * signs (the caller, or nobody; see shared/auth/gateway-token.ts) — once per client request,
  * however many subgraph fetches its plan makes — and the request id,
  * so one id follows a request through every service's logs, and, when tracing is on, the
@@ -18,9 +22,11 @@
  * started before a write of the same user finished is not shared with one that starts after
  * it (the write epoch, ../coalescing/write-epochs.ts).
  */
-import type { GraphQLError } from 'graphql';
-import { RemoteGraphQLDataSource } from '@apollo/gateway';
-import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { GraphQLError } from 'graphql';
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
+import { parseCacheControlHeader } from '@apollo/gateway/dist/datasources/parseCacheControlHeader.js';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { getGlobalDispatcher } from 'undici';
@@ -30,7 +36,8 @@ import { clientError } from '../../shared/errors/index.ts';
 import type { GatewayTokens } from '../../shared/auth/index.ts';
 import { REQUEST_ID_HEADER, injectTraceparent } from '../../shared/observability/index.ts';
 import type { GatewayContext } from '../context.ts';
-import { pooledFetcher } from './subgraph-fetcher.ts';
+import { subgraphFetcher } from './subgraph-fetcher.ts';
+import type { SubgraphAnswer } from './subgraph-fetcher.ts';
 import { joinOrLead, writerOf } from '../coalescing/write-epochs.ts';
 import type { WriteEpochs } from '../coalescing/write-epochs.ts';
 
@@ -98,7 +105,7 @@ export class SubgraphTimeoutError extends Error {
 
 export function createSubgraphDataSource(
   options: SubgraphDataSourceOptions,
-): RemoteGraphQLDataSource<GatewayContext> {
+): GraphQLDataSource<GatewayContext> {
   const { name, url, gatewayTokens } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const tokenFor = (context: Partial<GatewayContext> | undefined) =>
@@ -111,32 +118,47 @@ export function createSubgraphDataSource(
     (error as Error | null)?.name === 'TimeoutError'
       ? new SubgraphTimeoutError(name, timeoutMs)
       : error;
-  const source = new RemoteGraphQLDataSource<GatewayContext>({
-    url,
-    fetcher: pooledFetcher(dispatcher, timeoutMs),
-    honorSubgraphCacheControlHeader: options.honorCacheControl ?? false,
-    async willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext>) {
-      const http = options.request.http;
-      if (!http) return;
-      // Health checks and schema loading run without a request context: they go anonymous.
-      const context = (options as { context?: Partial<GatewayContext> }).context;
-      if (typeof context?.requestId === 'string') {
-        http.headers.set(REQUEST_ID_HEADER, context.requestId);
-      }
-      http.headers.set(GATEWAY_TOKEN_HEADER, await tokenFor(context));
-      // The gateway's own trace context (its fetch span), never the client's header.
-      injectTraceparent(http.headers);
-    },
-  });
-  // A subgraph's 400 about a value the gateway could not check (a custom scalar such as
-  // DateTime: the supergraph knows its name, not its rules) is the client's mistake.
-  const remoteError = source.errorFromResponse.bind(source);
-  source.errorFromResponse = async (response) => {
-    const error = await remoteError(response);
-    return response.status === 400 ? (valueErrorOf(error) ?? error) : error;
+  const fetchOnce = subgraphFetcher(url, dispatcher, timeoutMs);
+  const honorCacheControl = options.honorCacheControl ?? false;
+  const once = async (
+    processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
+  ): Promise<GatewayGraphQLResponse> => {
+    const { request } = processOptions;
+    if (!request.query) throw new Error('Missing query');
+    const headers: Record<string, string> = {};
+    // Headers the executor itself asks for (Apollo's usage traces); a client's never get here.
+    if (request.http) for (const [header, value] of request.http.headers) headers[header] = value;
+    headers['content-type'] = 'application/json';
+    // Health checks and schema loading run without a request context: they go anonymous.
+    const context = (processOptions as { context?: Partial<GatewayContext> }).context;
+    if (typeof context?.requestId === 'string') headers[REQUEST_ID_HEADER] = context.requestId;
+    headers[GATEWAY_TOKEN_HEADER] = await tokenFor(context);
+    // The gateway's own trace context (its fetch span), never the client's header.
+    injectTraceparent({ set: (header, value) => void (headers[header] = value) });
+    const answer = await fetchOnce(
+      headers,
+      JSON.stringify({
+        query: request.query,
+        variables: request.variables,
+        operationName: request.operationName,
+        extensions: request.extensions,
+      }),
+    );
+    if (answer.status < 200 || answer.status > 299) throw errorFromAnswer(answer);
+    if (typeof answer.body !== 'object' || answer.body === null || Array.isArray(answer.body)) {
+      throw new Error(`Expected JSON response body, but received: ${String(answer.body)}`);
+    }
+    if (
+      honorCacheControl &&
+      processOptions.kind === GraphQLDataSourceRequestKind.INCOMING_OPERATION
+    ) {
+      restrictCachePolicy(processOptions.incomingRequestContext.overallCachePolicy, answer);
+    }
+    return answer.body;
   };
-  const once = source.process.bind(source);
-  const attempt: typeof once = async (processOptions) => {
+  const attempt = async (
+    processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
+  ): Promise<GatewayGraphQLResponse> => {
     const started = process.hrtime.bigint();
     try {
       return await once(processOptions);
@@ -154,16 +176,15 @@ export function createSubgraphDataSource(
       );
     }
   };
-  if (!options.deduplicate) {
-    source.process = attempt;
-    return source;
-  }
+  if (!options.deduplicate) return { process: attempt };
   const { epochs } = options.deduplicate;
   const inFlight = new Map<
     string,
     { answer: ReturnType<typeof once>; sharers: number; startedAt: number }
   >();
-  source.process = async (processOptions) => {
+  const deduplicated = async (
+    processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
+  ): Promise<GatewayGraphQLResponse> => {
     const context = (processOptions as { context?: Partial<GatewayContext> }).context;
     if (!context?.requestId || !isQuery(processOptions.request.query)) {
       return attempt(processOptions);
@@ -208,7 +229,41 @@ export function createSubgraphDataSource(
       ...(response.extensions ? { extensions: structuredClone(response.extensions) } : {}),
     };
   };
-  return source;
+  return { process: deduplicated };
+}
+
+/**
+ * A subgraph's answer other than 2xx, as @apollo/gateway's data source reports it (its
+ * status, and URL and body under `response`; 401 UNAUTHENTICATED, 403 FORBIDDEN), except a
+ * 400 about the client's values, which is the client's BAD_USER_INPUT.
+ */
+function errorFromAnswer(answer: SubgraphAnswer): GraphQLError {
+  const { url, status, statusText, body } = answer;
+  const error = new GraphQLError(`${status}: ${statusText}`, {
+    extensions: {
+      response: { url, status, statusText, body },
+      ...(status === 401
+        ? { code: 'UNAUTHENTICATED' }
+        : status === 403
+          ? { code: 'FORBIDDEN' }
+          : {}),
+    },
+  });
+  return status === 400 ? (valueErrorOf(error) ?? error) : error;
+}
+
+/** Restricts the request's cache policy by the subgraph's `cache-control` (its hints). */
+function restrictCachePolicy(policy: unknown, answer: SubgraphAnswer): void {
+  if (!policy || typeof policy !== 'object' || !('restrict' in policy)) return;
+  const header = answer.headers['cache-control'];
+  const parsed = parseCacheControlHeader(Array.isArray(header) ? header.join(', ') : header);
+  const maxAge = parsed['max-age'];
+  const hint: { maxAge: number; scope?: 'PRIVATE' | 'PUBLIC' } = {
+    maxAge: typeof maxAge === 'string' && /^[0-9]+$/.test(maxAge) ? Number(maxAge) : 0,
+  };
+  if (parsed['private'] === true) hint.scope = 'PRIVATE';
+  if (parsed['public'] === true) hint.scope = 'PUBLIC';
+  (policy as { restrict(hint: object): void }).restrict(hint);
 }
 
 /** How graphql-js words a value that does not fit its type (literal, variable). */

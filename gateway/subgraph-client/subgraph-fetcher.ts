@@ -1,63 +1,61 @@
 /**
- * The HTTP client of subgraph fetches: a fetch-shaped function (what `RemoteGraphQLDataSource`
- * calls) over undici's `request` on a keep-alive connection pool, instead of the fetch API.
- * The fetch API wraps every body in WHATWG streams and a Response; here the body is read
- * once, as text, inside the time limit, and `json()` parses that text.
+ * One GraphQL POST to a subgraph over undici's `request` on the gateway's keep-alive pool:
+ * the body goes out as one JSON string, the answer is read once as text inside the time
+ * limit and parsed once. No fetch API, no WHATWG Headers or streams, no Request object per
+ * call: the target URL is parsed when the fetcher is made.
  *
  * The signal bounds the whole exchange, body included: past `timeoutMs` the call rejects
  * with the signal's `TimeoutError`. A socket failure rejects with undici's error, whose
  * `code` says what happened (ECONNREFUSED, UND_ERR_SOCKET, …).
  */
 import { STATUS_CODES } from 'node:http';
-import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { Dispatcher } from 'undici';
 
-type Fetcher = NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher'] &
-  object;
-type FetcherResponse = Awaited<ReturnType<Fetcher>>;
+/** What a subgraph answered, its body parsed when it says it is JSON. */
+export interface SubgraphAnswer {
+  readonly url: string;
+  readonly status: number;
+  readonly statusText: string;
+  /** The response's headers, lower-case names (undici's). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The parsed JSON body, or the text when the content type is not JSON. */
+  readonly body: unknown;
+}
 
-export function pooledFetcher(dispatcher: Dispatcher, timeoutMs: number): Fetcher {
-  // A data source fetches one URL: parsed once, not per fetch.
-  let target: { url: string; origin: string; path: string } | null = null;
-  return async (url, init) => {
-    if (target?.url !== url) {
-      const parsed = new URL(url);
-      target = { url, origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
-    }
+export type SubgraphFetcher = (
+  headers: Record<string, string>,
+  body: string,
+) => Promise<SubgraphAnswer>;
+
+export function subgraphFetcher(
+  url: string,
+  dispatcher: Dispatcher,
+  timeoutMs: number,
+): SubgraphFetcher {
+  const target = new URL(url);
+  const origin = target.origin;
+  const path = `${target.pathname}${target.search}`;
+  return async (headers, body) => {
     const response = await dispatcher.request({
-      origin: target.origin,
-      path: target.path,
-      method: init?.method ?? 'GET',
-      headers: init?.headers ?? {},
-      body: init?.body ?? null,
+      origin,
+      path,
+      method: 'POST',
+      headers,
+      body,
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await response.body.text();
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(response.headers)) {
-      for (const one of Array.isArray(value) ? value : [value ?? '']) headers.append(name, one);
-    }
-    return bufferedResponse(url, response.statusCode, headers, text);
-  };
-}
-
-function bufferedResponse(
-  url: string,
-  status: number,
-  headers: Headers,
-  text: string,
-): FetcherResponse {
-  return {
-    bodyUsed: false,
-    url,
-    redirected: false,
-    status,
-    ok: status >= 200 && status < 300,
-    statusText: STATUS_CODES[status] ?? '',
-    headers,
-    text: async () => text,
-    json: async () => JSON.parse(text) as unknown,
-    arrayBuffer: async () => new TextEncoder().encode(text).buffer,
-    clone: () => bufferedResponse(url, status, headers, text),
+    const contentType = response.headers['content-type'];
+    const json =
+      typeof contentType === 'string' &&
+      (contentType.startsWith('application/json') ||
+        contentType.startsWith('application/graphql-response+json'));
+    return {
+      url,
+      status: response.statusCode,
+      statusText: STATUS_CODES[response.statusCode] ?? '',
+      headers: response.headers,
+      body: json ? (JSON.parse(text) as unknown) : text,
+    };
   };
 }
