@@ -122,9 +122,9 @@ export function createSubgraphDataSource(
   const honorCacheControl = options.honorCacheControl ?? false;
   const once = async (
     processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
+    body: string,
   ): Promise<GatewayGraphQLResponse> => {
     const { request } = processOptions;
-    if (!request.query) throw new Error('Missing query');
     const headers: Record<string, string> = {};
     // Headers the executor itself asks for (Apollo's usage traces); a client's never get here.
     if (request.http) for (const [header, value] of request.http.headers) headers[header] = value;
@@ -135,15 +135,7 @@ export function createSubgraphDataSource(
     headers[GATEWAY_TOKEN_HEADER] = await tokenFor(context);
     // The gateway's own trace context (its fetch span), never the client's header.
     injectTraceparent({ set: (header, value) => void (headers[header] = value) });
-    const answer = await fetchOnce(
-      headers,
-      JSON.stringify({
-        query: request.query,
-        variables: request.variables,
-        operationName: request.operationName,
-        extensions: request.extensions,
-      }),
-    );
+    const answer = await fetchOnce(headers, body);
     if (answer.status < 200 || answer.status > 299) throw errorFromAnswer(answer);
     if (typeof answer.body !== 'object' || answer.body === null || Array.isArray(answer.body)) {
       throw new Error(`Expected JSON response body, but received: ${String(answer.body)}`);
@@ -158,14 +150,15 @@ export function createSubgraphDataSource(
   };
   const attempt = async (
     processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
+    body = requestBody(processOptions.request),
   ): Promise<GatewayGraphQLResponse> => {
     const started = process.hrtime.bigint();
     try {
-      return await once(processOptions);
+      return await once(processOptions, body);
     } catch (error) {
       const first = timedOut(error);
       if (!isQuery(processOptions.request.query) || !isRetriable(first)) throw first;
-      return await once(processOptions).catch((second: unknown) => {
+      return await once(processOptions, body).catch((second: unknown) => {
         throw timedOut(second);
       });
     } finally {
@@ -176,12 +169,11 @@ export function createSubgraphDataSource(
       );
     }
   };
-  if (!options.deduplicate) return { process: attempt };
+  if (!options.deduplicate) return { process: (processOptions) => attempt(processOptions) };
   const { epochs } = options.deduplicate;
-  const inFlight = new Map<
-    string,
-    { answer: ReturnType<typeof once>; sharers: number; startedAt: number }
-  >();
+  type Fetch = { answer: ReturnType<typeof once>; sharers: number; startedAt: number };
+  /** Fetches in flight by caller, then by request body (query, variables, operation name). */
+  const inFlight = new Map<string, Map<string, Fetch>>();
   const deduplicated = async (
     processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
   ): Promise<GatewayGraphQLResponse> => {
@@ -189,24 +181,29 @@ export function createSubgraphDataSource(
     if (!context?.requestId || !isQuery(processOptions.request.query)) {
       return attempt(processOptions);
     }
-    const key = JSON.stringify([
-      processOptions.request.query,
-      processOptions.request.variables ?? null,
-      context.accessClaims ?? null,
-      context.clientIp ?? null,
-    ]);
+    // The body, made once, is both what is sent and (with the caller) the key.
+    const body = requestBody(processOptions.request);
+    const caller = JSON.stringify([context.accessClaims ?? null, context.clientIp ?? null]);
+    let ofCaller = inFlight.get(caller);
+    if (!ofCaller) {
+      ofCaller = new Map();
+      inFlight.set(caller, ofCaller);
+    }
+    const fetches = ofCaller;
     // A fetch that does not join leads the identical ones after it (an older one still in
     // flight answers its own sharers).
     const { work: shared, joined } = await joinOrLead(
       epochs,
       writerOf(context),
-      inFlight,
-      key,
+      fetches,
+      body,
       () => {
         const startedAt = performance.now();
-        const entry = {
-          answer: attempt(processOptions).finally(() => {
-            if (inFlight.get(key) === entry) inFlight.delete(key);
+        const entry: Fetch = {
+          answer: attempt(processOptions, body).finally(() => {
+            if (fetches.get(body) !== entry) return;
+            fetches.delete(body);
+            if (fetches.size === 0 && inFlight.get(caller) === fetches) inFlight.delete(caller);
           }),
           sharers: 1,
           startedAt,
@@ -230,6 +227,17 @@ export function createSubgraphDataSource(
     };
   };
   return { process: deduplicated };
+}
+
+/** The JSON body of a subgraph request (fields left out when undefined). */
+function requestBody(request: GraphQLDataSourceProcessOptions['request']): string {
+  if (!request.query) throw new Error('Missing query');
+  return JSON.stringify({
+    query: request.query,
+    variables: request.variables,
+    operationName: request.operationName,
+    extensions: request.extensions,
+  });
 }
 
 /**
