@@ -57,6 +57,9 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   let stopping = false;
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: Express would hash every GraphQL answer (a SHA-1 over the whole body) for a
+  // conditional GET that GraphQL clients do not make.
+  app.disable('etag');
   app.set('trust proxy', options.trustedProxies?.length ? [...options.trustedProxies] : false);
 
   app.use((req: Request, res: Response, next: NextFunction) => {
