@@ -36,15 +36,28 @@ export function subgraphFetcher(
   const origin = target.origin;
   const path = `${target.pathname}${target.search}`;
   return async (headers, body) => {
-    const response = await dispatcher.request({
-      origin,
-      path,
-      method: 'POST',
-      headers,
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await response.body.text();
+    // A timer cleared when the answer is in (AbortSignal.timeout's would fire later for
+    // every fetch, long after it answered).
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
+      timeoutMs,
+    );
+    let text: string;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await dispatcher.request({
+        origin,
+        path,
+        method: 'POST',
+        headers,
+        body,
+        signal: deadline.signal,
+      });
+      text = await response.body.text();
+    } finally {
+      clearTimeout(timer);
+    }
     const contentType = response.headers['content-type'];
     const json =
       typeof contentType === 'string' &&
