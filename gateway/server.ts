@@ -59,7 +59,7 @@ import { createAccessPolicy } from './authorization/access-policy.ts';
 import type { AccessPolicy } from './authorization/access-policy.ts';
 import { authorizationPlugin } from './authorization/authorization.plugin.ts';
 import { metricsPlugin } from './observability/metrics.plugin.ts';
-import { coalescingPlugin } from './coalescing/coalescing.plugin.ts';
+import { coalescingPlugin, stringifySharedOnce } from './coalescing/coalescing.plugin.ts';
 import { availabilityPlugin } from './availability.plugin.ts';
 import {
   createSubgraphDataSource,
@@ -329,6 +329,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     const apollo = new ApolloServer<GatewayContext>({
       gateway,
       formatError: funnel,
+      stringifyResult: stringifySharedOnce(),
       includeStacktraceInErrorResponses: false,
       // The process entry point owns signals and stops services in order.
       stopOnTerminationSignals: false,

@@ -9,7 +9,7 @@ import { observabilityPlugin } from '../../shared/server/index.ts';
 import { captureLogs } from '../../shared/testing/index.ts';
 import type { GatewayContext } from '../context.ts';
 import { localWriteEpochs } from './write-epochs.ts';
-import { coalescingPlugin } from './coalescing.plugin.ts';
+import { coalescingPlugin, stringifySharedOnce } from './coalescing.plugin.ts';
 
 async function setUp() {
   let runs = 0;
@@ -165,5 +165,38 @@ describe('coalescing identical queries in flight', () => {
     expect(runs()).toBe(3);
     expect(answered.data).toEqual({ slow: [1, 3] });
     await server.stop();
+  });
+});
+
+describe('writing answers', () => {
+  const stringify = stringifySharedOnce();
+  const apollos = (result: object) => `${JSON.stringify(result)}\n`;
+
+  it('writes every answer as Apollo Server does', () => {
+    for (const result of [
+      { data: { a: [1, { b: null }] } },
+      { data: null, errors: [{ message: 'no' }] },
+      { errors: [{ message: 'no' }] },
+      { data: Object.freeze({ a: 1 }), extensions: { cost: 3 } },
+      { data: Object.freeze({ a: 1 }) },
+    ]) {
+      expect(stringify(result)).toBe(apollos(result));
+    }
+  });
+
+  it('writes the JSON of a shared (frozen) answer once for all who share it', () => {
+    let reads = 0;
+    const data = Object.freeze(
+      Object.defineProperty({}, 'n', {
+        enumerable: true,
+        get: () => ++reads,
+      }),
+    );
+    expect(stringify({ data })).toBe('{"data":{"n":1}}\n');
+    expect(stringify({ data })).toBe('{"data":{"n":1}}\n');
+    expect(reads).toBe(1);
+    // An answer that is not shared (not frozen) is written each time.
+    const own = { data: { n: 1 } };
+    expect(stringify(own)).toBe(stringify(own));
   });
 });

@@ -56,10 +56,11 @@ export function coalescingPlugin<TContext extends GatewayContext>(
         async didResolveOperation({ operation, contextValue }) {
           if (operation?.operation === OperationTypeNode.MUTATION) writer = writerOf(contextValue);
         },
-        async responseForOperation({ source, operation, operationName, request, contextValue }) {
+        async responseForOperation({ queryHash, operation, operationName, request, contextValue }) {
           if (operation.operation !== OperationTypeNode.QUERY) return null;
+          // The document by its SHA-256 (Apollo Server's, already made), not its whole text.
           const key = JSON.stringify([
-            source,
+            queryHash,
             operationName ?? null,
             request.variables ?? null,
             contextValue.accessClaims ?? null,
@@ -157,4 +158,27 @@ function deepFreeze<T>(value: T): T {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
   for (const child of Object.values(value)) deepFreeze(child);
   return Object.freeze(value);
+}
+
+/**
+ * Apollo Server's `stringifyResult`, written once per shared answer: the data of a coalesced
+ * answer is one frozen object for the lead and all its waiters, so its JSON is made once and
+ * kept beside it (until the object is collected) instead of once per waiter. Other answers
+ * are written as Apollo writes them (`JSON.stringify` and a newline).
+ */
+export function stringifySharedOnce(): (result: FormattedExecutionResult) => string {
+  const written = new WeakMap<object, string>();
+  return (result) => {
+    const { data } = result;
+    if (result.errors !== undefined || result.extensions !== undefined || !data) {
+      return `${JSON.stringify(result)}\n`;
+    }
+    if (!Object.isFrozen(data)) return `${JSON.stringify(result)}\n`;
+    let json = written.get(data);
+    if (json === undefined) {
+      json = JSON.stringify(data);
+      written.set(data, json);
+    }
+    return `{"data":${json}}\n`;
+  };
 }
