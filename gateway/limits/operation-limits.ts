@@ -86,8 +86,22 @@ interface Measured {
   cost: number;
 }
 
-/** Measures a parsed document against `schema` (fields the schema lacks count as scalars). */
+/** Measures already taken, by document (a parsed document is immutable; Apollo Server keeps one per text). */
+const measured = new WeakMap<DocumentNode, { schema: GraphQLSchema; measure: DocumentMeasure }>();
+
+/**
+ * Measures a parsed document against `schema` (fields the schema lacks count as scalars),
+ * once per document and schema.
+ */
 export function measureDocument(schema: GraphQLSchema, document: DocumentNode): DocumentMeasure {
+  const known = measured.get(document);
+  if (known?.schema === schema) return known.measure;
+  const measure = Object.freeze(measureAnew(schema, document));
+  measured.set(document, { schema, measure });
+  return measure;
+}
+
+function measureAnew(schema: GraphQLSchema, document: DocumentNode): DocumentMeasure {
   const fragments = new Map<string, FragmentDefinitionNode>();
   let aliases = 0;
   for (const definition of document.definitions) {
