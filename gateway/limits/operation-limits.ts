@@ -68,9 +68,9 @@ export const DEFAULT_OPERATION_LIMITS: OperationLimits = {
 
 /** The measure of a document: the largest depth and cost of its operations, and its aliases. */
 export interface DocumentMeasure {
-  depth: number;
-  aliases: number;
-  cost: number;
+  readonly depth: number;
+  readonly aliases: number;
+  readonly cost: number;
 }
 
 /** One limit a document exceeds. */
