@@ -5,12 +5,18 @@
  *
  * - products: `Product` with two keys (`upc`, and the compound `sku variation { id }`),
  *   the entity interface `Media` (`Book`, `Movie`), the union `SearchResult`, `@inaccessible`
- *   fields, and fields that return null or throw (null propagation, subgraph errors).
- * - inventory: reaches `Product` by the compound key only; `@requires` (+ `@external`),
- *   `@override(from: "products")`, and entity fields that throw.
+ *   fields, fields that return null or throw (null propagation, subgraph errors), and a field
+ *   with an argument (`priceIn(currency)`) that inventory requires.
+ * - inventory: reaches `Product` by the compound key only; `@requires` (+ `@external`), also
+ *   of a field with arguments and on fields that take arguments themselves,
+ *   `@override(from: "products")`, entity fields that throw, and the mutation `reserve`.
  * - reviews: `Review`, `@provides`, `User.name` `@shareable` with accounts, `Media` as an
- *   `@interfaceObject`.
- * - accounts: `User` with two keys, an `@inaccessible` field and type.
+ *   `@interfaceObject` (also returned by a root field: its concrete type is products'), a
+ *   field argument on an entity field (`Product.reviews(minRating)`), and the mutation
+ *   `addReview`.
+ * - accounts: `User` with two keys, an `@inaccessible` field and type, and the interface
+ *   `Followable`, implemented by accounts' `User` and by products' `Product`, `Book` and
+ *   `Movie` (whose other fields only products resolves).
  * - Event-fed subscriptions (the eventgraph live spec): products marks `product(upc)` as the
  *   `@lookup` of `Product`, and inventory declares `productRestocked(upc)`, fed by its
  *   `inventory.restocked` events (`restock` changes the stock the subgraph answers with).
@@ -21,7 +27,9 @@
  * Where two subgraphs can resolve the same field (`@shareable`, `@provides`, `@override`),
  * each answers with a value tagged by its own name, so the responses also show which
  * subgraph the query plan chose. Every subgraph records the operations it receives, so the
- * suite can compare the fetches the two gateways make.
+ * suite can compare the fetches the two gateways make; the mutation resolvers also journal
+ * each call, in the order they ran, and `reset()` undoes what mutations changed, so every
+ * request starts from the same data.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +40,7 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import { GraphQLError, parse } from 'graphql';
+import type { GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
 import { LIVE_SPEC_DEFINITIONS } from '../../gateway/subscriptions/live-schema.ts';
 import { createCatalogue, defineEventType } from '../../shared/events/index.ts';
@@ -90,12 +99,80 @@ const USERS = [
   { id: 'u2', email: 'alan@example.com', name: 'Alan', nickname: null, birthYear: 1912 },
 ];
 
-const REVIEWS = [
+interface ReviewRow {
+  id: string;
+  body: string;
+  rating: number;
+  authorId: string;
+  upc: string;
+}
+
+const INITIAL_REVIEWS: readonly ReviewRow[] = [
   { id: 'r1', body: 'Sturdy', rating: 5, authorId: 'u1', upc: '1' },
   { id: 'r2', body: 'Too red', rating: 2, authorId: 'u2', upc: '2' },
   { id: 'r3', body: 'Wobbly', rating: 3, authorId: 'u1', upc: '3' },
   { id: 'r4', body: 'Bright', rating: 4, authorId: 'u2', upc: '4' },
 ];
+/** The reviews now: the initial ones and those `addReview` added since the last reset. */
+const REVIEWS: ReviewRow[] = [...INITIAL_REVIEWS];
+
+/** Units reserved by sku (the mutation `reserve`), since the last reset. */
+const RESERVED = new Map<string, number>();
+
+/** A mutation a subgraph ran: its field, the field's response key, and its arguments. */
+export interface MutationCall {
+  subgraph: string;
+  field: string;
+  /** The alias the operation gave the field, else its name. */
+  responseKey: string;
+  args: Record<string, unknown>;
+}
+/** The mutations run since the last reset, in the order their resolvers ran. */
+let journal: MutationCall[] = [];
+const record = (subgraph: string, args: Record<string, unknown>, info: GraphQLResolveInfo) =>
+  void journal.push({
+    subgraph,
+    field: info.fieldName,
+    responseKey: String(info.path.key),
+    args,
+  });
+
+/** Price in a currency, per cent of the USD price (`priceIn`); other currencies throw. */
+const RATES = new Map([
+  ['USD', 100],
+  ['EUR', 92],
+  ['GBP', 79],
+]);
+/** Import duty by destination country, per cent of the EUR price (`importDuty`). */
+const DUTIES = new Map([
+  ['DE', 10],
+  ['FR', 12],
+]);
+
+/** Who follows what (accounts' `Followable`): followed references by user id. */
+const FOLLOWS = new Map<string, { __typename: string; id?: string; upc?: string }[]>([
+  [
+    'u1',
+    [
+      { __typename: 'Product', upc: '1' },
+      { __typename: 'Book', id: 'b1' },
+      { __typename: 'User', id: 'u2' },
+      { __typename: 'Movie', id: 'm1' },
+    ],
+  ],
+  [
+    'u2',
+    [
+      { __typename: 'Product', upc: '3' },
+      { __typename: 'User', id: 'u1' },
+    ],
+  ],
+]);
+/** How many users follow a product, a medium or a user. */
+const followersOf = (key: { id?: string; upc?: string }) =>
+  [...FOLLOWS.values()].filter((follows) =>
+    follows.some((f) => (key.upc !== undefined ? f.upc === key.upc : f.id === key.id)),
+  ).length;
 
 const byUpc = (upc: unknown) => PRODUCTS.find((p) => p.upc === upc) ?? null;
 const bySkuVariation = (sku: unknown, variation: unknown) =>
@@ -126,6 +203,8 @@ const products: SubgraphDefinition = {
       price: Int!
       weight: Int!
       delivery: String
+      "The price in USD, EUR or GBP (another currency throws BAD_USER_INPUT)."
+      priceIn(currency: String!): Int!
       cost: Int @inaccessible
       "Null for CHAIR; throws for LAMP."
       nickname: String
@@ -184,6 +263,15 @@ const products: SubgraphDefinition = {
       __resolveReference: (ref: { upc?: string; sku?: string; variation?: unknown }) =>
         ref.upc !== undefined ? byUpc(ref.upc) : bySkuVariation(ref.sku, ref.variation),
       delivery: () => 'delivery by products (overridden)',
+      priceIn: (p: ProductRow, { currency }: { currency: string }) => {
+        const rate = RATES.get(currency);
+        if (rate === undefined) {
+          throw new GraphQLError(`No price in ${currency}`, {
+            extensions: { code: 'BAD_USER_INPUT' },
+          });
+        }
+        return Math.round((p.price * rate) / 100);
+      },
       cost: (p: ProductRow) => p.price / 2,
       nickname: (p: ProductRow) => {
         if (p.sku === 'LAMP') throw new Error('nickname service unavailable');
@@ -216,6 +304,10 @@ const inventory: SubgraphDefinition = {
   name: 'inventory',
   typeDefs: `${FEDERATION}
     ${LIVE}
+    type Mutation {
+      "Reserves units of a product (at least one, else BAD_USER_INPUT); answers the product."
+      reserve(sku: String!, variation: ID!, units: Int!): Product!
+    }
     type Subscription {
       "A product as it is restocked: its state first, then after each restock."
       productRestocked(upc: ID): Product!
@@ -236,12 +328,36 @@ const inventory: SubgraphDefinition = {
       restockDate: String!
       "Throws a GraphQLError with a public code (NOT_FOUND) for TABLE."
       warehouse: String
+      priceIn(currency: String!): Int! @external
+      "A field with an argument, computed from a required field with an argument."
+      importDuty(country: String!): Int! @requires(fields: "priceIn(currency: \\"EUR\\")")
+      "Requires the same field as importDuty, with another argument."
+      insurance: Int! @requires(fields: "priceIn(currency: \\"GBP\\") weight")
+      "Units reserved since the fixture's last reset."
+      reserved: Int!
     }
     type Variation @shareable {
       id: ID!
     }
   `,
   resolvers: {
+    Mutation: {
+      reserve: (
+        _: unknown,
+        args: { sku: string; variation: string; units: number },
+        __: unknown,
+        info: GraphQLResolveInfo,
+      ) => {
+        record('inventory', args, info);
+        if (args.units < 1) {
+          throw new GraphQLError('Reserve at least one unit', {
+            extensions: { code: 'BAD_USER_INPUT' },
+          });
+        }
+        RESERVED.set(args.sku, (RESERVED.get(args.sku) ?? 0) + args.units);
+        return { sku: args.sku, variation: { id: args.variation } };
+      },
+    },
     Product: {
       __resolveReference: (ref: { sku: string; variation: { id: string } }) => ({ ...ref }),
       inStock: (p: { sku: string }) => unitsOf(p.sku) > 0,
@@ -263,6 +379,17 @@ const inventory: SubgraphDefinition = {
         }
         return `WH-${p.sku}`;
       },
+      importDuty: (p: { priceIn?: number }, { country }: { country: string }) => {
+        if (p.priceIn === undefined) throw new Error('@requires fields were not provided');
+        return Math.round((p.priceIn * (DUTIES.get(country) ?? 5)) / 100);
+      },
+      insurance: (p: { priceIn?: number; weight?: number }) => {
+        if (p.priceIn === undefined || p.weight === undefined) {
+          throw new Error('@requires fields were not provided');
+        }
+        return Math.round(p.priceIn / 100) + p.weight;
+      },
+      reserved: (p: { sku: string }) => RESERVED.get(p.sku) ?? 0,
     },
   },
 };
@@ -273,6 +400,12 @@ const reviews: SubgraphDefinition = {
     type Query {
       reviews: [Review!]!
       review(id: ID!): Review
+      "Media by reviews' own knowledge: ids only (the concrete types are products')."
+      reviewedMedia: [Media!]!
+    }
+    type Mutation {
+      "Adds a review by u1; answers it."
+      addReview(upc: ID!, body: String!, rating: Int!): Review!
     }
     type Review @key(fields: "id") {
       id: ID!
@@ -284,7 +417,7 @@ const reviews: SubgraphDefinition = {
     type Product @key(fields: "upc") {
       upc: ID!
       name: String! @external
-      reviews: [Review!]!
+      reviews(minRating: Int = 0): [Review!]!
     }
     type User @key(fields: "id") {
       id: ID!
@@ -300,6 +433,20 @@ const reviews: SubgraphDefinition = {
     Query: {
       reviews: () => REVIEWS,
       review: (_: unknown, { id }: { id: string }) => REVIEWS.find((r) => r.id === id) ?? null,
+      reviewedMedia: () => [{ id: 'm1' }, { id: 'b2' }],
+    },
+    Mutation: {
+      addReview: (
+        _: unknown,
+        args: { upc: string; body: string; rating: number },
+        __: unknown,
+        info: GraphQLResolveInfo,
+      ) => {
+        record('reviews', args, info);
+        const review = { id: `r${REVIEWS.length + 1}`, authorId: 'u1', ...args };
+        REVIEWS.push(review);
+        return review;
+      },
     },
     Review: {
       author: (r: { authorId: string }) => ({ id: r.authorId }),
@@ -310,7 +457,8 @@ const reviews: SubgraphDefinition = {
     },
     Product: {
       __resolveReference: (ref: { upc: string }) => ({ upc: ref.upc }),
-      reviews: (p: { upc: string }) => REVIEWS.filter((r) => r.upc === p.upc),
+      reviews: (p: { upc: string }, { minRating }: { minRating: number | null }) =>
+        REVIEWS.filter((r) => r.upc === p.upc && r.rating >= (minRating ?? 0)),
     },
     User: {
       __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
@@ -345,6 +493,26 @@ const accounts: SubgraphDefinition = {
     type Ledger @inaccessible {
       balance: Int!
     }
+    "Something users follow: other users, and products' products and media."
+    interface Followable {
+      followers: Int!
+    }
+    extend type User implements Followable {
+      followers: Int!
+      follows: [Followable!]!
+    }
+    type Product implements Followable @key(fields: "upc") {
+      upc: ID!
+      followers: Int!
+    }
+    type Book implements Followable @key(fields: "id") {
+      id: ID!
+      followers: Int!
+    }
+    type Movie implements Followable @key(fields: "id") {
+      id: ID!
+      followers: Int!
+    }
   `,
   resolvers: {
     Query: {
@@ -358,7 +526,21 @@ const accounts: SubgraphDefinition = {
       __resolveReference: (ref: { id?: string; email?: string }) =>
         USERS.find((u) => (ref.id !== undefined ? u.id === ref.id : u.email === ref.email)) ?? null,
       ledger: () => ({ balance: 42 }),
+      followers: (u: { id: string }) => followersOf(u),
+      follows: (u: { id: string }) =>
+        (FOLLOWS.get(u.id) ?? []).map((f) =>
+          f.__typename === 'User' ? { ...USERS.find((x) => x.id === f.id), __typename: 'User' } : f,
+        ),
     },
+    Followable: {
+      __resolveType: (value: { __typename?: string }) => value.__typename ?? 'User',
+    },
+    Product: {
+      __resolveReference: (ref: { upc: string }) => ({ upc: ref.upc }),
+      followers: (p: { upc: string }) => followersOf(p),
+    },
+    Book: { followers: (m: { id: string }) => followersOf(m) },
+    Movie: { followers: (m: { id: string }) => followersOf(m) },
   },
 };
 
@@ -402,6 +584,10 @@ export interface ConformanceSubgraphs {
   restock(sku: string, units: number): void;
   /** Operations received since the last `takeFetches()`, in arrival order. */
   takeFetches(): ReceivedFetch[];
+  /** The mutations run since the last `reset()`, in the order they ran. */
+  mutations(): readonly MutationCall[];
+  /** Undoes what mutations changed (reviews added, units reserved) and clears the journal. */
+  reset(): void;
   stop(): Promise<void>;
 }
 
@@ -463,6 +649,12 @@ export async function startConformanceSubgraphs(): Promise<ConformanceSubgraphs>
   return {
     services,
     restock: (sku, units) => void UNITS.set(sku, units),
+    mutations: () => [...journal],
+    reset() {
+      REVIEWS.splice(0, REVIEWS.length, ...INITIAL_REVIEWS);
+      RESERVED.clear();
+      journal = [];
+    },
     takeFetches() {
       const taken = received;
       received = [];
