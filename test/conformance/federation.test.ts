@@ -2,11 +2,17 @@
  * Federation conformance: our gateway (`startGateway`, with its authentication,
  * authorization, limits, coalescing and fetch dedup plugins) answers like a plain
  * @apollo/gateway on the same supergraph and subgraphs (./subgraphs.ts). Each operation of
- * ./operations.ts — entities and keys, @requires, @provides, interfaces and
- * @interfaceObject, unions, @override, @shareable, @inaccessible, null propagation, subgraph
- * errors, variables/fragments/aliases/@skip/@include/__typename — goes to both, and must
+ * ./operations.ts — entities and keys, @requires (also of and on fields with arguments),
+ * @provides, interfaces, @interfaceObject, unions and abstract types across subgraphs,
+ * @override, @shareable, @inaccessible, null propagation and subgraph errors (also several
+ * entity fetches deep), variables (also inside entity fetches), Condition nodes of
+ * @skip/@include, fragments, aliases, __typename, and mutations — goes to both, and must
  * get the same HTTP status, the same `data`, the same errors (path, message, code, except
- * as below) and the same fetches to the subgraphs (the same query plan).
+ * as below) and the same fetches to the subgraphs (the same query plan). For a mutation,
+ * also in the same order: the subgraphs' mutation resolvers must run in the order the
+ * operation lists its root fields, and each mutation fetch must be followed by its entity
+ * fetches before the next mutation fetch starts. Every request starts from the fixture's
+ * initial data.
  *
  * One difference is by design (shared/errors `formatError`, the "Errors" habit of STYLE.md)
  * and is spelled out, not hidden, in the last `describe`: an error whose code is not public
@@ -23,12 +29,14 @@
  * moving from plain @apollo/gateway sees the same data, statuses, error paths and public
  * codes, and loses only internals it should never have been shown.
  */
+import { Kind, OperationTypeNode, parse } from 'graphql';
+import type { OperationDefinitionNode } from 'graphql';
 import { startConformanceGateways } from './gateways.ts';
 import type { ConformanceGateways } from './gateways.ts';
 import { OPERATIONS } from './operations.ts';
 import type { ConformanceOperation } from './operations.ts';
 import { startConformanceSubgraphs } from './subgraphs.ts';
-import type { ConformanceSubgraphs, ReceivedFetch } from './subgraphs.ts';
+import type { ConformanceSubgraphs, MutationCall, ReceivedFetch } from './subgraphs.ts';
 
 /**
  * The codes our gateway shows as they are (a subset of shared/errors' public and
@@ -56,6 +64,14 @@ interface Answer {
   requestId: string | null;
   /** What the subgraphs received for this request, in a stable order. */
   fetches: ReceivedFetch[];
+  /**
+   * For a mutation, the fetches in phases: each phase opens with a mutation fetch, in the
+   * order they arrived, and holds the fetches that arrived after it and before the next
+   * one (in a stable order: fetches of one phase may run in parallel). Empty for a query.
+   */
+  phases: ReceivedFetch[][];
+  /** The mutation resolvers that ran, in the order they ran. */
+  mutations: readonly MutationCall[];
 }
 
 let subgraphs: ConformanceSubgraphs;
@@ -71,8 +87,12 @@ afterAll(async () => {
   await subgraphs?.stop();
 });
 
-/** One request at a time, so the subgraphs' records belong to it. */
+/**
+ * One request at a time, so the subgraphs' records belong to it; each starts from the
+ * fixture's initial data (what an earlier mutation changed is undone).
+ */
 async function ask(url: string, operation: ConformanceOperation): Promise<Answer> {
+  subgraphs.reset();
   subgraphs.takeFetches();
   const response = await fetch(url, {
     method: 'POST',
@@ -80,16 +100,52 @@ async function ask(url: string, operation: ConformanceOperation): Promise<Answer
     body: JSON.stringify({ query: operation.query, variables: operation.variables }),
   });
   const body = (await response.json()) as Answer['body'];
-  const fetches = subgraphs
-    .takeFetches()
-    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  const arrived = subgraphs.takeFetches();
   return {
     status: response.status,
     contentType: response.headers.get('content-type'),
     body,
     requestId: response.headers.get('x-request-id'),
-    fetches,
+    fetches: inStableOrder(arrived),
+    phases: mutationPhases(arrived),
+    mutations: subgraphs.mutations(),
   };
+}
+
+function inStableOrder(fetches: ReceivedFetch[]): ReceivedFetch[] {
+  return [...fetches].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+/** `Answer.phases` of the fetches, in the order they arrived. */
+function mutationPhases(arrived: ReceivedFetch[]): ReceivedFetch[][] {
+  const phases: ReceivedFetch[][] = [];
+  for (const fetch of arrived) {
+    if (fetch.query.trimStart().startsWith('mutation')) phases.push([fetch]);
+    else phases.at(-1)?.push(fetch);
+  }
+  return phases.map(([opening, ...rest]) => [opening!, ...inStableOrder(rest)]);
+}
+
+/**
+ * The response keys of a mutation's root fields, in the order the operation lists them
+ * (null for a query, or a document that does not parse).
+ */
+function mutationRootKeys(query: string): string[] | null {
+  let document;
+  try {
+    document = parse(query);
+  } catch {
+    return null;
+  }
+  const operation = document.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
+  if (operation?.operation !== OperationTypeNode.MUTATION) return null;
+  return operation.selectionSet.selections.flatMap((selection) =>
+    selection.kind === Kind.FIELD && selection.name.value !== '__typename'
+      ? [selection.alias?.value ?? selection.name.value]
+      : [],
+  );
 }
 
 /** What our gateway reports for an error the plain gateway reports as `error`. */
@@ -122,6 +178,12 @@ describe('federation conformance: our gateway answers as plain @apollo/gateway',
       expect(ours.status).toBe(plain.status);
       expect(ours.contentType).toBe(plain.contentType);
       expect(ours.fetches).toEqual(plain.fetches);
+      // Mutations: the same calls, one after another, each followed by its entity fetches
+      // before the next starts, in the same order, and that is the operation's order.
+      expect(ours.phases).toEqual(plain.phases);
+      expect(ours.mutations).toEqual(plain.mutations);
+      const rootKeys = mutationRootKeys(operation.query);
+      if (rootKeys) expect(plain.mutations.map((m) => m.responseKey)).toEqual(rootKeys);
       expect(Object.keys(ours.body).sort()).toEqual(Object.keys(plain.body).sort());
       expect(ours.body.data).toEqual(plain.body.data);
       // The same bytes, too: keys in the same order.
