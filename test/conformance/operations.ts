@@ -1,6 +1,10 @@
 /**
  * The operations of the federation conformance suite, by federation feature: each is sent
- * to both gateways, whose answers must be the same (see federation.test.ts).
+ * to both gateways, whose answers must be the same (see federation.test.ts). The features
+ * follow those the federation gateway audits test (entities, @requires with and without
+ * arguments, @provides, abstract types, @override, @shareable, @inaccessible, null
+ * propagation, errors, variables, @skip/@include, aliases, __typename, mutations), on the
+ * one fixture of ./subgraphs.ts.
  */
 
 export interface ConformanceOperation {
@@ -51,6 +55,29 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     name: '@requires: the required fields fetched for entities reached from reviews',
     expect: 'data',
     query: '{ reviews { id product { upc shippingEstimate inStock } } }',
+  },
+  {
+    name: '@requires: a field with an argument, computed from a required field with an argument',
+    expect: 'data',
+    query: '{ topProducts { upc importDuty(country: "DE") } }',
+  },
+  {
+    name: '@requires: a required field with an argument, reached through two entity fetches',
+    expect: 'data',
+    query: '{ reviews { id product { upc importDuty(country: "FR") name } } }',
+  },
+  {
+    // Apollo's planner fetches priceIn once, with the client's argument, and passes that
+    // value as the required one: both gateways must still answer alike.
+    name: '@requires: the client asks priceIn(USD) beside a field requiring priceIn(EUR)',
+    expect: 'data',
+    query: '{ topProducts(first: 2) { upc priceIn(currency: "USD") importDuty(country: "FR") } }',
+  },
+  {
+    // Two fields requiring priceIn with different arguments: Apollo's planner keeps one.
+    name: '@requires: two fields requiring the same field with different arguments',
+    expect: 'data',
+    query: '{ topProducts(first: 2) { upc importDuty(country: "DE") insurance } }',
   },
 
   // @provides
@@ -230,6 +257,81 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     expect: 'data',
     query: 'query ProductByUpc($upc: ID!) { product(upc: $upc) { upc name inStock } }',
     variables: { upc: '2' },
+  },
+  {
+    name: 'variables: passed to fields of entities resolved by two other subgraphs',
+    expect: 'data',
+    query: `query ($country: String!, $min: Int) {
+      topProducts(first: 3) { upc importDuty(country: $country) reviews(minRating: $min) { id rating } }
+    }`,
+    variables: { country: 'FR', min: 3 },
+  },
+  {
+    name: 'variables: default values used in entity fetches',
+    expect: 'data',
+    query: `query ($country: String! = "DE", $min: Int = 4) {
+      reviews { id product { upc importDuty(country: $country) reviews(minRating: $min) { id } } }
+    }`,
+  },
+  {
+    name: 'variables: an explicit null for an entity field argument that has a default',
+    expect: 'data',
+    query: 'query ($min: Int) { product(upc: "1") { upc reviews(minRating: $min) { id } } }',
+    variables: { min: null },
+  },
+  {
+    name: 'variables: an entity field rejects the value (BAD_USER_INPUT from an entity fetch)',
+    expect: 'errors',
+    query:
+      'query ($currency: String!) { reviews { id product { upc priceIn(currency: $currency) } } }',
+    variables: { currency: 'JPY' },
+  },
+  {
+    name: 'conditions: @include(if: true) on an entity field (a Condition node)',
+    expect: 'data',
+    query: `query ($withReviews: Boolean!) {
+      topProducts(first: 2) { upc reviews @include(if: $withReviews) { id } }
+    }`,
+    variables: { withReviews: true },
+  },
+  {
+    name: 'conditions: @include(if: false) on an entity field (a Condition node)',
+    expect: 'data',
+    query: `query ($withReviews: Boolean!) {
+      topProducts(first: 2) { upc reviews @include(if: $withReviews) { id } }
+    }`,
+    variables: { withReviews: false },
+  },
+  {
+    name: 'conditions: @skip on root fields of other subgraphs, true and false',
+    expect: 'data',
+    query: `query ($skipReviews: Boolean!, $skipUsers: Boolean!) {
+      topProducts(first: 1) { upc } reviews @skip(if: $skipReviews) { id } users @skip(if: $skipUsers) { id }
+    }`,
+    variables: { skipReviews: true, skipUsers: false },
+  },
+  {
+    name: 'conditions: default values decide the Condition nodes',
+    expect: 'data',
+    query: `query ($withStock: Boolean = true, $withReviews: Boolean = false) {
+      topProducts(first: 2) { upc ... @include(if: $withStock) { inStock } reviews @include(if: $withReviews) { id } }
+    }`,
+  },
+  {
+    name: 'conditions: the request overrides the default values',
+    expect: 'data',
+    query: `query ($withStock: Boolean = true, $withReviews: Boolean = false) {
+      topProducts(first: 2) { upc ... @include(if: $withStock) { inStock } reviews @include(if: $withReviews) { id } }
+    }`,
+    variables: { withStock: false, withReviews: true },
+  },
+  {
+    name: 'conditions: @include and @skip on one entity field (nested Condition nodes)',
+    expect: 'data',
+    query: `query ($include: Boolean!, $skip: Boolean!) {
+      topProducts(first: 2) { upc reviews @include(if: $include) @skip(if: $skip) { id } }
+    }`,
+    variables: { include: true, skip: true },
   },
   {
     name: 'operations: a named fragment spanning three subgraphs',
