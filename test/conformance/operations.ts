@@ -92,7 +92,7 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     query: '{ review(id: "r2") { product { name price } } }',
   },
 
-  // Interfaces, @interfaceObject, unions
+  // Interfaces, @interfaceObject, unions, abstract types across subgraphs
   {
     name: 'interfaces: an entity interface with inline fragments per implementation',
     expect: 'data',
@@ -120,6 +120,47 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
         ... on User { id name nickname }
       }
     }`,
+  },
+  {
+    name: 'interfaces: an @interfaceObject list from the root, with fields of the concrete types',
+    expect: 'data',
+    query: '{ reviewedMedia { id reviewCount title ... on Movie { minutes } } }',
+  },
+  {
+    name: 'abstract types: an interface field whose implementations live in different subgraphs',
+    expect: 'data',
+    query: `{
+      me {
+        follows {
+          __typename
+          followers
+          ... on Product { name price }
+          ... on Media { title }
+          ... on User { name nickname }
+        }
+      }
+    }`,
+  },
+  {
+    name: 'abstract types: union members whose selected fields only another subgraph resolves',
+    expect: 'data',
+    query:
+      '{ search(term: "a") { ... on User { nickname followers } ... on Product { followers } } }',
+  },
+  {
+    name: 'abstract types: fragments on interfaces nested in fragments on a union',
+    expect: 'data',
+    query: `
+      query { search(term: "a") { __typename ...Result } }
+      fragment Result on SearchResult {
+        ... on Followable {
+          followers
+          ... on Media { id title ... on Book { pages } }
+          ... on Product { upc inStock }
+        }
+        ... on Media { reviewCount }
+      }
+    `,
   },
 
   // @override
@@ -368,6 +409,22 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     expect: 'data',
     query:
       '{ __typename reviews { __typename product { __typename upc } author { __typename id } } }',
+  },
+  {
+    name: 'operations: only __typename at the root (an empty query plan)',
+    expect: 'data',
+    query: 'query Name { __typename also: __typename }',
+  },
+  {
+    name: 'operations: only __typename on entities of other subgraphs',
+    expect: 'data',
+    query:
+      '{ reviews { product { __typename } author { __typename } } me { follows { __typename } } }',
+  },
+  {
+    name: 'operations: only __typename on an @interfaceObject (the concrete type is products’)',
+    expect: 'data',
+    query: '{ reviewedMedia { __typename } }',
   },
   {
     name: 'operations: a missing required variable',
