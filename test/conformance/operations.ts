@@ -254,6 +254,16 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     expect: 'errors',
     query: '{ reviews { id product { upc restockDate } } }',
   },
+  {
+    name: 'null propagation: a non-null field throwing three entity fetches deep, up to a nullable root',
+    expect: 'errors',
+    query: '{ user(id: "u2") { id reviews { product { upc restockDate } } } users { id } }',
+  },
+  {
+    name: 'null propagation: a null in a non-null list element reached through two entity fetches',
+    expect: 'errors',
+    query: '{ me { id reviews { id product { upc code } } } users { id } }',
+  },
 
   // Errors from subgraphs
   {
@@ -270,6 +280,11 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     name: 'errors: an entity fetch answers a NOT_FOUND error',
     expect: 'errors',
     query: '{ topProducts(first: 2) { upc warehouse } }',
+  },
+  {
+    name: 'errors: an error in an entity fetch three levels deep (accounts, reviews, products, inventory)',
+    expect: 'errors',
+    query: '{ users { id reviews { id product { upc warehouse } } } }',
   },
   {
     name: 'errors: a subgraph answers HTTP 500 with a GraphQL error body (root field)',
@@ -387,6 +402,29 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     expect: 'data',
     query:
       '{ a: product(upc: "1") { n: name s: inStock } b: product(upc: "2") { n: name s: inStock } }',
+  },
+  {
+    name: 'aliases: the same field with different arguments, in entity fetches to two subgraphs',
+    expect: 'data',
+    query: `{
+      topProducts(first: 2) {
+        upc
+        usd: priceIn(currency: "USD")
+        eur: priceIn(currency: "EUR")
+        de: importDuty(country: "DE")
+        fr: importDuty(country: "FR")
+        good: reviews(minRating: 4) { id }
+        all: reviews { id }
+      }
+    }`,
+  },
+  {
+    name: 'entities: the same entity reached twice in one operation, by different paths',
+    expect: 'data',
+    query: `{
+      product(upc: "1") { upc inStock reviews { id product { upc inStock name } } }
+      reviews { id product { upc inStock } }
+    }`,
   },
   {
     name: 'operations: @include false and @skip true on entity fields',
