@@ -464,6 +464,34 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     expect: 'data',
     query: '{ reviewedMedia { __typename } }',
   },
+  // Mutations: root fields run one after another, in the order the operation lists them
+  {
+    name: 'mutations: root fields of two subgraphs in order, each followed by entity fields',
+    expect: 'data',
+    query: `mutation {
+      first: addReview(upc: "4", body: "Dim", rating: 1) { id product { upc reserved reviews { id } } }
+      second: addReview(upc: "4", body: "Fine", rating: 3) { id body }
+      hold: reserve(sku: "LAMP", variation: "tin", units: 2) { sku reserved name reviews { id rating } }
+      last: addReview(upc: "4", body: "Bright", rating: 5) {
+        id product { name reserved reviews { id } } author { nickname }
+      }
+    }`,
+  },
+  {
+    name: 'mutations: variables, and a failing mutation does not stop the next',
+    expect: 'errors',
+    query: `mutation Hold($units: Int!, $upc: ID!) {
+      bad: reserve(sku: "LAMP", variation: "tin", units: $units) { sku reserved }
+      next: addReview(upc: $upc, body: "Again", rating: 5) { id product { name reviews { id } } }
+    }`,
+    variables: { units: 0, upc: '1' },
+  },
+  {
+    name: 'mutations: only __typename',
+    expect: 'data',
+    query: 'mutation { __typename }',
+  },
+
   {
     name: 'operations: a missing required variable',
     expect: 'errors',
