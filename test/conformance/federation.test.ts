@@ -59,7 +59,7 @@ interface FormattedError {
 interface Answer {
   status: number;
   contentType: string | null;
-  body: { data?: unknown; errors?: FormattedError[] };
+  body: { data?: unknown; errors?: FormattedError[]; extensions?: Record<string, unknown> };
   /** Our gateway's `x-request-id`, which masked errors quote. */
   requestId: string | null;
   /** What the subgraphs received for this request, in a stable order. */
@@ -188,6 +188,7 @@ describe('federation conformance: our gateway answers as plain @apollo/gateway',
       expect(ours.body.data).toEqual(plain.body.data);
       // The same bytes, too: keys in the same order.
       expect(JSON.stringify(ours.body.data)).toBe(JSON.stringify(plain.body.data));
+      expect(ours.body.extensions).toEqual(plain.body.extensions);
       expect(ours.body.errors?.map((e) => e.path)).toEqual(plain.body.errors?.map((e) => e.path));
       expect(ours.body.errors).toEqual(
         plain.body.errors?.map((error) => asOursReports(error, ours.requestId)),
