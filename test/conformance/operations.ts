@@ -44,6 +44,17 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     expect: 'data',
     query: '{ product(upc: "404") { upc name inStock } }',
   },
+  {
+    name: 'entities: an entity unknown to the subgraph holding its next key (nullable field)',
+    expect: 'data',
+    query: '{ user(id: "u2") { follows { ... on Product { upc followers warehouse } } } }',
+  },
+  {
+    // Plain nulls the user without an error: it reports the null in extensions.valueCompletion.
+    name: 'entities: an entity unknown to the subgraph holding its next key (non-null field)',
+    expect: 'data',
+    query: '{ user(id: "u2") { id follows { ... on Product { upc inStock } } } }',
+  },
 
   // @requires / @external
   {
@@ -65,6 +76,11 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     name: '@requires: a required field with an argument, reached through two entity fetches',
     expect: 'data',
     query: '{ reviews { id product { upc importDuty(country: "FR") name } } }',
+  },
+  {
+    name: '@requires: a field requiring a field that has @requires itself (three subgraphs)',
+    expect: 'data',
+    query: '{ topProducts { upc shippingNote } reviews { product { shippingNote } } }',
   },
   {
     // Apollo's planner fetches priceIn once, with the client's argument, and passes that
@@ -216,6 +232,23 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
       user: __type(name: "User") { fields { name } }
       ledger: __type(name: "Ledger") { name }
     }`,
+  },
+
+  // Enums
+  {
+    name: 'enums: a subgraph answers a value that is @inaccessible in the API schema',
+    expect: 'data',
+    query: '{ users { id tier } }',
+  },
+  {
+    name: 'enums: an argument with a value of the API schema',
+    expect: 'data',
+    query: '{ usersByTier(tier: GOLD) { id tier name } }',
+  },
+  {
+    name: 'enums: an argument with an @inaccessible value is rejected',
+    expect: 'errors',
+    query: '{ usersByTier(tier: STAFF) { id } }',
   },
 
   // Null propagation
@@ -447,6 +480,18 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     expect: 'data',
     query:
       '{ __typename reviews { __typename product { __typename upc } author { __typename id } } }',
+  },
+  {
+    name: 'operations: __typename aliased, in fragments on union members and interfaces',
+    expect: 'data',
+    query: `{
+      search(term: "e") {
+        t: __typename
+        ... on Book { kind: __typename title }
+        ... on Media { k: __typename }
+        ... on Followable { f: __typename followers }
+      }
+    }`,
   },
   {
     name: 'operations: only __typename at the root (an empty query plan)',

@@ -12,11 +12,14 @@
  *   `@override(from: "products")`, entity fields that throw, and the mutation `reserve`.
  * - reviews: `Review`, `@provides`, `User.name` `@shareable` with accounts, `Media` as an
  *   `@interfaceObject` (also returned by a root field: its concrete type is products'), a
- *   field argument on an entity field (`Product.reviews(minRating)`), and the mutation
- *   `addReview`.
- * - accounts: `User` with two keys, an `@inaccessible` field and type, and the interface
- *   `Followable`, implemented by accounts' `User` and by products' `Product`, `Book` and
- *   `Movie` (whose other fields only products resolves).
+ *   field argument on an entity field (`Product.reviews(minRating)`), `@requires` of a field
+ *   that is itself `@requires` in inventory (a chain over three subgraphs), and the
+ *   mutation `addReview`.
+ * - accounts: `User` with two keys, an `@inaccessible` field and type, an enum with an
+ *   `@inaccessible` value it still answers, and the interface `Followable`, implemented by
+ *   accounts' `User` and by products' `Product`, `Book` and `Movie` (whose other fields
+ *   only products resolves); u2 follows a product products does not know, so its other key
+ *   cannot be had.
  * - Event-fed subscriptions (the eventgraph live spec): products marks `product(upc)` as the
  *   `@lookup` of `Product`, and inventory declares `productRestocked(upc)`, fed by its
  *   `inventory.restocked` events (`restock` changes the stock the subgraph answers with).
@@ -95,8 +98,22 @@ const MEDIA = [
 ];
 
 const USERS = [
-  { id: 'u1', email: 'ada@example.com', name: 'Ada', nickname: 'countess', birthYear: 1815 },
-  { id: 'u2', email: 'alan@example.com', name: 'Alan', nickname: null, birthYear: 1912 },
+  {
+    id: 'u1',
+    email: 'ada@example.com',
+    name: 'Ada',
+    nickname: 'countess',
+    birthYear: 1815,
+    tier: 'GOLD',
+  },
+  {
+    id: 'u2',
+    email: 'alan@example.com',
+    name: 'Alan',
+    nickname: null,
+    birthYear: 1912,
+    tier: 'STAFF',
+  },
 ];
 
 interface ReviewRow {
@@ -165,6 +182,8 @@ const FOLLOWS = new Map<string, { __typename: string; id?: string; upc?: string 
     [
       { __typename: 'Product', upc: '3' },
       { __typename: 'User', id: 'u1' },
+      // Discontinued: products no longer knows it, so no other key of it can be had.
+      { __typename: 'Product', upc: '9' },
     ],
   ],
 ]);
@@ -418,6 +437,9 @@ const reviews: SubgraphDefinition = {
       upc: ID!
       name: String! @external
       reviews(minRating: Int = 0): [Review!]!
+      shippingEstimate: Int! @external
+      "Requires inventory's shippingEstimate, which requires products' price and weight."
+      shippingNote: String! @requires(fields: "shippingEstimate")
     }
     type User @key(fields: "id") {
       id: ID!
@@ -456,9 +478,16 @@ const reviews: SubgraphDefinition = {
       }),
     },
     Product: {
-      __resolveReference: (ref: { upc: string }) => ({ upc: ref.upc }),
+      // The reference carries shippingEstimate when shippingNote is asked for.
+      __resolveReference: (ref: { upc: string; shippingEstimate?: number }) => ({ ...ref }),
       reviews: (p: { upc: string }, { minRating }: { minRating: number | null }) =>
         REVIEWS.filter((r) => r.upc === p.upc && r.rating >= (minRating ?? 0)),
+      shippingNote: (p: { shippingEstimate?: number }) => {
+        if (p.shippingEstimate === undefined) {
+          throw new Error('@requires fields were not provided');
+        }
+        return p.shippingEstimate === 0 ? 'ships free' : `ships for ${p.shippingEstimate}`;
+      },
     },
     User: {
       __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
@@ -481,6 +510,13 @@ const accounts: SubgraphDefinition = {
       user(id: ID!): User
       userByEmail(email: String!): User
       users: [User!]!
+      usersByTier(tier: Tier!): [User!]!
+    }
+    "STAFF is not in the API schema, though accounts answers it (for u2)."
+    enum Tier {
+      BASIC
+      GOLD
+      STAFF @inaccessible
     }
     type User @key(fields: "id") @key(fields: "email") {
       id: ID!
@@ -489,6 +525,7 @@ const accounts: SubgraphDefinition = {
       nickname: String
       birthYear: Int @inaccessible
       ledger: Ledger @inaccessible
+      tier: Tier
     }
     type Ledger @inaccessible {
       balance: Int!
@@ -521,6 +558,7 @@ const accounts: SubgraphDefinition = {
       userByEmail: (_: unknown, { email }: { email: string }) =>
         USERS.find((u) => u.email === email) ?? null,
       users: () => USERS,
+      usersByTier: (_: unknown, { tier }: { tier: string }) => USERS.filter((u) => u.tier === tier),
     },
     User: {
       __resolveReference: (ref: { id?: string; email?: string }) =>
