@@ -164,6 +164,19 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
       '{ search(term: "a") { ... on User { nickname followers } ... on Product { followers } } }',
   },
   {
+    name: 'abstract types: a union whose members differ by subgraph, from the one with fewer',
+    expect: 'data',
+    query: `{
+      reviewSearch(term: "r") {
+        __typename
+        ... on Review { id body }
+        ... on Product { upc price }
+        ... on Book { title }
+        ... on User { name nickname }
+      }
+    }`,
+  },
+  {
     name: 'abstract types: fragments on interfaces nested in fragments on a union',
     expect: 'data',
     query: `
@@ -361,6 +374,28 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     query: `query ($country: String! = "DE", $min: Int = 4) {
       reviews { id product { upc importDuty(country: $country) reviews(minRating: $min) { id } } }
     }`,
+  },
+  {
+    name: 'variables: an input object, a list coerced from one value, in an entity fetch',
+    expect: 'data',
+    query: `query ($filter: ReviewFilter!) {
+      topProducts { upc reviewsMatching(filter: $filter) { id body } }
+    }`,
+    variables: { filter: { words: 'R' } },
+  },
+  {
+    name: 'variables: an input object literal with a variable inside, in an entity fetch',
+    expect: 'data',
+    query: `query ($min: Int) {
+      topProducts { upc reviewsMatching(filter: { minRating: $min, words: ["t", "y"] }) { id } }
+    }`,
+    variables: { min: 3 },
+  },
+  {
+    name: 'variables: a number for an ID, coerced, reaching entity fetches',
+    expect: 'data',
+    query: 'query ($upc: ID!) { product(upc: $upc) { upc name inStock reviews { id } } }',
+    variables: { upc: 2 },
   },
   {
     name: 'variables: an explicit null for an entity field argument that has a default',

@@ -13,8 +13,9 @@
  * - reviews: `Review`, `@provides`, `User.name` `@shareable` with accounts, `Media` as an
  *   `@interfaceObject` (also returned by a root field: its concrete type is products'), a
  *   field argument on an entity field (`Product.reviews(minRating)`), `@requires` of a field
- *   that is itself `@requires` in inventory (a chain over three subgraphs), and the
- *   mutation `addReview`.
+ *   that is itself `@requires` in inventory (a chain over three subgraphs), an input object
+ *   argument on an entity field (`reviewsMatching(filter)`), products' union `SearchResult`
+ *   with other members (`reviewSearch`), and the mutation `addReview`.
  * - accounts: `User` with two keys, an `@inaccessible` field and type, an enum with an
  *   `@inaccessible` value it still answers, and the interface `Followable`, implemented by
  *   accounts' `User` and by products' `Product`, `Book` and `Movie` (whose other fields
@@ -421,6 +422,15 @@ const reviews: SubgraphDefinition = {
       review(id: ID!): Review
       "Media by reviews' own knowledge: ids only (the concrete types are products')."
       reviewedMedia: [Media!]!
+      "Reviews whose body has the term, and the products and users they are of or by."
+      reviewSearch(term: String!): [SearchResult!]!
+    }
+    "products' union, with other members here: the supergraph's has all of them."
+    union SearchResult = Review | Product | User
+    input ReviewFilter {
+      minRating: Int
+      "Words the body must contain (any case), all of them."
+      words: [String!]
     }
     type Mutation {
       "Adds a review by u1; answers it."
@@ -437,6 +447,7 @@ const reviews: SubgraphDefinition = {
       upc: ID!
       name: String! @external
       reviews(minRating: Int = 0): [Review!]!
+      reviewsMatching(filter: ReviewFilter!): [Review!]!
       shippingEstimate: Int! @external
       "Requires inventory's shippingEstimate, which requires products' price and weight."
       shippingNote: String! @requires(fields: "shippingEstimate")
@@ -456,6 +467,15 @@ const reviews: SubgraphDefinition = {
       reviews: () => REVIEWS,
       review: (_: unknown, { id }: { id: string }) => REVIEWS.find((r) => r.id === id) ?? null,
       reviewedMedia: () => [{ id: 'm1' }, { id: 'b2' }],
+      reviewSearch: (_: unknown, { term }: { term: string }) =>
+        REVIEWS.filter((r) => r.body.toLowerCase().includes(term.toLowerCase())).flatMap((r) => [
+          { __typename: 'Review', ...r },
+          { __typename: 'Product', upc: r.upc },
+          { __typename: 'User', id: r.authorId },
+        ]),
+    },
+    SearchResult: {
+      __resolveType: (value: { __typename: string }) => value.__typename,
     },
     Mutation: {
       addReview: (
@@ -482,6 +502,16 @@ const reviews: SubgraphDefinition = {
       __resolveReference: (ref: { upc: string; shippingEstimate?: number }) => ({ ...ref }),
       reviews: (p: { upc: string }, { minRating }: { minRating: number | null }) =>
         REVIEWS.filter((r) => r.upc === p.upc && r.rating >= (minRating ?? 0)),
+      reviewsMatching: (
+        p: { upc: string },
+        { filter }: { filter: { minRating?: number | null; words?: string[] | null } },
+      ) =>
+        REVIEWS.filter(
+          (r) =>
+            r.upc === p.upc &&
+            r.rating >= (filter.minRating ?? 0) &&
+            (filter.words ?? []).every((w) => r.body.toLowerCase().includes(w.toLowerCase())),
+        ),
       shippingNote: (p: { shippingEstimate?: number }) => {
         if (p.shippingEstimate === undefined) {
           throw new Error('@requires fields were not provided');
