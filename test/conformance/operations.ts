@@ -143,6 +143,11 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     query: '{ reviewedMedia { id reviewCount title ... on Movie { minutes } } }',
   },
   {
+    name: 'interfaces: @requires on an @interfaceObject field, from the interface and the root',
+    expect: 'data',
+    query: '{ media { __typename id blurb } reviewedMedia { id blurb ... on Book { pages } } }',
+  },
+  {
     name: 'abstract types: an interface field whose implementations live in different subgraphs',
     expect: 'data',
     query: `{
@@ -448,6 +453,21 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
       topProducts(first: 2) { upc ... @include(if: $withStock) { inStock } reviews @include(if: $withReviews) { id } }
     }`,
     variables: { withStock: false, withReviews: true },
+  },
+  {
+    name: 'conditions: a chained @requires field under @include(if: false): none of it is fetched',
+    expect: 'data',
+    query: `query ($withNote: Boolean = false) {
+      topProducts(first: 2) { upc shippingNote @include(if: $withNote) }
+    }`,
+  },
+  {
+    name: 'conditions: a chained @requires field under @skip(if: false)',
+    expect: 'data',
+    query: `query ($skipNote: Boolean!) {
+      topProducts(first: 2) { upc shippingNote @skip(if: $skipNote) }
+    }`,
+    variables: { skipNote: false },
   },
   {
     name: 'conditions: @include and @skip on one entity field (nested Condition nodes)',

@@ -11,7 +11,8 @@
  *   of a field with arguments and on fields that take arguments themselves,
  *   `@override(from: "products")`, entity fields that throw, and the mutation `reserve`.
  * - reviews: `Review`, `@provides`, `User.name` `@shareable` with accounts, `Media` as an
- *   `@interfaceObject` (also returned by a root field: its concrete type is products'), a
+ *   `@interfaceObject` (with a `@requires` field, and returned by a root field: its
+ *   concrete type is products'), a
  *   field argument on an entity field (`Product.reviews(minRating)`), `@requires` of a field
  *   that is itself `@requires` in inventory (a chain over three subgraphs), an input object
  *   argument on an entity field (`reviewsMatching(filter)`), products' union `SearchResult`
@@ -460,6 +461,9 @@ const reviews: SubgraphDefinition = {
     type Media @key(fields: "id") @interfaceObject {
       id: ID!
       reviewCount: Int!
+      title: String! @external
+      "Requires products' title: @requires on an @interfaceObject."
+      blurb: String! @requires(fields: "title")
     }
   `,
   resolvers: {
@@ -526,8 +530,12 @@ const reviews: SubgraphDefinition = {
       reviews: (u: { id: string }) => REVIEWS.filter((r) => r.authorId === u.id),
     },
     Media: {
-      __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+      __resolveReference: (ref: { id: string; title?: string }) => ({ ...ref }),
       reviewCount: (m: { id: string }) => m.id.length + (m.id.endsWith('1') ? 1 : 0),
+      blurb: (m: { id: string; title?: string }) => {
+        if (m.title === undefined) throw new Error('@requires fields were not provided');
+        return `${m.title}: ${m.id.length + (m.id.endsWith('1') ? 1 : 0)} reviews`;
+      },
     },
   },
 };
