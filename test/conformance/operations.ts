@@ -281,6 +281,11 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     query: '{ productsWithGaps { upc code } }',
   },
   {
+    name: 'null propagation: nulled items of a nullable list, then entity fetches for the rest',
+    expect: 'errors',
+    query: '{ productsWithGaps { upc code inStock reviews { id author { name } } } }',
+  },
+  {
     name: 'null propagation: a null non-null field in a non-null list nulls data',
     expect: 'errors',
     query: '{ strictProducts { upc code } }',
@@ -470,6 +475,24 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     variables: { skipNote: false },
   },
   {
+    name: 'conditions: directives on named fragment spreads and inline fragments, with literals',
+    expect: 'data',
+    query: `
+      query ($stock: Boolean!) {
+        topProducts(first: 2) {
+          upc
+          ...Stock @include(if: $stock)
+          ...Rated @skip(if: true)
+          ... @include(if: false) { name }
+          ... @skip(if: false) { price }
+        }
+      }
+      fragment Stock on Product { inStock }
+      fragment Rated on Product { reviews { rating } }
+    `,
+    variables: { stock: true },
+  },
+  {
     name: 'conditions: @include and @skip on one entity field (nested Condition nodes)',
     expect: 'data',
     query: `query ($include: Boolean!, $skip: Boolean!) {
@@ -503,6 +526,23 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
         fr: importDuty(country: "FR")
         good: reviews(minRating: 4) { id }
         all: reviews { id }
+      }
+    }`,
+  },
+  {
+    name: 'aliases: fields aliased to the names of other fields, some from other subgraphs',
+    expect: 'data',
+    query: '{ topProducts(first: 2) { name: upc upc: name price: inStock inStock: price } }',
+  },
+  {
+    name: 'aliases: one response key for different fields of union members from different subgraphs',
+    expect: 'data',
+    query: `{
+      search(term: "a") {
+        __typename
+        ... on Product { n: price }
+        ... on Book { n: pages }
+        ... on User { n: followers }
       }
     }`,
   },
@@ -596,6 +636,26 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     name: 'operations: a missing required variable',
     expect: 'errors',
     query: 'query ($upc: ID!) { product(upc: $upc) { upc } }',
+  },
+  {
+    name: 'operations: a variable of the wrong type',
+    expect: 'errors',
+    query: 'query ($first: Int) { topProducts(first: $first) { upc inStock } }',
+    variables: { first: 'two' },
+  },
+  {
+    name: 'operations: an input object variable with a field its type does not have',
+    expect: 'errors',
+    query: `query ($filter: ReviewFilter!) {
+      topProducts { upc reviewsMatching(filter: $filter) { id } }
+    }`,
+    variables: { filter: { minRating: 1, colour: 'red' } },
+  },
+  {
+    name: 'operations: variables the operation does not declare are ignored',
+    expect: 'data',
+    query: 'query ($upc: ID!) { product(upc: $upc) { upc inStock } }',
+    variables: { upc: '1', representations: [], extra: { deep: true } },
   },
   {
     name: 'operations: a field that does not exist',
