@@ -493,6 +493,29 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     variables: { stock: true },
   },
   {
+    name: 'conditions: an explicit null for a condition variable that has a default',
+    expect: 'errors',
+    query: `query ($withReviews: Boolean = true) {
+      topProducts(first: 2) { upc reviews @include(if: $withReviews) { id } }
+    }`,
+    variables: { withReviews: null },
+  },
+  {
+    name: 'conditions: an explicit null for a condition variable, on a field of the same fetch',
+    expect: 'errors',
+    query: `query ($withName: Boolean = true) {
+      topProducts(first: 2) { upc name @include(if: $withName) }
+    }`,
+    variables: { withName: null },
+  },
+  {
+    name: 'operations: response keys that are names of Object.prototype',
+    expect: 'data',
+    query: `{
+      topProducts(first: 2) { constructor: upc toString: name valueOf: inStock hasOwnProperty: price }
+    }`,
+  },
+  {
     name: 'conditions: @include and @skip on one entity field (nested Condition nodes)',
     expect: 'data',
     query: `query ($include: Boolean!, $skip: Boolean!) {
