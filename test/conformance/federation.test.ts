@@ -28,6 +28,10 @@
  * (`asOursReports`, a function of plain's error and our request id alone). So a client
  * moving from plain @apollo/gateway sees the same data, statuses, error paths and public
  * codes, and loses only internals it should never have been shown.
+ *
+ * The other difference by design: a request whose operation cannot be resolved (no
+ * operationName for a document of several, or one it does not have) fails in plain's
+ * executor as an internal error, HTTP 500; ours refuses it as the client's, HTTP 400.
  */
 import { Kind, OperationTypeNode, parse } from 'graphql';
 import type { OperationDefinitionNode } from 'graphql';
@@ -97,7 +101,11 @@ async function ask(url: string, operation: ConformanceOperation): Promise<Answer
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: operation.query, variables: operation.variables }),
+    body: JSON.stringify({
+      query: operation.query,
+      variables: operation.variables,
+      operationName: operation.operationName,
+    }),
   });
   const body = (await response.json()) as Answer['body'];
   const arrived = subgraphs.takeFetches();
@@ -130,7 +138,7 @@ function mutationPhases(arrived: ReceivedFetch[]): ReceivedFetch[][] {
  * The response keys of a mutation's root fields, in the order the operation lists them
  * (null for a query, or a document that does not parse).
  */
-function mutationRootKeys(query: string): string[] | null {
+function mutationRootKeys({ query, operationName }: ConformanceOperation): string[] | null {
   let document;
   try {
     document = parse(query);
@@ -138,7 +146,9 @@ function mutationRootKeys(query: string): string[] | null {
     return null;
   }
   const operation = document.definitions.find(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+    (d): d is OperationDefinitionNode =>
+      d.kind === Kind.OPERATION_DEFINITION &&
+      (operationName === undefined || d.name?.value === operationName),
   );
   if (operation?.operation !== OperationTypeNode.MUTATION) return null;
   return operation.selectionSet.selections.flatMap((selection) =>
@@ -182,7 +192,7 @@ describe('federation conformance: our gateway answers as plain @apollo/gateway',
       // before the next starts, in the same order, and that is the operation's order.
       expect(ours.phases).toEqual(plain.phases);
       expect(ours.mutations).toEqual(plain.mutations);
-      const rootKeys = mutationRootKeys(operation.query);
+      const rootKeys = mutationRootKeys(operation);
       if (rootKeys) expect(plain.mutations.map((m) => m.responseKey)).toEqual(rootKeys);
       expect(Object.keys(ours.body).sort()).toEqual(Object.keys(plain.body).sort());
       expect(ours.body.data).toEqual(plain.body.data);
@@ -290,6 +300,54 @@ describe('what differs from plain @apollo/gateway, by design: errors are masked'
       extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: ours.requestId },
     };
     expect(ours.body.errors).toEqual([masked, masked]);
+  });
+});
+
+describe('what differs from plain @apollo/gateway, by design: unresolvable operations are refused', () => {
+  // Apollo Server lets them through to the executor, where plain's fails with HTTP 500; our
+  // gateway refuses them first (its operation resolution plugin), as the client's error.
+  const document = `
+    query Look { product(upc: "4") { reviews { id } } }
+    mutation Add { added: addReview(upc: "4", body: "Bright enough", rating: 4) { id } }
+  `;
+  it.each([
+    [
+      'several operations and no operationName',
+      undefined,
+      'Must provide operation name if query contains multiple operations.',
+      'Must provide operation name if query contains multiple operations',
+    ],
+    [
+      'an operationName the document does not have',
+      'Remove',
+      'Unknown operation named "Remove".',
+      'Unknown operation named "Remove"',
+    ],
+  ])('%s: plain answers 500, ours 400', async (_name, operationName, plainSays, oursSays) => {
+    const { plain, ours } = await askBoth({
+      name: 'unresolvable',
+      expect: 'errors',
+      query: document,
+      ...(operationName !== undefined ? { operationName } : {}),
+    });
+    expect(plain.status).toBe(500);
+    expect(plain.body.errors).toEqual([
+      expect.objectContaining({
+        message: plainSays,
+        extensions: expect.objectContaining({ code: 'INVALID_GRAPHQL' }),
+      }),
+    ]);
+    expect(ours.status).toBe(400);
+    expect(ours.body).toEqual({
+      errors: [{ message: oursSays, extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } }],
+    });
+    // Neither ran anything.
+    expect([plain.fetches, ours.fetches, plain.mutations, ours.mutations]).toEqual([
+      [],
+      [],
+      [],
+      [],
+    ]);
   });
 });
 

@@ -14,6 +14,8 @@ export interface ConformanceOperation {
   expect: 'data' | 'errors';
   query: string;
   variables?: Record<string, unknown>;
+  /** Which of the document's operations to run (when it has several). */
+  operationName?: string;
 }
 
 export const OPERATIONS: readonly ConformanceOperation[] = [
@@ -648,6 +650,24 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
       next: addReview(upc: $upc, body: "Again", rating: 5) { id product { name reviews { id } } }
     }`,
     variables: { units: 0, upc: '1' },
+  },
+  {
+    name: 'mutations: chosen by operationName from a document that also holds a query',
+    expect: 'data',
+    query: `
+      query Look { product(upc: "4") { reviews { id } } }
+      mutation Add { added: addReview(upc: "4", body: "Bright enough", rating: 4) { id product { reserved } } }
+    `,
+    operationName: 'Add',
+  },
+  {
+    name: 'operations: a query chosen by operationName from a document that also holds a mutation',
+    expect: 'data',
+    query: `
+      query Look { product(upc: "4") { reviews { id } } }
+      mutation Add { added: addReview(upc: "4", body: "Bright enough", rating: 4) { id } }
+    `,
+    operationName: 'Look',
   },
   {
     name: 'mutations: only __typename',
