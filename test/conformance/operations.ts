@@ -42,6 +42,13 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
       '{ productBySku(sku: "CHAIR", variation: "ash") { upc name reviews { body author { id nickname } } } }',
   },
   {
+    name: 'entities: a user found by its email key, then reached by its id key',
+    expect: 'data',
+    query: `{
+      userByEmail(email: "alan@example.com") { id name reviews { body product { name inStock } } }
+    }`,
+  },
+  {
     name: 'entities: a missing entity is null',
     expect: 'data',
     query: '{ product(upc: "404") { upc name inStock } }',
@@ -160,6 +167,24 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
           ... on Product { name price }
           ... on Media { title }
           ... on User { name nickname }
+        }
+      }
+    }`,
+  },
+  {
+    name: 'abstract types: the same interface field, circling back through its implementations',
+    expect: 'data',
+    query: `{
+      me {
+        follows {
+          __typename
+          ... on User {
+            name
+            follows {
+              ... on User { id follows { __typename ... on Product { name } ... on User { id } } }
+              ... on Product { upc followers warehouse }
+            }
+          }
         }
       }
     }`,
