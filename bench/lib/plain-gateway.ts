@@ -2,11 +2,13 @@
  * The baseline of `bench:gateway`: a plain @apollo/gateway with its defaults behind a plain
  * Apollo Server, serving the same supergraph from the same subgraphs. Only what the
  * subgraphs require is added: the identity token they verify (signed for one fixed caller,
- * since this gateway checks no access token) and the `for: SECURITY` links it would refuse.
- * Runs as a child process; prints `ready <url>` on stdout once it serves.
+ * since this gateway checks no access token; only when GATEWAY_TOKEN_SECRET and CLAIMS are
+ * set, as eventgraph's subgraphs need and the public scenario's do not) and the
+ * `for: SECURITY` links it would refuse. Runs as a child process; prints `ready <url>` on
+ * stdout once it serves.
  *
- * Environment: SUPERGRAPH_PATH, SUBGRAPH_URLS (JSON name → GraphQL URL), GATEWAY_TOKEN_SECRET,
- * CLAIMS (JSON access-token claims of the caller), PORT.
+ * Environment: SUPERGRAPH_PATH, SUBGRAPH_URLS (JSON name → GraphQL URL), PORT; optional
+ * GATEWAY_TOKEN_SECRET and CLAIMS (JSON access-token claims of the caller).
  */
 import { readFileSync } from 'node:fs';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
@@ -23,8 +25,12 @@ const env = (name: string): string => {
 };
 
 const urls = JSON.parse(env('SUBGRAPH_URLS')) as Record<string, string>;
-const claims = JSON.parse(env('CLAIMS')) as AccessTokenClaims;
-const tokens = createGatewayTokens({ secret: env('GATEWAY_TOKEN_SECRET') });
+const identity = process.env['GATEWAY_TOKEN_SECRET']
+  ? {
+      claims: JSON.parse(env('CLAIMS')) as AccessTokenClaims,
+      tokens: createGatewayTokens({ secret: env('GATEWAY_TOKEN_SECRET') }),
+    }
+  : null;
 
 const gateway = new ApolloGateway({
   supergraphSdl: acknowledgeEnforcedFeatures(readFileSync(env('SUPERGRAPH_PATH'), 'utf8')),
@@ -32,9 +38,10 @@ const gateway = new ApolloGateway({
     new RemoteGraphQLDataSource({
       url: urls[name]!,
       async willSendRequest({ request }) {
+        if (!identity) return;
         request.http?.headers.set(
           GATEWAY_TOKEN_HEADER,
-          await tokens.sign({ claims, clientIp: null }),
+          await identity.tokens.sign({ claims: identity.claims, clientIp: null }),
         );
       },
     }),
