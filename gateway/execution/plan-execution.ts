@@ -118,10 +118,10 @@ async function executeFetch(
   }
   if (entities.length === 0) return;
 
-  const variables: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const variables: Record<string, unknown> = {};
   for (const name of fetch.variableUsages ?? []) {
     if (Object.hasOwn(execution.variables, name) && execution.variables[name] !== undefined) {
-      variables[name] = execution.variables[name];
+      setOwn(variables, name, execution.variables[name]);
     }
   }
 
@@ -227,21 +227,16 @@ async function send(
 function mergeInto(target: Record<string, unknown>, source: unknown): void {
   if (source === undefined || source === null) return;
   const from = source as Record<string, unknown>;
-  for (const key of Object.keys(from)) {
+  // for…in: the answer's objects come from JSON.parse, so they have no enumerable
+  // inherited keys, and no array of keys is made per object.
+  for (const key in from) {
     const value = from[key];
     if (value === undefined) continue;
-    if (key === '__proto__') {
-      Object.defineProperty(target, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-      continue;
-    }
-    const existing = Object.hasOwn(target, key) ? target[key] : undefined;
-    if (existing && isPlainObject(value)) {
-      mergeInto(existing as Record<string, unknown>, value);
+    // An inherited member (a function of Object.prototype) is no value to merge into.
+    const existing = target[key];
+    if (typeof existing === 'object' && existing !== null && isPlainObject(value)) {
+      if (key === '__proto__' && !Object.hasOwn(target, key)) setOwn(target, key, value);
+      else mergeInto(existing as Record<string, unknown>, value);
     } else if (
       Array.isArray(value) &&
       Array.isArray(existing) &&
@@ -256,8 +251,22 @@ function mergeInto(target: Record<string, unknown>, source: unknown): void {
         }
       }
     } else {
-      target[key] = value;
+      setOwn(target, key, value);
     }
+  }
+}
+
+/** `object[key] = value` as an own property, `__proto__` included. */
+function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(object, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    object[key] = value;
   }
 }
 
@@ -272,12 +281,14 @@ function selectRepresentation(
   selections: readonly QueryPlanSelectionNode[],
 ): Record<string, unknown> | null {
   if (source === null) return null;
-  const result: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  // Plain objects (no field is named __proto__: GraphQL reserves names starting with __).
+  const result: Record<string, unknown> = {};
   for (const selection of selections) {
     if (selection.kind === 'Field') {
       const responseName = selection.alias ?? selection.name;
-      const value = Object.hasOwn(source, responseName) ? source[responseName] : undefined;
-      if (value === undefined) return null;
+      const value = source[responseName];
+      // A function is a member of Object.prototype, never a value of JSON: absent.
+      if (value === undefined || typeof value === 'function') return null;
       const inner = selection.selections;
       if (Array.isArray(value)) {
         result[responseName] = value.map((element: unknown) =>
@@ -301,16 +312,23 @@ function selectRepresentation(
   return result;
 }
 
-/** The value at `path` of the result, lists flattened at each `@` (Apollo's rules). */
+/**
+ * The value at `path` of the result, lists flattened at each `@` (Apollo's rules): the value
+ * itself when `path` has no `@`, else one array of everything found.
+ */
 function flattenResultsAtPath(value: unknown, path: ResponsePath): unknown {
-  let current: unknown = value;
-  for (let i = 0; i < path.length; i++) {
+  if (!path.includes('@')) return valueAt(value, path, 0);
+  const found: unknown[] = [];
+  collect(value, path, 0, found);
+  return found;
+}
+
+/** Follows the field names of `path` from `start` up to its end or its next `@`. */
+function valueAt(value: unknown, path: ResponsePath, start: number, end = path.length): unknown {
+  let current = value;
+  for (let i = start; i < end; i++) {
     if (current === undefined || current === null) return current;
     const element = path[i]!;
-    if (element === '@') {
-      const rest = path.slice(i + 1);
-      return (current as unknown[]).flatMap((item) => flattenResultsAtPath(item, rest));
-    }
     if (typeof element !== 'string') throw new Error(`Unexpected ${typeof element} found in path`);
     if (Array.isArray(current))
       throw new Error(`Unexpected array in result for path element ${element}`);
@@ -318,6 +336,24 @@ function flattenResultsAtPath(value: unknown, path: ResponsePath): unknown {
     current = Object.hasOwn(object, element) ? object[element] : undefined;
   }
   return current;
+}
+
+/** Pushes what `path` from `start` reaches into `found`, each `@` spreading a list. */
+function collect(value: unknown, path: ResponsePath, start: number, found: unknown[]): void {
+  const at = path.indexOf('@', start);
+  const end = at === -1 ? path.length : at;
+  const reached = valueAt(value, path, start, end);
+  if (at === -1) {
+    // Apollo's flatMap spreads a list found at the end of the path, and keeps a null.
+    if (Array.isArray(reached)) for (const item of reached as unknown[]) found.push(item);
+    else found.push(reached);
+    return;
+  }
+  if (reached === undefined || reached === null) {
+    found.push(reached);
+    return;
+  }
+  for (const item of reached as unknown[]) collect(item, path, at + 1, found);
 }
 
 /** Where a subgraph error lies in the client's answer, computed when first asked. */
