@@ -35,23 +35,35 @@ function illFormedLiteral(
   }
 }
 
+/**
+ * What each document's literals hold (null: nothing ill-formed), found once per parsed
+ * document: a document is immutable, and Apollo Server keeps one per distinct text.
+ */
+const literalsChecked = new WeakMap<DocumentNode, { where: string; problem: string } | null>();
+
 /** The first argument of `document` (its literals, fragments included, and its variables) that cannot be stored. */
 export function illFormedArgument(
   document: DocumentNode,
   variables: Readonly<Record<string, unknown>> | undefined,
 ): { where: string; problem: string } | undefined {
-  for (const [name, value] of Object.entries(variables ?? {})) {
-    const found = illFormedIn(value, `$${name}`);
-    if (found) return found;
+  if (variables) {
+    for (const name in variables) {
+      const found = illFormedIn(variables[name], `$${name}`);
+      if (found) return found;
+    }
   }
-  let found: { where: string; problem: string } | undefined;
-  visit(document, {
-    Argument(node) {
-      found = illFormedLiteral(node.value, node.name.value);
-      return found ? BREAK : false;
-    },
-  });
-  return found;
+  let found = literalsChecked.get(document);
+  if (found === undefined) {
+    found = null;
+    visit(document, {
+      Argument(node) {
+        found = illFormedLiteral(node.value, node.name.value) ?? null;
+        return found ? BREAK : false;
+      },
+    });
+    literalsChecked.set(document, found);
+  }
+  return found ?? undefined;
 }
 
 /** Refuses a request with an argument that {@link illFormedArgument} finds. */
