@@ -1,8 +1,9 @@
 /**
- * One GraphQL POST to a subgraph over undici's `request` on the gateway's keep-alive pool:
- * the body goes out as one JSON string, the answer is read once as text inside the time
- * limit and parsed once. No fetch API, no WHATWG Headers or streams, no Request object per
- * call: the target URL is parsed when the fetcher is made.
+ * One GraphQL POST to a subgraph over undici's `dispatch` on the gateway's keep-alive pool:
+ * the body goes out as one JSON string, the answer's bytes are gathered as they come, read
+ * once as text inside the time limit and parsed once. No fetch API, no WHATWG Headers, no
+ * response stream, no Request object per call: the target URL is parsed when the fetcher is
+ * made.
  *
  * The signal bounds the whole exchange, body included: past `timeoutMs` the call rejects
  * with the signal's `TimeoutError`. A socket failure rejects with undici's error, whose
@@ -35,40 +36,81 @@ export function subgraphFetcher(
   const target = new URL(url);
   const origin = target.origin;
   const path = `${target.pathname}${target.search}`;
-  return async (headers, body) => {
-    // A timer cleared when the answer is in (AbortSignal.timeout's would fire later for
-    // every fetch, long after it answered).
-    const deadline = new AbortController();
-    const timer = setTimeout(
-      () => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
-      timeoutMs,
-    );
-    let text: string;
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await dispatcher.request({
-        origin,
-        path,
-        method: 'POST',
-        headers,
-        body,
-        signal: deadline.signal,
-      });
-      text = await response.body.text();
-    } finally {
-      clearTimeout(timer);
-    }
-    const contentType = response.headers['content-type'];
-    const json =
-      typeof contentType === 'string' &&
-      (contentType.startsWith('application/json') ||
-        contentType.startsWith('application/graphql-response+json'));
-    return {
-      url,
-      status: response.statusCode,
-      statusText: STATUS_CODES[response.statusCode] ?? '',
-      headers: response.headers,
-      body: json ? (JSON.parse(text) as unknown) : text,
-    };
+  return (headers, body) =>
+    new Promise<SubgraphAnswer>((resolve, reject) => {
+      let controller: Dispatcher.DispatchController | null = null;
+      let settled = false;
+      let status = 0;
+      let responseHeaders: Record<string, string | string[] | undefined> = {};
+      const chunks: Buffer[] = [];
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      };
+      // One timer, cleared when the answer is in; a fetch still queued for a connection
+      // when it fires is aborted as soon as it starts.
+      const timer = setTimeout(() => {
+        const error = new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError');
+        fail(error);
+        controller?.abort(error);
+      }, timeoutMs);
+      // dispatch, not request: the answer's chunks are gathered here, without the Readable
+      // stream `request` makes for every response.
+      dispatcher.dispatch(
+        { origin, path, method: 'POST', headers, body },
+        {
+          onRequestStart(started) {
+            controller = started;
+            if (settled) started.abort(new DOMException('abandoned', 'TimeoutError'));
+          },
+          onResponseStart(_controller, statusCode, headersIn) {
+            status = statusCode;
+            responseHeaders = headersIn;
+          },
+          onResponseData(_controller, chunk) {
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            try {
+              const text =
+                chunks.length === 1
+                  ? chunks[0]!.toString('utf8')
+                  : Buffer.concat(chunks).toString('utf8');
+              resolve(answerOf(url, status, responseHeaders, text));
+            } catch (error) {
+              // JSON.parse's SyntaxError: a body that says it is JSON and is not.
+              reject(error instanceof Error ? error : new Error(String(error)));
+            }
+          },
+          onResponseError(_controller, error) {
+            fail(error);
+          },
+        },
+      );
+    });
+}
+
+function answerOf(
+  url: string,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  text: string,
+): SubgraphAnswer {
+  const contentType = headers['content-type'];
+  const json =
+    typeof contentType === 'string' &&
+    (contentType.startsWith('application/json') ||
+      contentType.startsWith('application/graphql-response+json'));
+  return {
+    url,
+    status,
+    statusText: STATUS_CODES[status] ?? '',
+    headers,
+    body: json ? (JSON.parse(text) as unknown) : text,
   };
 }
