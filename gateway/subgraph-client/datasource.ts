@@ -119,6 +119,10 @@ export function createSubgraphDataSource(
       ? new SubgraphTimeoutError(name, timeoutMs)
       : error;
   const fetchOnce = subgraphFetcher(url, dispatcher, timeoutMs);
+  // This subgraph's series, looked up once rather than by labels on every fetch.
+  const sent = options.metrics?.fetches.labels({ subgraph: name, outcome: 'sent' });
+  const sharedFetches = options.metrics?.fetches.labels({ subgraph: name, outcome: 'shared' });
+  const duration = options.metrics?.duration.labels({ subgraph: name });
   const honorCacheControl = options.honorCacheControl ?? false;
   const once = async (
     processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
@@ -162,11 +166,8 @@ export function createSubgraphDataSource(
         throw timedOut(second);
       });
     } finally {
-      options.metrics?.fetches.inc({ subgraph: name, outcome: 'sent' });
-      options.metrics?.duration.observe(
-        { subgraph: name },
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
+      sent?.inc();
+      duration?.observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
   };
   if (!options.deduplicate) return { process: (processOptions) => attempt(processOptions) };
@@ -183,7 +184,7 @@ export function createSubgraphDataSource(
     }
     // The body, made once, is both what is sent and (with the caller) the key.
     const body = requestBody(processOptions.request);
-    const caller = JSON.stringify([context.accessClaims ?? null, context.clientIp ?? null]);
+    const caller = callerKey(context);
     let ofCaller = inFlight.get(caller);
     if (!ofCaller) {
       ofCaller = new Map();
@@ -213,7 +214,7 @@ export function createSubgraphDataSource(
     );
     if (joined) {
       shared.sharers++;
-      options.metrics?.fetches.inc({ subgraph: name, outcome: 'shared' });
+      sharedFetches?.inc();
     }
     const response = await shared.answer;
     // Each request merges into what it gets: a shared answer is copied for each.
@@ -227,6 +228,17 @@ export function createSubgraphDataSource(
     };
   };
   return { process: deduplicated };
+}
+
+/** The key of a request's caller (claims and address), made once per request context. */
+const callerKeys = new WeakMap<object, string>();
+function callerKey(context: Partial<GatewayContext>): string {
+  let key = callerKeys.get(context);
+  if (key === undefined) {
+    key = JSON.stringify([context.accessClaims ?? null, context.clientIp ?? null]);
+    callerKeys.set(context, key);
+  }
+  return key;
 }
 
 /** The JSON body of a subgraph request (fields left out when undefined). */
