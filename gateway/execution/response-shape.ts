@@ -460,16 +460,23 @@ function applySteps(
         break;
       }
       case 'field': {
-        const { responseName } = step;
+        const { responseName, value: shape } = step;
         const inputValue = read(input, responseName, step.ownOnly) ?? null;
+        const previous = read(output, responseName, step.ownOnly);
+        // Most fields are leaves met once: a value that fits (or a null where one may be)
+        // is the answer, with no path to keep and no state to report.
+        if (previous === undefined) {
+          const leaf = shape.kind === 'nonNull' ? shape.of : shape;
+          if (
+            leaf.kind === 'leaf' &&
+            (inputValue === null ? shape.kind === 'leaf' : leaf.valid(inputValue))
+          ) {
+            output[responseName] = inputValue;
+            break;
+          }
+        }
         state.path.push(responseName);
-        output[responseName] = complete(
-          read(output, responseName, step.ownOnly),
-          step.value,
-          inputValue,
-          parentTypeName,
-          state,
-        );
+        output[responseName] = complete(previous, shape, inputValue, parentTypeName, state);
         state.path.pop();
         if (state.invalid) return true;
         break;
