@@ -132,8 +132,14 @@ async function executeFetch(
     return;
   }
 
+  // Each distinct representation is sent once: entities reached by several paths (the same
+  // author of many reviews) share one. `sentAs[k]` is the representation the k-th entity
+  // with one is answered by, `positions[r]` the entities representation r answers.
   const representations: Record<string, unknown>[] = [];
   const entityOf: number[] = [];
+  const sentAs: number[] = [];
+  const positions: number[][] = [];
+  const known = new Map<string, number>();
   for (let index = 0; index < entities.length; index++) {
     const representation = selectRepresentation(
       execution.supergraphSchema,
@@ -142,7 +148,16 @@ async function executeFetch(
     );
     if (representation && representation['__typename']) {
       applyRewrites(execution.supergraphSchema, fetch.inputRewrites, representation);
-      representations.push(representation);
+      const key = JSON.stringify(representation);
+      let sent = known.get(key);
+      if (sent === undefined) {
+        sent = representations.length;
+        known.set(key, sent);
+        representations.push(representation);
+        positions.push([]);
+      }
+      positions[sent]!.push(entityOf.length);
+      sentAs.push(sent);
       entityOf.push(index);
     }
   }
@@ -150,7 +165,7 @@ async function executeFetch(
   if ('representations' in variables)
     throw new Error(`Variables cannot contain key "representations"`);
   variables['representations'] = representations;
-  const received = await send(execution, service, fetch, cursor, variables);
+  const received = await send(execution, service, fetch, cursor, variables, positions);
   if (!received) return;
   const answered = received['_entities'];
   if (!Array.isArray(answered))
@@ -158,12 +173,16 @@ async function executeFetch(
   if (answered.length !== representations.length) {
     throw new Error(`Expected "data._entities" to contain ${representations.length} elements`);
   }
-  for (let i = 0; i < representations.length; i++) {
-    const entity = answered[i] as Record<string, unknown> | null | undefined;
-    const target = entities[entityOf[i]!]!;
-    if (entity && !entity['__typename']) entity['__typename'] = target['__typename'];
-    if (entity) applyRewrites(execution.supergraphSchema, fetch.outputRewrites, entity);
-    mergeInto(target, entity);
+  for (let r = 0; r < answered.length; r++) {
+    const entity = answered[r] as Record<string, unknown> | null | undefined;
+    if (!entity) continue;
+    if (!entity['__typename']) {
+      entity['__typename'] = entities[entityOf[positions[r]![0]!]!]!['__typename'];
+    }
+    applyRewrites(execution.supergraphSchema, fetch.outputRewrites, entity);
+  }
+  for (let k = 0; k < entityOf.length; k++) {
+    mergeInto(entities[entityOf[k]!]!, answered[sentAs[k]!]);
   }
 }
 
@@ -174,6 +193,8 @@ async function send(
   fetch: FetchNode,
   cursor: Cursor,
   variables: Record<string, unknown>,
+  /** For an entity fetch: the entities (by position among those sent) each representation answers. */
+  positions?: readonly (readonly number[])[],
 ): Promise<Record<string, unknown> | null | undefined> {
   const { requestContext } = execution;
   const response = await tracer.startActiveSpan(
@@ -203,9 +224,11 @@ async function send(
     },
   );
   if (response.errors) {
-    const pathOf = lazyErrorPaths(fetch, cursor);
+    const pathsOf = lazyErrorPaths(fetch, cursor, positions);
     for (const error of response.errors) {
-      execution.errors.push(downstreamServiceError(error, fetch.serviceName, pathOf));
+      for (const path of pathsOf(error.path)) {
+        execution.errors.push(downstreamServiceError(error, fetch.serviceName, path));
+      }
     }
     const metrics = requestContext.metrics;
     if (!response.extensions?.['ftv1']) {
@@ -356,21 +379,28 @@ function collect(value: unknown, path: ResponsePath, start: number, found: unkno
   for (const item of reached as unknown[]) collect(item, path, at + 1, found);
 }
 
-/** Where a subgraph error lies in the client's answer, computed when first asked. */
+/**
+ * Where a subgraph error lies in the client's answer (computed when first asked): for an
+ * error of an entity fetch, the place of every entity its representation answered — as
+ * many errors as a plain gateway, which sends each entity's representation, would report.
+ */
 function lazyErrorPaths(
   fetch: FetchNode,
   cursor: Cursor,
-): (path: readonly (string | number)[] | undefined) => (string | number)[] | undefined {
+  positions: readonly (readonly number[])[] | undefined,
+): (path: readonly (string | number)[] | undefined) => ((string | number)[] | undefined)[] {
   let hydrated: (string | number)[][] | undefined;
   return (path) => {
-    if (fetch.requires && typeof path?.[1] === 'number') {
+    const index = path?.[1];
+    if (fetch.requires && path && typeof index === 'number') {
       if (!hydrated) {
         hydrated = [];
         generateHydratedPaths([], cursor.path, cursor.fullResult, hydrated);
       }
-      return [...(hydrated[path[1]] ?? []), ...path.slice(2)];
+      const places = positions?.[index] ?? [index];
+      return places.map((place) => [...(hydrated![place] ?? []), ...path.slice(2)]);
     }
-    return path ? [...cursor.path, ...path] : undefined;
+    return [path ? [...cursor.path, ...path] : undefined];
   };
 }
 
@@ -378,13 +408,13 @@ function lazyErrorPaths(
 function downstreamServiceError(
   original: GraphQLFormattedError,
   serviceName: string,
-  pathOf: (path: readonly (string | number)[] | undefined) => (string | number)[] | undefined,
+  path: (string | number)[] | undefined,
 ): GraphQLError {
   const message = original.message || `Error while fetching subquery from service "${serviceName}"`;
   const extensions = original.extensions;
   const options = {
     originalError: original as Error,
-    path: pathOf(original.path),
+    path,
     extensions: { ...extensions, serviceName },
   };
   const code = errorCodeDef(original);

@@ -343,6 +343,11 @@ export const OPERATIONS: readonly ConformanceOperation[] = [
     query: '{ user(id: "u2") { id reviews { product { upc restockDate } } } users { id } }',
   },
   {
+    name: 'errors: an entity fetch error for a representation shared by several entities (each gets it)',
+    expect: 'errors',
+    query: '{ reviews { id author { id creditScore } } }',
+  },
+  {
     name: 'null propagation: a null in a non-null list element reached through two entity fetches',
     expect: 'errors',
     query: '{ me { id reviews { id product { upc code } } } users { id } }',

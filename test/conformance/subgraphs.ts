@@ -564,6 +564,8 @@ const accounts: SubgraphDefinition = {
       birthYear: Int @inaccessible
       ledger: Ledger @inaccessible
       tier: Tier
+      "Throws NOT_FOUND for u2 (whose score the scoring service does not have)."
+      creditScore: Int
     }
     type Ledger @inaccessible {
       balance: Int!
@@ -602,6 +604,12 @@ const accounts: SubgraphDefinition = {
       __resolveReference: (ref: { id?: string; email?: string }) =>
         USERS.find((u) => (ref.id !== undefined ? u.id === ref.id : u.email === ref.email)) ?? null,
       ledger: () => ({ balance: 42 }),
+      creditScore: (u: { id: string }) => {
+        if (u.id === 'u2') {
+          throw new GraphQLError('No credit score', { extensions: { code: 'NOT_FOUND' } });
+        }
+        return 700;
+      },
       followers: (u: { id: string }) => followersOf(u),
       follows: (u: { id: string }) =>
         (FOLLOWS.get(u.id) ?? []).map((f) =>
