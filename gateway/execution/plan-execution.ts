@@ -148,7 +148,7 @@ async function executeFetch(
     );
     if (representation && representation['__typename']) {
       applyRewrites(execution.supergraphSchema, fetch.inputRewrites, representation);
-      const key = JSON.stringify(representation);
+      const key = representationKey(representation);
       let sent = known.get(key);
       if (sent === undefined) {
         sent = representations.length;
@@ -295,6 +295,33 @@ function setOwn(object: Record<string, unknown>, key: string, value: unknown): v
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * What tells representations of one fetch apart (they all have the same fields, in the same
+ * order): for the usual flat ones, each value self-delimited (a string by its length, a
+ * number up to `;`), which is cheaper than their JSON; nested ones by their JSON.
+ */
+function representationKey(representation: Record<string, unknown>): string {
+  let key = '';
+  for (const field in representation) {
+    const value = representation[field];
+    switch (typeof value) {
+      case 'string':
+        key += `${value.length}:${value}`;
+        break;
+      case 'number':
+        key += `#${value};`;
+        break;
+      case 'boolean':
+        key += value ? 't' : 'f';
+        break;
+      default:
+        if (value !== null) return JSON.stringify(representation);
+        key += '~';
+    }
+  }
+  return key;
 }
 
 /** The representation of an entity a fetch requires (Apollo's `executeSelectionSet`). */
