@@ -191,27 +191,29 @@ export function createSubgraphDataSource(
       inFlight.set(caller, ofCaller);
     }
     const fetches = ofCaller;
+    const lead = (): Fetch => {
+      const startedAt = performance.now();
+      const entry: Fetch = {
+        answer: attempt(processOptions, body).finally(() => {
+          if (fetches.get(body) !== entry) return;
+          fetches.delete(body);
+          if (fetches.size === 0 && inFlight.get(caller) === fetches) inFlight.delete(caller);
+        }),
+        sharers: 1,
+        startedAt,
+      };
+      return entry;
+    };
     // A fetch that does not join leads the identical ones after it (an older one still in
-    // flight answers its own sharers).
-    const { work: shared, joined } = await joinOrLead(
-      epochs,
-      writerOf(context),
-      fetches,
-      body,
-      () => {
-        const startedAt = performance.now();
-        const entry: Fetch = {
-          answer: attempt(processOptions, body).finally(() => {
-            if (fetches.get(body) !== entry) return;
-            fetches.delete(body);
-            if (fetches.size === 0 && inFlight.get(caller) === fetches) inFlight.delete(caller);
-          }),
-          sharers: 1,
-          startedAt,
-        };
-        return entry;
-      },
-    );
+    // flight answers its own sharers). With nothing in flight, it leads at once.
+    let shared: Fetch;
+    let joined = false;
+    if (fetches.has(body)) {
+      ({ work: shared, joined } = await joinOrLead(epochs, writerOf(context), fetches, body, lead));
+    } else {
+      shared = lead();
+      fetches.set(body, shared);
+    }
     if (joined) {
       shared.sharers++;
       sharedFetches?.inc();
