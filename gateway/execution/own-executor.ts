@@ -81,6 +81,7 @@ export function withOwnExecutor(options: OwnExecutorOptions): GatewayInterface {
     labelNames: ['executor', 'reason'] as const,
     registers: [options.registry],
   });
+  const ownExecutions = executions.labels({ executor: 'own', reason: 'none' });
   const recursiveSelectionsLimitDisabled =
     process.env['APOLLO_DISABLE_SECURITY_RECURSIVE_SELECTIONS_CHECK'] === 'true';
   const nonLocalSelectionsLimitDisabled =
@@ -241,7 +242,7 @@ export function withOwnExecutor(options: OwnExecutorOptions): GatewayInterface {
         });
         return apollo(requestContext);
       }
-      executions.inc({ executor: 'own', reason: 'none' });
+      ownExecutions.inc();
       const own = prepared;
       return tracer.startActiveSpan('gateway.request', async (span) => {
         try {
