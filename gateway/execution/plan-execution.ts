@@ -142,7 +142,7 @@ async function executeFetch(
   const entityOf: number[] = [];
   const sentAs: number[] = [];
   const positions: number[][] = [];
-  const known = new Map<string, number>();
+  const known = representationIndex();
   for (let index = 0; index < entities.length; index++) {
     const representation = selectRepresentation(
       execution.supergraphSchema,
@@ -151,11 +151,8 @@ async function executeFetch(
     );
     if (representation && representation['__typename']) {
       applyRewrites(execution.supergraphSchema, fetch.inputRewrites, representation);
-      const key = representationKey(representation);
-      let sent = known.get(key);
-      if (sent === undefined) {
-        sent = representations.length;
-        known.set(key, sent);
+      const sent = known(representation, representations.length);
+      if (sent === representations.length) {
         representations.push(representation);
         positions.push([]);
       }
@@ -304,31 +301,42 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Marks, in the trie of `representationIndex`, where a representation's index is kept. */
+const INDEX = Symbol('index');
+
 /**
- * What tells representations of one fetch apart (they all have the same fields, in the same
- * order): for the usual flat ones, each value self-delimited (a string by its length, a
- * number up to `;`), which is cheaper than their JSON; nested ones by their JSON.
+ * Tells the representations of one fetch apart (they all have the same fields, in the same
+ * order): returns the index of an equal one seen before, else records and returns `next`.
+ * Flat representations (the usual `__typename` and key) are found through a trie of Maps
+ * keyed by their values themselves, with no key string to build and hash; nested ones by
+ * their JSON.
  */
-function representationKey(representation: Record<string, unknown>): string {
-  let key = '';
-  for (const field in representation) {
-    const value = representation[field];
-    switch (typeof value) {
-      case 'string':
-        key += `${value.length}:${value}`;
-        break;
-      case 'number':
-        key += `#${value};`;
-        break;
-      case 'boolean':
-        key += value ? 't' : 'f';
-        break;
-      default:
-        if (value !== null) return JSON.stringify(representation);
-        key += '~';
+function representationIndex(): (representation: Record<string, unknown>, next: number) => number {
+  const trie = new Map<unknown, unknown>();
+  const byJson = new Map<string, number>();
+  return (representation, next) => {
+    let node = trie;
+    for (const field in representation) {
+      const value = representation[field];
+      if (typeof value === 'object' && value !== null) {
+        const key = JSON.stringify(representation);
+        const found = byJson.get(key);
+        if (found !== undefined) return found;
+        byJson.set(key, next);
+        return next;
+      }
+      let child = node.get(value) as Map<unknown, unknown> | undefined;
+      if (!child) {
+        child = new Map();
+        node.set(value, child);
+      }
+      node = child;
     }
-  }
-  return key;
+    const found = node.get(INDEX) as number | undefined;
+    if (found !== undefined) return found;
+    node.set(INDEX, next);
+    return next;
+  };
 }
 
 /** The representation of an entity a fetch requires (Apollo's `executeSelectionSet`). */
