@@ -137,11 +137,11 @@ async function executeFetch(
 
   // Each distinct representation is sent once: entities reached by several paths (the same
   // author of many reviews) share one. `sentAs[k]` is the representation the k-th entity
-  // with one is answered by, `positions[r]` the entities representation r answers.
+  // with one is answered by, `firstOf[r]` the first entity representation r answers.
   const representations: Record<string, unknown>[] = [];
   const entityOf: number[] = [];
   const sentAs: number[] = [];
-  const positions: number[][] = [];
+  const firstOf: number[] = [];
   const known = representationIndex();
   for (let index = 0; index < entities.length; index++) {
     const representation = selectRepresentation(
@@ -154,9 +154,8 @@ async function executeFetch(
       const sent = known(representation, representations.length);
       if (sent === representations.length) {
         representations.push(representation);
-        positions.push([]);
+        firstOf.push(entityOf.length);
       }
-      positions[sent]!.push(entityOf.length);
       sentAs.push(sent);
       entityOf.push(index);
     }
@@ -165,7 +164,7 @@ async function executeFetch(
   if ('representations' in variables)
     throw new Error(`Variables cannot contain key "representations"`);
   variables['representations'] = representations;
-  const received = await send(execution, service, fetch, cursor, variables, positions);
+  const received = await send(execution, service, fetch, cursor, variables, sentAs);
   if (!received) return;
   const answered = received['_entities'];
   if (!Array.isArray(answered))
@@ -177,7 +176,7 @@ async function executeFetch(
     const entity = answered[r] as Record<string, unknown> | null | undefined;
     if (!entity) continue;
     if (!entity['__typename']) {
-      entity['__typename'] = entities[entityOf[positions[r]![0]!]!]!['__typename'];
+      entity['__typename'] = entities[entityOf[firstOf[r]!]!]!['__typename'];
     }
     applyRewrites(execution.supergraphSchema, fetch.outputRewrites, entity);
   }
@@ -193,8 +192,8 @@ async function send(
   fetch: FetchNode,
   cursor: Cursor,
   variables: Record<string, unknown>,
-  /** For an entity fetch: the entities (by position among those sent) each representation answers. */
-  positions?: readonly (readonly number[])[],
+  /** For an entity fetch: the representation each entity with one (by position) is answered by. */
+  sentAs?: readonly number[],
 ): Promise<Record<string, unknown> | null | undefined> {
   const { requestContext } = execution;
   const response = await tracer.startActiveSpan(
@@ -228,7 +227,7 @@ async function send(
         ),
   );
   if (response.errors) {
-    const pathsOf = lazyErrorPaths(fetch, cursor, positions);
+    const pathsOf = lazyErrorPaths(fetch, cursor, sentAs);
     for (const error of response.errors) {
       for (const path of pathsOf(error.path)) {
         execution.errors.push(downstreamServiceError(error, fetch.serviceName, path));
@@ -301,40 +300,48 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Marks, in the trie of `representationIndex`, where a representation's index is kept. */
-const INDEX = Symbol('index');
+/** No value yet (a value of JSON is never this). */
+const NONE = Symbol('none');
 
 /**
- * Tells the representations of one fetch apart (they all have the same fields, in the same
- * order): returns the index of an equal one seen before, else records and returns `next`.
- * Flat representations (the usual `__typename` and key) are found through a trie of Maps
- * keyed by their values themselves, with no key string to build and hash; nested ones by
- * their JSON.
+ * Tells the representations of one fetch apart: returns the index of an equal one seen
+ * before, else records and returns `next`. Flat representations (the usual `__typename`
+ * and key) are found through a trie of Maps keyed by their values themselves, the last
+ * value leading to the index: no key string to build and hash. Nested ones, and any whose
+ * shape does not fit the trie, by their JSON.
  */
 function representationIndex(): (representation: Record<string, unknown>, next: number) => number {
   const trie = new Map<unknown, unknown>();
   const byJson = new Map<string, number>();
+  const asJson = (representation: Record<string, unknown>, next: number): number => {
+    const key = JSON.stringify(representation);
+    const found = byJson.get(key);
+    if (found !== undefined) return found;
+    byJson.set(key, next);
+    return next;
+  };
   return (representation, next) => {
     let node = trie;
+    let pending: unknown = NONE;
     for (const field in representation) {
       const value = representation[field];
-      if (typeof value === 'object' && value !== null) {
-        const key = JSON.stringify(representation);
-        const found = byJson.get(key);
-        if (found !== undefined) return found;
-        byJson.set(key, next);
-        return next;
+      if (typeof value === 'object' && value !== null) return asJson(representation, next);
+      if (pending !== NONE) {
+        let child = node.get(pending);
+        if (child === undefined) {
+          child = new Map();
+          node.set(pending, child);
+        } else if (!(child instanceof Map)) {
+          return asJson(representation, next);
+        }
+        node = child as Map<unknown, unknown>;
       }
-      let child = node.get(value) as Map<unknown, unknown> | undefined;
-      if (!child) {
-        child = new Map();
-        node.set(value, child);
-      }
-      node = child;
+      pending = value;
     }
-    const found = node.get(INDEX) as number | undefined;
-    if (found !== undefined) return found;
-    node.set(INDEX, next);
+    const found = node.get(pending);
+    if (typeof found === 'number') return found;
+    if (found !== undefined) return asJson(representation, next);
+    node.set(pending, next);
     return next;
   };
 }
@@ -429,7 +436,7 @@ function collect(value: unknown, path: ResponsePath, start: number, found: unkno
 function lazyErrorPaths(
   fetch: FetchNode,
   cursor: Cursor,
-  positions: readonly (readonly number[])[] | undefined,
+  sentAs: readonly number[] | undefined,
 ): (path: readonly (string | number)[] | undefined) => ((string | number)[] | undefined)[] {
   let hydrated: (string | number)[][] | undefined;
   return (path) => {
@@ -439,7 +446,9 @@ function lazyErrorPaths(
         hydrated = [];
         generateHydratedPaths([], cursor.path, cursor.fullResult, hydrated);
       }
-      const places = positions?.[index] ?? [index];
+      const places: number[] = [];
+      if (sentAs) sentAs.forEach((sent, place) => sent === index && places.push(place));
+      else places.push(index);
       return places.map((place) => [...(hydrated![place] ?? []), ...path.slice(2)]);
     }
     return [path ? [...cursor.path, ...path] : undefined];
