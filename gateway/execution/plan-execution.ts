@@ -353,6 +353,15 @@ function selectRepresentation(
   selections: readonly QueryPlanSelectionNode[],
 ): Record<string, unknown> | null {
   if (source === null) return null;
+  // The usual `requires`, one fragment on the entity's type: its selection is the whole
+  // representation (a fragment that does not apply, or lacks a field, adds nothing).
+  if (selections.length === 1) {
+    const [only] = selections;
+    if (only!.kind === 'InlineFragment') {
+      if (!only!.typeCondition || !isObjectOfType(schema, source, only!.typeCondition)) return {};
+      return selectRepresentation(schema, source, only!.selections) ?? {};
+    }
+  }
   // Plain objects (no field is named __proto__: GraphQL reserves names starting with __).
   const result: Record<string, unknown> = {};
   for (const selection of selections) {

@@ -461,8 +461,9 @@ function applySteps(
       }
       case 'field': {
         const { responseName, value: shape } = step;
-        const inputValue = read(input, responseName, step.ownOnly) ?? null;
-        const previous = read(output, responseName, step.ownOnly);
+        const inputValue =
+          (step.ownOnly ? read(input, responseName, true) : input[responseName]) ?? null;
+        const previous = step.ownOnly ? read(output, responseName, true) : output[responseName];
         // Most fields are leaves met once: a value that fits (or a null where one may be)
         // is the answer, with no path to keep and no state to report.
         if (previous === undefined) {
