@@ -160,7 +160,9 @@ export function withOwnExecutor(options: OwnExecutorOptions): GatewayInterface {
       shape = compileResponseShape(requestContext.schema, document, operation);
     } catch (error) {
       if (error instanceof UnsupportedOperation) return { kind: 'fallback', reason: error.reason };
-      throw error;
+      // A shape this module cannot compile is its own gap, not the client's: Apollo answers.
+      logger.warn({ err: error }, "gateway: cannot compile an operation's response shape");
+      return { kind: 'fallback', reason: 'compile-error' };
     }
     const variableDefinitions = operation.variableDefinitions ?? [];
     const defaults = new Map<string, unknown>();

@@ -3,11 +3,13 @@
  * made lean — one JSON body out, one parse of the answer in (./subgraph-fetcher.ts) — with
  * Apollo's RemoteGraphQLDataSource's rules for what an answer means (non-2xx statuses as
  * errors with the response under `extensions.response`, the subgraph's `cache-control`
- * restricting the request's cache policy when asked). Every request carries an identity token the gateway
- * signs (the caller, or nobody; see shared/auth/gateway-token.ts) — once per client request,
- * however many subgraph fetches its plan makes — and the request id,
- * so one id follows a request through every service's logs, and, when tracing is on, the
- * `traceparent` of the gateway's fetch span. No client header is forwarded.
+ * restricting the request's cache policy when asked).
+ *
+ * Every request carries an identity token the gateway signs (the caller, or nobody; see
+ * shared/auth/gateway-token.ts) — once per client request, however many subgraph fetches
+ * its plan makes — and the request id, so one id follows a request through every service's
+ * logs, and, when tracing is on, the `traceparent` of the gateway's fetch span. No client
+ * header is forwarded.
  *
  * Each attempt has `timeoutMs` to answer, body included. A subgraph fetch that is a query is
  * retried once when it failed in a way a second attempt may fix (no connection, reset,
