@@ -17,8 +17,8 @@
  * introspection fields, which Apollo answers from its own schema, and a response name
  * `__proto__`.
  */
+import { ERRORS } from '@apollo/federation-internals';
 import {
-  GraphQLError,
   Kind,
   isAbstractType,
   isCompositeType,
@@ -31,6 +31,7 @@ import {
 } from 'graphql';
 import type {
   DirectiveNode,
+  GraphQLError,
   DocumentNode,
   FragmentDefinitionNode,
   GraphQLCompositeType,
@@ -641,6 +642,7 @@ function describe(
     : `array element of type ${typeName} at index ${String(element)}`;
 }
 
+/** A value that does not fit the schema, as federation reports it (INVALID_GRAPHQL). */
 function invalid(message: string, path: readonly (string | number)[]): GraphQLError {
-  return new GraphQLError(message, { path: [...path], extensions: { code: 'INVALID_GRAPHQL' } });
+  return ERRORS.INVALID_GRAPHQL.err(message, { path: [...path] });
 }
