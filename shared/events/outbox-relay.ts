@@ -13,7 +13,7 @@
  * session) that is safe only because transports never wait for consumers.
  */
 import pg from 'pg';
-import { backoffDelay } from '../async/index.ts';
+import { backoffDelay, sleep } from '../async/index.ts';
 import type { MikroORM } from '../db/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { EventMetrics } from './metrics.ts';
@@ -72,7 +72,8 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     woken = true;
     wakeUp?.();
   };
-  const sleep = (ms: number) =>
+  /** Waits `ms`, or less: a wake (new rows) or a stop ends the wait at once. */
+  const sleepUnlessWoken = (ms: number) =>
     new Promise<void>((resolve) => {
       if (woken || stopped) return resolve();
       const timer = setTimeout(done, ms);
@@ -170,13 +171,12 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
         failures++;
         const backoffMs = backoffDelay(failures, { baseMs: 200, maxMs: maxBackoffMs });
         logger.warn({ err: error, failures, backoffMs }, 'outbox relay could not send; retrying');
-        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        await sleep(backoffMs);
         continue;
       }
       if (sent === batchSize) continue;
-      await sleep(pollIntervalMs);
-      if (woken && lingerMs > 0 && !stopped)
-        await new Promise((resolve) => setTimeout(resolve, lingerMs));
+      await sleepUnlessWoken(pollIntervalMs);
+      if (woken && lingerMs > 0 && !stopped) await sleep(lingerMs);
     }
   })();
 
