@@ -20,7 +20,7 @@ import type { FormattedExecutionResult } from 'graphql';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { GatewayContext } from '../context.ts';
-import { joinOrLead, writerOf } from './write-epochs.ts';
+import { callerKeyOf, joinOrLead, writerOf } from './write-epochs.ts';
 import type { WriteEpochs } from './write-epochs.ts';
 
 export interface CoalescingPluginOptions {
@@ -59,13 +59,11 @@ export function coalescingPlugin<TContext extends GatewayContext>(
         async responseForOperation({ queryHash, operation, operationName, request, contextValue }) {
           if (operation.operation !== OperationTypeNode.QUERY) return null;
           // The document by its SHA-256 (Apollo Server's, already made), not its whole text.
-          const key = JSON.stringify([
+          const key = `${callerKeyOf(contextValue)}${JSON.stringify([
             queryHash,
             operationName ?? null,
             request.variables ?? null,
-            contextValue.accessClaims ?? null,
-            contextValue.clientIp ?? null,
-          ]);
+          ])}`;
           // Only while the lead is in flight: one that has answered has stopped counting (and
           // freezing for) its waiters. A request that does not join leads the ones after it
           // (an older lead still running finishes for its own waiters).
@@ -170,10 +168,9 @@ export function stringifySharedOnce(): (result: FormattedExecutionResult) => str
   const written = new WeakMap<object, string>();
   return (result) => {
     const { data } = result;
-    if (result.errors !== undefined || result.extensions !== undefined || !data) {
-      return `${JSON.stringify(result)}\n`;
-    }
-    if (!Object.isFrozen(data)) return `${JSON.stringify(result)}\n`;
+    const shared =
+      result.errors === undefined && result.extensions === undefined && Object.isFrozen(data);
+    if (!data || !shared) return `${JSON.stringify(result)}\n`;
     let json = written.get(data);
     if (json === undefined) {
       json = JSON.stringify(data);

@@ -45,6 +45,20 @@ export interface WriteEpochs {
 /** A request's caller (absent fields: unknown, as in the data sources' partial context). */
 type Caller = { accessClaims?: AccessTokenClaims | null; clientIp?: string | null };
 
+/**
+ * Who may share work with whom: the caller's access-token claims and address, as one
+ * string, made once per request context (coalescing and every fetch of the request use it).
+ */
+const callerKeys = new WeakMap<object, string>();
+export function callerKeyOf(caller: Caller): string {
+  let key = callerKeys.get(caller);
+  if (key === undefined) {
+    key = JSON.stringify([caller.accessClaims ?? null, caller.clientIp ?? null]);
+    callerKeys.set(caller, key);
+  }
+  return key;
+}
+
 /** Who a request writes as: the user, else the client's address. */
 export function writerOf(caller: Caller): string {
   if (caller.accessClaims) return `user:${caller.accessClaims.sub}`;

@@ -40,7 +40,7 @@ import { REQUEST_ID_HEADER, injectTraceparent } from '../../shared/observability
 import type { GatewayContext } from '../context.ts';
 import { subgraphFetcher } from './subgraph-fetcher.ts';
 import type { SubgraphAnswer } from './subgraph-fetcher.ts';
-import { joinOrLead, writerOf } from '../coalescing/write-epochs.ts';
+import { callerKeyOf, joinOrLead, writerOf } from '../coalescing/write-epochs.ts';
 import type { WriteEpochs } from '../coalescing/write-epochs.ts';
 
 const RETRIABLE_STATUSES = new Set([502, 503, 504]);
@@ -197,7 +197,7 @@ export function createSubgraphDataSource(
     }
     // The body, made once, is both what is sent and (with the caller) the key.
     const body = requestBody(processOptions.request);
-    const caller = callerKey(context);
+    const caller = callerKeyOf(context);
     let ofCaller = inFlight.get(caller);
     if (!ofCaller) {
       ofCaller = new Map();
@@ -243,17 +243,6 @@ export function createSubgraphDataSource(
     };
   };
   return { process: deduplicated };
-}
-
-/** The key of a request's caller (claims and address), made once per request context. */
-const callerKeys = new WeakMap<object, string>();
-function callerKey(context: Partial<GatewayContext>): string {
-  let key = callerKeys.get(context);
-  if (key === undefined) {
-    key = JSON.stringify([context.accessClaims ?? null, context.clientIp ?? null]);
-    callerKeys.set(context, key);
-  }
-  return key;
 }
 
 /** The JSON body of a subgraph request (fields left out when undefined). */
