@@ -28,7 +28,7 @@ import type {
   GatewayInterface,
 } from '@apollo/server-gateway-interface';
 import { trace } from '@opentelemetry/api';
-import { GraphQLError, getVariableValues, valueFromASTUntyped } from 'graphql';
+import { GraphQLError, getVariableValues } from 'graphql';
 import type { DocumentNode, GraphQLSchema, VariableDefinitionNode } from 'graphql';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
@@ -59,8 +59,6 @@ type Prepared =
       readonly plan: QueryPlan;
       readonly shape: ResponseShape;
       readonly variableDefinitions: readonly VariableDefinitionNode[];
-      /** Default values of the operation's variables (Condition nodes read them). */
-      readonly defaults: ReadonlyMap<string, unknown>;
     }
   | { readonly kind: 'fallback'; readonly reason: string };
 
@@ -164,14 +162,7 @@ export function withOwnExecutor(options: OwnExecutorOptions): GatewayInterface {
       logger.warn({ err: error }, "gateway: cannot compile an operation's response shape");
       return { kind: 'fallback', reason: 'compile-error' };
     }
-    const variableDefinitions = operation.variableDefinitions ?? [];
-    const defaults = new Map<string, unknown>();
-    for (const definition of variableDefinitions) {
-      if (definition.defaultValue) {
-        defaults.set(definition.variable.name.value, valueFromASTUntyped(definition.defaultValue));
-      }
-    }
-    return { kind: 'own', plan, shape, variableDefinitions, defaults };
+    return { kind: 'own', plan, shape, variableDefinitions: operation.variableDefinitions ?? [] };
   }
 
   async function execute(
@@ -197,7 +188,7 @@ export function withOwnExecutor(options: OwnExecutorOptions): GatewayInterface {
           services,
           supergraphSchema: current.supergraphSchema,
           variables,
-          conditionValue: (name) => conditionValue(name, variables, prepared.defaults),
+          conditionValue: (name) => conditionValue(name, variables, prepared.shape.defaults),
           errors,
         },
         prepared.plan.node as PlanNode,

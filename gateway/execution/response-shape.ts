@@ -71,6 +71,8 @@ export interface ShapedResponse {
 }
 
 export interface ResponseShape {
+  /** The default value of each of the operation's variables that has one. */
+  readonly defaults: ReadonlyMap<string, unknown>;
   /**
    * The answer to the operation from the plan's merged data. Throws MalformedSubgraphData
    * when the data cannot be shaped at all.
@@ -163,16 +165,17 @@ export function compileResponseShape(
   const compiler = new Compiler(schema, fragments);
   const rootSteps = compiler.selectionSet(operation.selectionSet, rootType);
   const rootPlain = plainObjectsFor(rootSteps);
-  const defaults: [string, unknown][] = [];
+  const defaults = new Map<string, unknown>();
   for (const definition of operation.variableDefinitions ?? []) {
     if (definition.defaultValue) {
-      defaults.push([definition.variable.name.value, valueFromASTUntyped(definition.defaultValue)]);
+      defaults.set(definition.variable.name.value, valueFromASTUntyped(definition.defaultValue));
     }
   }
   const conditional = compiler.conditional;
   const rootTypeName = rootType.name;
 
   return {
+    defaults,
     shape(input, variables) {
       const state: ShapeState = {
         schema,
@@ -394,10 +397,10 @@ function newObject(plain: boolean): Record<string, unknown> {
 }
 
 function withDefaults(
-  defaults: readonly [string, unknown][],
+  defaults: ReadonlyMap<string, unknown>,
   variables: Readonly<Record<string, unknown>>,
 ): Readonly<Record<string, unknown>> {
-  if (defaults.length === 0) return variables;
+  if (defaults.size === 0) return variables;
   const merged: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [name, value] of defaults) merged[name] = value;
   return Object.assign(merged, variables);
