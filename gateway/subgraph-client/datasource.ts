@@ -110,19 +110,11 @@ export function createSubgraphDataSource(
 ): GraphQLDataSource<GatewayContext> {
   const { name, url, gatewayTokens } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  /**
-   * The token each request's fetches carry, once signed (or found in the signer's cache),
-   * for 15 s: far inside its lifetime, however long the request's plan runs.
-   */
-  const signedFor = new WeakMap<object, { token: string; until: number }>();
-  const tokenFor = async (context: Partial<GatewayContext> | undefined) => {
-    const token = await gatewayTokens.sign({
+  const tokenFor = (context: Partial<GatewayContext> | undefined) =>
+    gatewayTokens.sign({
       claims: context?.accessClaims ?? null,
       clientIp: context?.clientIp ?? null,
     });
-    if (context) signedFor.set(context, { token, until: performance.now() + 15_000 });
-    return token;
-  };
   const dispatcher = options.dispatcher ?? getGlobalDispatcher();
   const timedOut = (error: unknown): unknown =>
     (error as Error | null)?.name === 'TimeoutError'
@@ -146,10 +138,7 @@ export function createSubgraphDataSource(
     // Health checks and schema loading run without a request context: they go anonymous.
     const context = (processOptions as { context?: Partial<GatewayContext> }).context;
     if (typeof context?.requestId === 'string') headers[REQUEST_ID_HEADER] = context.requestId;
-    // A request's later fetches take its token without waiting a turn for the cached promise.
-    const kept = context && signedFor.get(context);
-    headers[GATEWAY_TOKEN_HEADER] =
-      kept && performance.now() < kept.until ? kept.token : await tokenFor(context);
+    headers[GATEWAY_TOKEN_HEADER] = await tokenFor(context);
     // The gateway's own trace context (its fetch span), never the client's header.
     injectTraceparent({ set: (header, value) => void (headers[header] = value) });
     const answer = await fetchOnce(headers, body);
