@@ -505,6 +505,18 @@ describe('a subgraph timeout', () => {
     const db = new pg.Client({ connectionString: hasty.database.url });
     try {
       await db.connect();
+      // The gateway's first fetch to auth opens its connection; on a busy machine that alone
+      // can outlast 20 ms, and a fetch given up before it was sent never reaches auth. Warm
+      // the connection with a refusal auth answers at once, until one comes back in time.
+      await waitFor(
+        async () => {
+          const warm = await hasty.gql(
+            'mutation { refreshToken(refreshToken: "none") { accessToken } }',
+          );
+          return codes(warm)[0] === 'UNAUTHENTICATED';
+        },
+        { timeoutMs: 20_000, what: 'a warm connection from the gateway to auth' },
+      );
       const before = await authMutations();
       const email = 'too-slow@example.com';
       const response = await hasty.gql(
