@@ -143,15 +143,36 @@ async function executeFetch(
   const sentAs: number[] = [];
   const firstOf: number[] = [];
   const known = representationIndex();
+  const flat = flatRequiresOf(fetch);
   for (let index = 0; index < entities.length; index++) {
+    const entity = entities[index]!;
+    if (flat) {
+      // The usual case, read off the entity with nothing made for a representation seen
+      // before; a new one is made once, with the fields in the order the slow path uses.
+      if (!isObjectOfType(execution.supergraphSchema, entity, flat.typeCondition)) continue;
+      if (!entity['__typename']) continue;
+      const sent = known.flat(entity, flat.fields, representations.length);
+      if (sent !== undefined) {
+        if (sent === representations.length) {
+          const representation: Record<string, unknown> = {};
+          for (const field of flat.fields) representation[field] = entity[field];
+          representations.push(representation);
+          firstOf.push(entityOf.length);
+        }
+        sentAs.push(sent);
+        entityOf.push(index);
+        continue;
+      }
+      // A field missing, or holding an object: the slow path decides.
+    }
     const representation = selectRepresentation(
       execution.supergraphSchema,
-      entities[index]!,
+      entity,
       fetch.requires,
     );
     if (representation && representation['__typename']) {
       applyRewrites(execution.supergraphSchema, fetch.inputRewrites, representation);
-      const sent = known(representation, representations.length);
+      const sent = known.of(representation, representations.length);
       if (sent === representations.length) {
         representations.push(representation);
         firstOf.push(entityOf.length);
@@ -304,13 +325,18 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 const NONE = Symbol('none');
 
 /**
- * Tells the representations of one fetch apart: returns the index of an equal one seen
+ * Tells the representations of one fetch apart: `of` returns the index of an equal one seen
  * before, else records and returns `next`. Flat representations (the usual `__typename`
  * and key) are found through a trie of Maps keyed by their values themselves, the last
  * value leading to the index: no key string to build and hash. Nested ones, and any whose
- * shape does not fit the trie, by their JSON.
+ * shape does not fit the trie, by their JSON. `flat` looks a representation up (or records
+ * it) by the values of `fields` of the entity itself, in the order `of` would walk its
+ * representation; undefined, recording nothing, when a value is missing or an object.
  */
-function representationIndex(): (representation: Record<string, unknown>, next: number) => number {
+function representationIndex(): {
+  of(representation: Record<string, unknown>, next: number): number;
+  flat(entity: Record<string, unknown>, fields: readonly string[], next: number): number | undefined;
+} {
   const trie = new Map<unknown, unknown>();
   const byJson = new Map<string, number>();
   const asJson = (representation: Record<string, unknown>, next: number): number => {
@@ -320,30 +346,101 @@ function representationIndex(): (representation: Record<string, unknown>, next: 
     byJson.set(key, next);
     return next;
   };
-  return (representation, next) => {
-    let node = trie;
-    let pending: unknown = NONE;
-    for (const field in representation) {
-      const value = representation[field];
-      if (typeof value === 'object' && value !== null) return asJson(representation, next);
-      if (pending !== NONE) {
-        let child = node.get(pending);
+  return {
+    of(representation, next) {
+      let node = trie;
+      let pending: unknown = NONE;
+      for (const field in representation) {
+        const value = representation[field];
+        if (typeof value === 'object' && value !== null) return asJson(representation, next);
+        if (pending !== NONE) {
+          let child = node.get(pending);
+          if (child === undefined) {
+            child = new Map();
+            node.set(pending, child);
+          } else if (!(child instanceof Map)) {
+            return asJson(representation, next);
+          }
+          node = child as Map<unknown, unknown>;
+        }
+        pending = value;
+      }
+      const found = node.get(pending);
+      if (typeof found === 'number') return found;
+      if (found !== undefined) return asJson(representation, next);
+      node.set(pending, next);
+      return next;
+    },
+    flat(entity, fields, next) {
+      for (const field of fields) {
+        const value = entity[field];
+        if (value === undefined || typeof value === 'function') return undefined;
+        if (typeof value === 'object' && value !== null) return undefined;
+      }
+      let node = trie;
+      const last = fields.length - 1;
+      for (let i = 0; i < last; i++) {
+        const value = entity[fields[i]!];
+        let child = node.get(value);
         if (child === undefined) {
           child = new Map();
-          node.set(pending, child);
+          node.set(value, child);
         } else if (!(child instanceof Map)) {
-          return asJson(representation, next);
+          return undefined;
         }
         node = child as Map<unknown, unknown>;
       }
-      pending = value;
-    }
-    const found = node.get(pending);
-    if (typeof found === 'number') return found;
-    if (found !== undefined) return asJson(representation, next);
-    node.set(pending, next);
-    return next;
+      const found = node.get(entity[fields[last]!]);
+      if (typeof found === 'number') return found;
+      if (found !== undefined) return undefined;
+      node.set(entity[fields[last]!], next);
+      return next;
+    },
   };
+}
+
+/** A fetch's `requires` when it is one type condition over plain fields, `__typename` among them. */
+interface FlatRequires {
+  readonly typeCondition: string;
+  /** The fields, in selection order, each once. */
+  readonly fields: readonly string[];
+}
+
+const flatRequiresByFetch = new WeakMap<FetchNode, FlatRequires | null>();
+
+/**
+ * The fetch's `requires` as a flat list of fields, when it is that simple (one inline
+ * fragment with a type condition, fields without aliases, arguments or selections, no
+ * field twice, `__typename` among them, and no input rewrites); null otherwise. Read once
+ * per plan node.
+ */
+function flatRequiresOf(fetch: FetchNode): FlatRequires | null {
+  let flat = flatRequiresByFetch.get(fetch);
+  if (flat !== undefined) return flat;
+  flat = null;
+  const [only, ...rest] = fetch.requires ?? [];
+  if (
+    only?.kind === 'InlineFragment' &&
+    only.typeCondition &&
+    rest.length === 0 &&
+    !fetch.inputRewrites?.length
+  ) {
+    const fields: string[] = [];
+    for (const selection of only.selections) {
+      if (selection.kind !== 'Field' || selection.alias || selection.selections) {
+        fields.length = 0;
+        break;
+      }
+      if (fields.includes(selection.name)) {
+        fields.length = 0;
+        break;
+      }
+      fields.push(selection.name);
+    }
+    if (fields.includes('__typename')) flat = { typeCondition: only.typeCondition, fields };
+  }
+  flatRequiresByFetch.set(fetch, flat);
+  return flat;
 }
 
 /** The representation of an entity a fetch requires (Apollo's `executeSelectionSet`). */
