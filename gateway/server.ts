@@ -17,7 +17,6 @@ import type { GraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { expressMiddleware } from '@as-integrations/express5';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { specifiedRules } from 'graphql';
@@ -33,6 +32,7 @@ import type { EventCatalogue, EventTransport } from '../shared/events/index.ts';
 import { createMetrics, traceHttpRequests } from '../shared/observability/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
 import {
+  apolloHandler,
   createHttpApp,
   createServer,
   graphqlErrorHandler,
@@ -650,7 +650,7 @@ function graphqlRoute(options: {
       logger: options.logger,
     }),
     limitNesting(MAX_NESTING),
-    expressMiddleware(options.apollo, {
+    apolloHandler(options.apollo, {
       context: async ({ req, res }) => ({
         requestId: res.locals.requestId,
         logger: res.locals.logger,

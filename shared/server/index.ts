@@ -1,3 +1,5 @@
+export { apolloHandler } from './apollo-handler.ts';
+export type { ApolloHandlerOptions } from './apollo-handler.ts';
 export { openedResources } from './opened-resources.ts';
 export type { OpenedResources } from './opened-resources.ts';
 export { createSubgraph } from './subgraph.ts';

@@ -7,7 +7,7 @@
  */
 import type { DocumentNode } from 'graphql';
 import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
+import { apolloHandler } from './apollo-handler.ts';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import {
   ApolloServerPluginInlineTraceDisabled,
@@ -254,7 +254,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
         }
       },
       express.json({ limit: '1mb' }),
-      expressMiddleware(apollo, {
+      apolloHandler(apollo, {
         context: async ({ res }) => {
           const hungUp = new AbortController();
           const hangUp = () => {
