@@ -13,7 +13,7 @@
  * Covered: Sequence, Parallel, Flatten, Fetch and Condition. Subscription and Defer plans
  * never reach here (the executor leaves them to Apollo's).
  */
-import type { GraphQLDataSource } from '@apollo/gateway';
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { applyRewrites, isObjectOfType } from '@apollo/gateway/dist/dataRewrites.js';
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types.js';
 import { generateHydratedPaths } from '@apollo/gateway/dist/executeQueryPlan.js';
@@ -24,8 +24,11 @@ import type {
   QueryPlanSelectionNode,
   ResponsePath,
 } from '@apollo/query-planner';
-import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import type {
+  GatewayGraphQLRequestContext,
+  GatewayGraphQLResponse,
+} from '@apollo/server-gateway-interface';
+import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 
@@ -165,11 +168,7 @@ async function executeFetch(
       }
       // A field missing, or holding an object: the slow path decides.
     }
-    const representation = selectRepresentation(
-      execution.supergraphSchema,
-      entity,
-      fetch.requires,
-    );
+    const representation = selectRepresentation(execution.supergraphSchema, entity, fetch.requires);
     if (representation && representation['__typename']) {
       applyRewrites(execution.supergraphSchema, fetch.inputRewrites, representation);
       const sent = known.of(representation, representations.length);
@@ -206,8 +205,12 @@ async function executeFetch(
   }
 }
 
-/** Sends one fetch under a `gateway.fetch` span; its errors join the execution's. */
-async function send(
+/**
+ * Sends one fetch under a `gateway.fetch` span; its errors join the execution's. Without a
+ * recording span (tracing off, or the trace not sampled) the fetch runs in the request's
+ * context as it is, with no context switch and no promise to end the span on.
+ */
+function send(
   execution: PlanExecution,
   service: GraphQLDataSource,
   fetch: FetchNode,
@@ -217,36 +220,46 @@ async function send(
   sentAs?: readonly number[],
 ): Promise<Record<string, unknown> | null | undefined> {
   const { requestContext } = execution;
-  const response = await tracer.startActiveSpan(
-    'gateway.fetch',
-    { attributes: { service: fetch.serviceName } },
-    (span) =>
-      service
-        .process({
-          kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
-          request: {
-            query: fetch.operation,
-            variables,
-            ...(fetch.operationName !== undefined ? { operationName: fetch.operationName } : {}),
-          },
-          incomingRequestContext: requestContext,
-          context: requestContext.context,
-          ...(fetch.operationDocumentNode ? { document: fetch.operationDocumentNode } : {}),
-          pathInIncomingRequest: cursor.path,
-        })
-        .then(
-          (answer) => {
-            span.end();
-            return answer;
-          },
-          (error: unknown) => {
-            span.recordException(error as Error);
-            span.setStatus({ code: SpanStatusCode.ERROR });
-            span.end();
-            throw error;
-          },
-        ),
-  );
+  const request: GraphQLDataSourceProcessOptions = {
+    kind: GraphQLDataSourceRequestKind.INCOMING_OPERATION,
+    request: {
+      query: fetch.operation,
+      variables,
+      ...(fetch.operationName !== undefined ? { operationName: fetch.operationName } : {}),
+    },
+    incomingRequestContext: requestContext,
+    context: requestContext.context,
+    ...(fetch.operationDocumentNode ? { document: fetch.operationDocumentNode } : {}),
+    pathInIncomingRequest: cursor.path,
+  };
+  const span = tracer.startSpan('gateway.fetch', { attributes: { service: fetch.serviceName } });
+  let answered: Promise<GatewayGraphQLResponse>;
+  if (span.isRecording()) {
+    answered = context.with(trace.setSpan(context.active(), span), () => service.process(request));
+    answered.then(
+      () => span.end(),
+      (error: unknown) => {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      },
+    );
+  } else {
+    span.end();
+    answered = service.process(request);
+  }
+  return answered.then((response) => received(execution, fetch, cursor, response, sentAs));
+}
+
+/** A fetch's answer: its errors join the execution's, its data goes on to be merged. */
+function received(
+  execution: PlanExecution,
+  fetch: FetchNode,
+  cursor: Cursor,
+  response: GatewayGraphQLResponse,
+  sentAs: readonly number[] | undefined,
+): Record<string, unknown> | null | undefined {
+  const { requestContext } = execution;
   if (response.errors) {
     const pathsOf = lazyErrorPaths(fetch, cursor, sentAs);
     for (const error of response.errors) {
@@ -335,7 +348,11 @@ const NONE = Symbol('none');
  */
 function representationIndex(): {
   of(representation: Record<string, unknown>, next: number): number;
-  flat(entity: Record<string, unknown>, fields: readonly string[], next: number): number | undefined;
+  flat(
+    entity: Record<string, unknown>,
+    fields: readonly string[],
+    next: number,
+  ): number | undefined;
 } {
   const trie = new Map<unknown, unknown>();
   const byJson = new Map<string, number>();

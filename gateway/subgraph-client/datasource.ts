@@ -126,22 +126,28 @@ export function createSubgraphDataSource(
   const sharedFetches = options.metrics?.fetches.labels({ subgraph: name, outcome: 'shared' });
   const duration = options.metrics?.duration.labels({ subgraph: name });
   const honorCacheControl = options.honorCacheControl ?? false;
-  const once = async (
+  /** The request's headers for one attempt: its own, the request id, and the caller's token. */
+  const headersFor = (
     processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
-    body: string,
-  ): Promise<GatewayGraphQLResponse> => {
-    const { request } = processOptions;
+    token: string,
+  ): Record<string, string> => {
     const headers: Record<string, string> = {};
     // Headers the executor itself asks for (Apollo's usage traces); a client's never get here.
-    if (request.http) for (const [header, value] of request.http.headers) headers[header] = value;
+    const { http } = processOptions.request;
+    if (http) for (const [header, value] of http.headers) headers[header] = value;
     headers['content-type'] = 'application/json';
-    // Health checks and schema loading run without a request context: they go anonymous.
-    const context = (processOptions as { context?: Partial<GatewayContext> }).context;
-    if (typeof context?.requestId === 'string') headers[REQUEST_ID_HEADER] = context.requestId;
-    headers[GATEWAY_TOKEN_HEADER] = await tokenFor(context);
+    const requestId = contextOf(processOptions)?.requestId;
+    if (typeof requestId === 'string') headers[REQUEST_ID_HEADER] = requestId;
+    headers[GATEWAY_TOKEN_HEADER] = token;
     // The gateway's own trace context (its fetch span), never the client's header.
     injectTraceparent({ set: (header, value) => void (headers[header] = value) });
-    const answer = await fetchOnce(headers, body);
+    return headers;
+  };
+  /** What a subgraph's answer means: its JSON body, or the error a plain gateway reports. */
+  const responseOf = (
+    processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
+    answer: SubgraphAnswer,
+  ): GatewayGraphQLResponse => {
     if (answer.status < 200 || answer.status > 299) throw errorFromAnswer(answer);
     if (typeof answer.body !== 'object' || answer.body === null || Array.isArray(answer.body)) {
       throw new Error(`Expected JSON response body, but received: ${String(answer.body)}`);
@@ -154,19 +160,28 @@ export function createSubgraphDataSource(
     }
     return answer.body;
   };
+  // One async frame for the attempts (a second one only for a query whose first failed in a
+  // way it may not fail again): each await is a promise and a turn of the microtask queue,
+  // and a plan makes many fetches per request.
   const attempt = async (
     processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
     body = requestBody(processOptions.request),
   ): Promise<GatewayGraphQLResponse> => {
     const started = process.hrtime.bigint();
     try {
-      return await once(processOptions, body);
-    } catch (error) {
-      const first = timedOut(error);
-      if (!isQuery(processOptions.request.query) || !isRetriable(first)) throw first;
-      return await once(processOptions, body).catch((second: unknown) => {
+      // Health checks and schema loading run without a request context: they go anonymous.
+      const headers = headersFor(processOptions, await tokenFor(contextOf(processOptions)));
+      try {
+        return responseOf(processOptions, await fetchOnce(headers, body));
+      } catch (error) {
+        const first = timedOut(error);
+        if (!isQuery(processOptions.request.query) || !isRetriable(first)) throw first;
+      }
+      try {
+        return responseOf(processOptions, await fetchOnce(headers, body));
+      } catch (second) {
         throw timedOut(second);
-      });
+      }
     } finally {
       sent?.inc();
       duration?.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -174,13 +189,16 @@ export function createSubgraphDataSource(
   };
   if (!options.deduplicate) return { process: (processOptions) => attempt(processOptions) };
   const { epochs } = options.deduplicate;
-  type Fetch = { answer: ReturnType<typeof once>; sharers: number; startedAt: number };
+  type Fetch = { answer: ReturnType<typeof attempt>; sharers: number; startedAt: number };
   /** Fetches in flight by caller, then by request body (query, variables, operation name). */
   const inFlight = new Map<string, Map<string, Fetch>>();
-  const deduplicated = async (
+  /** Each request merges into what it gets: a shared answer is copied for each. */
+  const ownAnswer = (fetch: Fetch) =>
+    fetch.answer.then((response) => (fetch.sharers === 1 ? response : copyOf(response)));
+  const deduplicated = (
     processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
   ): Promise<GatewayGraphQLResponse> => {
-    const context = (processOptions as { context?: Partial<GatewayContext> }).context;
+    const context = contextOf(processOptions);
     if (!context?.requestId || !isQuery(processOptions.request.query)) {
       return attempt(processOptions);
     }
@@ -194,44 +212,52 @@ export function createSubgraphDataSource(
     }
     const fetches = ofCaller;
     const lead = (): Fetch => {
-      const startedAt = performance.now();
       const entry: Fetch = {
-        answer: attempt(processOptions, body).finally(() => {
-          if (fetches.get(body) !== entry) return;
-          fetches.delete(body);
-          if (fetches.size === 0 && inFlight.get(caller) === fetches) inFlight.delete(caller);
-        }),
+        answer: attempt(processOptions, body),
         sharers: 1,
-        startedAt,
+        startedAt: performance.now(),
       };
+      const settled = () => {
+        if (fetches.get(body) !== entry) return;
+        fetches.delete(body);
+        if (fetches.size === 0 && inFlight.get(caller) === fetches) inFlight.delete(caller);
+      };
+      entry.answer.then(settled, settled);
       return entry;
     };
-    // A fetch that does not join leads the identical ones after it (an older one still in
-    // flight answers its own sharers). With nothing in flight, it leads at once.
-    let shared: Fetch;
-    let joined = false;
-    if (fetches.has(body)) {
-      ({ work: shared, joined } = await joinOrLead(epochs, writerOf(context), fetches, body, lead));
-    } else {
-      shared = lead();
-      fetches.set(body, shared);
+    // With nothing in flight, it leads at once. Otherwise it joins, or leads the identical
+    // ones after it (an older one still in flight answers its own sharers).
+    if (!fetches.has(body)) {
+      const fetch = lead();
+      fetches.set(body, fetch);
+      return ownAnswer(fetch);
     }
-    if (joined) {
-      shared.sharers++;
-      sharedFetches?.inc();
-    }
-    const response = await shared.answer;
-    // Each request merges into what it gets: a shared answer is copied for each.
-    if (shared.sharers === 1) return response;
-    // The parsed JSON is copied; the HTTP part (headers) is only read, so it may be shared.
-    return {
-      ...response,
-      ...(response.data !== undefined ? { data: structuredClone(response.data) } : {}),
-      ...(response.errors ? { errors: structuredClone(response.errors) } : {}),
-      ...(response.extensions ? { extensions: structuredClone(response.extensions) } : {}),
-    };
+    return joinOrLead(epochs, writerOf(context), fetches, body, lead).then(({ work, joined }) => {
+      if (joined) {
+        work.sharers++;
+        sharedFetches?.inc();
+      }
+      return ownAnswer(work);
+    });
   };
   return { process: deduplicated };
+}
+
+/** The request context a fetch runs in; none for health checks and schema loading. */
+function contextOf(
+  processOptions: GraphQLDataSourceProcessOptions<GatewayContext>,
+): Partial<GatewayContext> | undefined {
+  return (processOptions as { context?: Partial<GatewayContext> }).context;
+}
+
+/** A shared answer's own copy: the parsed JSON is copied, the HTTP part only read. */
+function copyOf(response: GatewayGraphQLResponse): GatewayGraphQLResponse {
+  return {
+    ...response,
+    ...(response.data !== undefined ? { data: structuredClone(response.data) } : {}),
+    ...(response.errors ? { errors: structuredClone(response.errors) } : {}),
+    ...(response.extensions ? { extensions: structuredClone(response.extensions) } : {}),
+  };
 }
 
 /** The JSON body of a subgraph request (fields left out when undefined). */
