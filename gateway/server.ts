@@ -255,16 +255,19 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       ? await loadTrustedDocuments(config.trustedDocumentsPath)
       : null;
 
+    // Both are read on every request, by many requests at once: one write per turn.
     const revocationCache = await startCache({
       url: config.redisUrl,
       prefix: config.revocationPrefix,
       logger,
+      autoPipelining: true,
     });
     opened.push('revocation cache', () => revocationCache.stop());
     const gatewayCache = await startCache({
       url: config.redisUrl,
       prefix: config.cachePrefix ?? 'eventgraph:gateway:',
       logger,
+      autoPipelining: true,
     });
     opened.push('gateway cache', () => gatewayCache.stop());
 

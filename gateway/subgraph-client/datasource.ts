@@ -202,8 +202,14 @@ export function createSubgraphDataSource(
     if (!context?.requestId || !isQuery(processOptions.request.query)) {
       return attempt(processOptions);
     }
-    // The body, made once, is both what is sent and (with the caller) the key.
-    const body = requestBody(processOptions.request);
+    // The body, made once, is both what is sent and (with the caller) the key. A request
+    // that has none is refused as a rejection, as from the async attempt, not a throw.
+    let body: string;
+    try {
+      body = requestBody(processOptions.request);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     const caller = callerKeyOf(context);
     let ofCaller = inFlight.get(caller);
     if (!ofCaller) {

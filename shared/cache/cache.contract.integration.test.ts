@@ -20,6 +20,14 @@ describeCacheContract('Redis (startCache with a url)', {
   open: (prefix) => startCache({ url: redis.url, prefix, logger, connectTimeoutMs: 3000 }),
 });
 
+// The gateway's caches send each event-loop turn's commands in one write.
+describeCacheContract('Redis (startCache with a url, auto-pipelining)', {
+  mode: 'redis',
+  newPrefix: () => `${redis.prefix}${randomBytes(4).toString('hex')}:`,
+  open: (prefix) =>
+    startCache({ url: redis.url, prefix, logger, connectTimeoutMs: 3000, autoPipelining: true }),
+});
+
 describe('Redis adapter', () => {
   let raw: Redis;
   let cache: Cache;
