@@ -113,6 +113,8 @@ type Step =
       /** Whether the fragment applies to an object of a type, by type name (memoized). */
       readonly appliesTo: (typeName: string) => boolean;
       readonly steps: readonly Step[];
+      /** `steps`, compiled. */
+      readonly apply: StepsFunction;
       readonly conditions: Conditions | null;
     };
 
@@ -133,6 +135,8 @@ type ValueShape =
       readonly kind: 'composite';
       readonly typeName: string;
       readonly steps: readonly Step[];
+      /** `steps`, compiled. */
+      readonly apply: StepsFunction;
       /** No response name of `steps` (fragments included) is a property of Object.prototype. */
       readonly plainObjects: boolean;
       readonly composite: true;
@@ -165,6 +169,7 @@ export function compileResponseShape(
   const compiler = new Compiler(schema, fragments);
   const rootSteps = compiler.selectionSet(operation.selectionSet, rootType);
   const rootPlain = plainObjectsFor(rootSteps);
+  const applyRoot = compileSteps(rootSteps);
   const defaults = new Map<string, unknown>();
   for (const definition of operation.variableDefinitions ?? []) {
     if (definition.defaultValue) {
@@ -186,7 +191,7 @@ export function compileResponseShape(
         hasErrors: false,
       };
       const data = newObject(rootPlain);
-      const bubbled = applySteps(input, rootSteps, data, rootTypeName, state);
+      const bubbled = applyRoot(input, data, rootTypeName, state);
       return { data: bubbled ? null : data, errors: state.errors };
     },
   };
@@ -268,11 +273,13 @@ class Compiler {
     if (!conditionType || !isCompositeType(conditionType)) {
       throw new UnsupportedOperation('unknown-type', `no composite type ${typeCondition}`);
     }
+    const steps = this.selectionSet(selectionSet, conditionType);
     return {
       kind: 'fragment',
       typeCondition,
       appliesTo: typeCondition === null ? () => true : subtypeTest(this.schema, conditionType),
-      steps: this.selectionSet(selectionSet, conditionType),
+      steps,
+      apply: compileSteps(steps),
       conditions,
     };
   }
@@ -295,6 +302,7 @@ class Compiler {
         kind: 'composite',
         typeName: type.name,
         steps,
+        apply: compileSteps(steps),
         plainObjects: plainObjectsFor(steps),
         composite: true,
       };
@@ -439,70 +447,126 @@ function valueOf(condition: Condition, variables: Readonly<Record<string, unknow
   return value;
 }
 
-/** Applies a selection set's steps; true when a null must bubble up to the parent. */
-function applySteps(
+/**
+ * A selection set's steps applied to one object: fills `output` from `input`; true when a
+ * null must bubble up to the parent.
+ */
+type StepsFunction = (
   input: Record<string, unknown>,
-  steps: readonly Step[],
+  output: Record<string, unknown>,
+  parentTypeName: string,
+  state: ShapeState,
+) => boolean;
+
+/**
+ * Compiles a selection set's steps into one function (the graphql-jit idea), made once per
+ * operation. Each field reads and writes its response name as a literal property name, so
+ * every place in the generated code keeps its own inline cache, where one loop over all
+ * steps made every read and write go through V8's generic keyed lookup; a leaf that fits
+ * is written at once, and everything else goes to the same helpers (`complete`,
+ * `applyStep`) an interpreter would call. Response names are GraphQL names, which the
+ * parser allowed, and are written into the code as JSON string literals.
+ */
+function compileSteps(steps: readonly Step[]): StepsFunction {
+  const lines: string[] = ['let v, p;'];
+  steps.forEach((step, i) => {
+    const body: string[] = [];
+    if (step.kind === 'field' && !step.ownOnly) {
+      const name = JSON.stringify(step.responseName);
+      const shape = step.value;
+      const fits =
+        shape.kind === 'leaf'
+          ? `(v === null || S[${i}].value.valid(v))`
+          : shape.kind === 'nonNull' && shape.of.kind === 'leaf'
+            ? `(v !== null && S[${i}].value.of.valid(v))`
+            : 'false';
+      body.push(
+        `v = input[${name}]; if (v === undefined) v = null;`,
+        `p = output[${name}];`,
+        `if (p === undefined && ${fits}) output[${name}] = v;`,
+        `else {`,
+        `  state.path.push(${name});`,
+        `  output[${name}] = h.complete(p, S[${i}].value, v, parentTypeName, state);`,
+        `  state.path.pop();`,
+        `  if (state.invalid) return true;`,
+        `}`,
+      );
+    } else if (step.kind === 'fragment') {
+      const applies =
+        step.typeCondition === null ? 'true' : `S[${i}].appliesTo(v || parentTypeName)`;
+      const typeName =
+        step.typeCondition === null ? 'parentTypeName' : JSON.stringify(step.typeCondition);
+      body.push(
+        `v = input.__typename;`,
+        `if (v && typeof v !== 'string') h.badTypename(v);`,
+        `if (${applies} && S[${i}].apply(input, output, ${typeName}, state)) return true;`,
+      );
+    } else {
+      body.push(`if (h.applyStep(S[${i}], input, output, parentTypeName, state)) return true;`);
+    }
+    if (step.conditions) {
+      lines.push(`if (!h.skipped(S[${i}].conditions, state.variables)) {`, ...body, `}`);
+    } else {
+      lines.push(...body);
+    }
+  });
+  lines.push('return false;');
+  const helpers = { complete, applyStep, skipped, badTypename };
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from the operation's own names, see above
+  const make = new Function(
+    'S',
+    'h',
+    `"use strict"; return function shapeSteps(input, output, parentTypeName, state) {\n${lines.join('\n')}\n};`,
+  ) as (stepsIn: readonly Step[], helpersIn: typeof helpers) => StepsFunction;
+  return make(steps, helpers);
+}
+
+function badTypename(value: unknown): never {
+  throw new MalformedSubgraphData(`Got unexpected value for __typename: ${shown(value)}`);
+}
+
+/**
+ * One step the generated code does not write inline (`__typename`, a field whose name is
+ * also a property of Object.prototype, which is read as an own property only); its
+ * conditions are checked by the caller. True when a null must bubble up to the parent.
+ */
+function applyStep(
+  step: Step,
+  input: Record<string, unknown>,
   output: Record<string, unknown>,
   parentTypeName: string,
   state: ShapeState,
 ): boolean {
-  for (const step of steps) {
-    if (step.conditions && skipped(step.conditions, state.variables)) continue;
-    switch (step.kind) {
-      case 'typename': {
-        if (read(output, step.responseName, step.ownOnly) !== undefined) break;
-        let value = read(input, step.responseName, step.ownOnly) ?? null;
-        if (value === null && step.responseName !== '__typename')
-          value = input['__typename'] ?? null;
-        const typeName =
-          typeof value === 'string' && state.schema.getType(value) !== undefined
-            ? value
-            : parentTypeName;
-        if (!isObjectType(state.schema.getType(typeName))) return true;
-        output[step.responseName] = typeName;
-        break;
-      }
-      case 'field': {
-        const { responseName, value: shape } = step;
-        const inputValue =
-          (step.ownOnly ? read(input, responseName, true) : input[responseName]) ?? null;
-        const previous = step.ownOnly ? read(output, responseName, true) : output[responseName];
-        // Most fields are leaves met once: a value that fits (or a null where one may be)
-        // is the answer, with no path to keep and no state to report.
-        if (previous === undefined) {
-          const leaf = shape.kind === 'nonNull' ? shape.of : shape;
-          if (
-            leaf.kind === 'leaf' &&
-            (inputValue === null ? shape.kind === 'leaf' : leaf.valid(inputValue))
-          ) {
-            output[responseName] = inputValue;
-            break;
-          }
-        }
-        state.path.push(responseName);
-        output[responseName] = complete(previous, shape, inputValue, parentTypeName, state);
-        state.path.pop();
-        if (state.invalid) return true;
-        break;
-      }
-      case 'fragment': {
-        const typeName = input['__typename'];
-        if (typeName && typeof typeName !== 'string') {
-          throw new MalformedSubgraphData(
-            `Got unexpected value for __typename: ${shown(typeName)}`,
-          );
-        }
-        const applies =
-          step.typeCondition === null || step.appliesTo((typeName as string) || parentTypeName);
-        if (!applies) break;
-        const fragmentType = step.typeCondition ?? parentTypeName;
-        if (applySteps(input, step.steps, output, fragmentType, state)) return true;
-        break;
-      }
+  switch (step.kind) {
+    case 'typename': {
+      if (read(output, step.responseName, step.ownOnly) !== undefined) return false;
+      let value = read(input, step.responseName, step.ownOnly) ?? null;
+      if (value === null && step.responseName !== '__typename') value = input['__typename'] ?? null;
+      const typeName =
+        typeof value === 'string' && state.schema.getType(value) !== undefined
+          ? value
+          : parentTypeName;
+      if (!isObjectType(state.schema.getType(typeName))) return true;
+      output[step.responseName] = typeName;
+      return false;
+    }
+    case 'field': {
+      const { responseName, value: shape } = step;
+      const inputValue = read(input, responseName, step.ownOnly) ?? null;
+      const previous = read(output, responseName, step.ownOnly);
+      state.path.push(responseName);
+      output[responseName] = complete(previous, shape, inputValue, parentTypeName, state);
+      state.path.pop();
+      return state.invalid;
+    }
+    case 'fragment': {
+      const typeName = input['__typename'];
+      if (typeName && typeof typeName !== 'string') badTypename(typeName);
+      const applies =
+        step.typeCondition === null || step.appliesTo((typeName as string) || parentTypeName);
+      return applies && step.apply(input, output, step.typeCondition ?? parentTypeName, state);
     }
   }
-  return false;
 }
 
 /**
@@ -606,7 +670,7 @@ function complete(
       }
       const answer =
         output === undefined ? newObject(shape.plainObjects) : (output as Record<string, unknown>);
-      const bubbled = applySteps(object, shape.steps, answer, objectTypeName, state);
+      const bubbled = shape.apply(object, answer, objectTypeName, state);
       state.invalid = false;
       state.hasErrors = bubbled;
       return bubbled ? null : answer;
