@@ -10,7 +10,8 @@
  * every request, asking each element for its directives and its definition's type; here the
  * operation is compiled once (`compileResponseShape`, cached beside the query plan) into
  * steps that already know their response name, type, leaf check and whether they are
- * conditional, and answers are built as plain objects whose keys are added in one order,
+ * conditional, and each selection set's steps into one generated function
+ * (`compileSteps`). Answers are built as plain objects whose keys are added in one order,
  * which V8 keeps in fast mode and serializes fast.
  *
  * What the compiler refuses (`UnsupportedOperation`, so the executor falls back to Apollo's):
