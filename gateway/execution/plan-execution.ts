@@ -235,7 +235,13 @@ function send(
   const span = tracer.startSpan('gateway.fetch', { attributes: { service: fetch.serviceName } });
   let answered: Promise<GatewayGraphQLResponse>;
   if (span.isRecording()) {
-    answered = context.with(trace.setSpan(context.active(), span), () => service.process(request));
+    try {
+      answered = context.with(trace.setSpan(context.active(), span), () =>
+        service.process(request),
+      );
+    } catch (error) {
+      answered = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     answered.then(
       () => span.end(),
       (error: unknown) => {
