@@ -63,7 +63,8 @@ const USAGE = `Usage: npm run bench:platform -- [options]
   --seconds N       measured seconds per step (15)
   --warmup N        unmeasured seconds at the step's client count before it (3)
   --baseline REV    also run every step against git revision REV (checked out in a temporary
-                    git worktree, node_modules linked), alternating with the current tree step
+                    git worktree; node_modules linked, or npm ci when its lock file
+                    differs), alternating with the current tree step
                     by step, and report candidate/baseline ratios (default: none)
   --baseline-first  start the baseline's platform before the candidate's (the one started
                     first has measured costlier; run both orders to bracket it)
@@ -747,14 +748,15 @@ function ratioRows(results: readonly StepResult[], comparisons: readonly Compari
     ],
   ];
   for (const [a, b] of comparisons) {
-    for (const clients of opts.clients) {
-      const c = results.find((r) => r.target === a && r.clients === clients);
-      const d = results.find((r) => r.target === b && r.clients === clients);
-      if (!c || !d) continue;
+    // Step by step, in order: a client count may come twice (`--clients 30,60,30,60`).
+    const ofA = results.filter((r) => r.target === a);
+    const ofB = results.filter((r) => r.target === b);
+    for (let step = 0; step < Math.min(ofA.length, ofB.length); step++) {
+      const [c, d] = [ofA[step]!, ofB[step]!];
       const [ca, da] = [allLatencies(c), allLatencies(d)];
       rows.push([
         `${a} / ${b}`,
-        String(clients),
+        String(c.clients),
         ratio(opsOf(c) / c.seconds, opsOf(d) / d.seconds),
         ratio(ca.p50, da.p50),
         ratio(ca.p99, da.p99),

@@ -8,7 +8,15 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -125,8 +133,10 @@ export async function currentTree(): Promise<SourceTree> {
 }
 
 /**
- * `rev` checked out (detached) in a temporary `git worktree`, this checkout's node_modules
- * linked into it; removed at clean-up (the link first, so nothing of node_modules is touched).
+ * `rev` checked out (detached) in a temporary `git worktree`, with this checkout's
+ * node_modules linked into it when both pin the same packages (the same package-lock.json);
+ * otherwise `rev`'s own, installed there with `npm ci` (about a minute). Removed at clean-up
+ * (a link first, so nothing of this checkout's node_modules is touched).
  */
 export async function worktreeAt(rev: string): Promise<SourceTree> {
   const commit = await git(['rev-parse', '--verify', `${rev}^{commit}`]);
@@ -136,13 +146,24 @@ export async function worktreeAt(rev: string): Promise<SourceTree> {
   await git(['worktree', 'add', '--detach', dir, commit]);
   const modules = path.join(dir, 'node_modules');
   onCleanup('remove the git worktree', async () => {
-    if (existsSync(modules)) unlinkSync(modules);
+    if (existsSync(modules) && lstatSync(modules).isSymbolicLink()) unlinkSync(modules);
     await git(['worktree', 'remove', '--force', dir]).catch(() => undefined);
     rmSync(path.dirname(dir), { recursive: true, force: true });
     await git(['worktree', 'prune']);
     progress(`removed the git worktree ${dir}`);
   });
-  symlinkSync(path.join(REPO_ROOT, 'node_modules'), modules);
+  const lock = (root: string) => readFileSync(path.join(root, 'package-lock.json'), 'utf8');
+  if (lock(dir) === lock(REPO_ROOT)) {
+    symlinkSync(path.join(REPO_ROOT, 'node_modules'), modules);
+  } else {
+    progress(`${rev} pins other packages than this checkout: npm ci in the worktree`);
+    await new Promise<void>((resolve, reject) =>
+      execFile('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir }, (error, _out, stderr) =>
+        error ? reject(new Error(`npm ci for ${rev} failed: ${stderr.trim()}`)) : resolve(),
+      ),
+    );
+    progress(`${rev}'s packages are installed`);
+  }
   return { dir, description: `${rev} = ${subject.slice(0, 60)}` };
 }
 
