@@ -29,8 +29,8 @@
  */
 import { backoffDelay, sleep } from '../async/index.ts';
 import type { EntityManager, MikroORM } from '../db/index.ts';
-import { consumeBatchSpan, consumeSpan } from '../observability/index.ts';
-import type { Logger } from '../observability/index.ts';
+import { consumeBatchSpan, consumeSpan, startConsumeSpan } from '../observability/index.ts';
+import type { ConsumedEventSpan, Logger } from '../observability/index.ts';
 import type { EventCatalogue, EventData, EventType } from './catalogue.ts';
 import { parseEnvelope } from './envelope.ts';
 import type { EventEnvelope } from './envelope.ts';
@@ -78,25 +78,42 @@ export function on<T extends EventType>(
   return { definition, handler: handler as EventHandler };
 }
 
+/**
+ * One new event of a batch, with its payload as its definition's schema parsed it. A union of
+ * definitions gives a union discriminated by `type`.
+ */
+export type BatchEvent<T extends EventType = EventType> = T extends EventType
+  ? {
+      readonly type: T['type'];
+      readonly event: EventEnvelope<EventData<T>> & { readonly type: T['type'] };
+      readonly data: EventData<T>;
+      /**
+       * The context to publish this event's consequences under (`EventToPublish.traceparent`):
+       * its own consumer span, as a handler of one event would publish under. Untraced: none.
+       */
+      readonly traceparent: string | undefined;
+    }
+  : never;
+
 /** What a batch handler receives: every new event of its types in one transaction. */
-export interface BatchHandlerContext {
+export interface BatchHandlerContext<T extends EventType = EventType> {
   /** In the transaction that also records the events in the inbox. */
   readonly em: EntityManager;
   /** New events (never seen by this group), in delivery order, with parsed payloads. */
-  readonly events: readonly { readonly event: EventEnvelope; readonly data: unknown }[];
+  readonly events: readonly BatchEvent<T>[];
   readonly logger: Logger;
   readonly afterCommit: (task: () => Promise<void>) => void;
 }
 
 /**
- * For consumers that work on whole batches (bulk ingest): one call per transaction instead
- * of one per event. When a batch fails it is retried event by event, so the handler must
- * also accept a batch of one.
+ * For consumers that work on whole batches (bulk ingest, set-based writes): one call per
+ * transaction instead of one per event. When a batch fails it is retried event by event, so
+ * the handler must also accept a batch of one.
  */
-export interface BatchHandler {
+export interface BatchHandler<T extends EventType = EventType> {
   /** Event type definitions it takes; others are skipped. */
-  readonly types: readonly EventType[];
-  handle(context: BatchHandlerContext): Promise<void>;
+  readonly types: readonly T[];
+  handle(context: BatchHandlerContext<T>): Promise<void>;
 }
 
 export interface EventConsumerOptions {
@@ -256,6 +273,20 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
     }
   };
 
+  /** What an event's consumer span says of it. */
+  const spanOf = (event: EventEnvelope, message: ConsumedMessage): ConsumedEventSpan => ({
+    service,
+    system,
+    topic: message.topic,
+    group,
+    eventId: event.id,
+    eventType: event.type,
+    subject: event.subject,
+    partition: message.partition,
+    offset: message.offset,
+    traceparent: event.traceparent ?? message.headers['traceparent'],
+  });
+
   /** Applies events in one transaction; returns those that were new (not in the inbox). */
   const applyAll = async (items: Extract<Prepared, { kind: 'apply' }>[]) => {
     if (items.length === 0) return [];
@@ -280,40 +311,44 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
           if (!fresh.delete(item.event.id)) continue;
           const { handler, event, data, message } = item;
           if (handler) {
-            await consumeSpan(
-              {
-                service,
-                system,
-                topic: message.topic,
-                group,
-                eventId: event.id,
-                eventType: event.type,
-                subject: event.subject,
-                partition: message.partition,
-                offset: message.offset,
-                traceparent: event.traceparent ?? message.headers['traceparent'],
-              },
-              () => handler({ em, event, data, logger, afterCommit }),
+            await consumeSpan(spanOf(event, message), () =>
+              handler({ em, event, data, logger, afterCommit }),
             );
           }
           applied.push(item);
         }
         if (batchHandler && applied.length > 0) {
-          await consumeBatchSpan(
-            {
-              service,
-              system,
-              group,
-              traceparents: applied.map(({ event }) => event.traceparent),
-            },
-            () =>
-              batchHandler.handle({
-                em,
-                events: applied.map(({ event, data }) => ({ event, data })),
-                logger,
-                afterCommit,
-              }),
+          // Each event gets the span a handler of one event would run in; the batch's span
+          // covers the handler's work and links to every event's trace.
+          const spans = applied.map(({ event, message }) =>
+            startConsumeSpan(spanOf(event, message)),
           );
+          try {
+            await consumeBatchSpan(
+              {
+                service,
+                system,
+                group,
+                traceparents: applied.map(({ event }) => event.traceparent),
+              },
+              () =>
+                batchHandler.handle({
+                  em,
+                  events: applied.map(({ event, data }, index) => ({
+                    type: event.type,
+                    event,
+                    data,
+                    traceparent: spans[index]!.traceparent,
+                  })),
+                  logger,
+                  afterCommit,
+                }),
+            );
+          } catch (error) {
+            for (const span of spans) span.end(error);
+            throw error;
+          }
+          for (const span of spans) span.end();
         }
         return applied;
       });

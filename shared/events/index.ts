@@ -23,6 +23,7 @@ export { startOutboxRelay } from './outbox-relay.ts';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
 export { startEventConsumer, isTransientError, on } from './consumer.ts';
 export type {
+  BatchEvent,
   BatchHandler,
   BatchHandlerContext,
   EventConsumerOptions,

@@ -11,7 +11,8 @@ export {
   currentTraceparent,
   injectTraceparent,
   nameServerSpan,
+  startConsumeSpan,
   startTracing,
   traceHttpRequests,
 } from './tracing.ts';
-export type { ConsumedEventSpan, Tracing, TracingOptions } from './tracing.ts';
+export type { ConsumedEventSpan, OpenConsumeSpan, Tracing, TracingOptions } from './tracing.ts';

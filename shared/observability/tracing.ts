@@ -218,6 +218,24 @@ export interface ConsumedEventSpan {
   traceparent: string | undefined;
 }
 
+/** The attributes of an event's `process <event type>` span. */
+function consumeAttributes(event: ConsumedEventSpan): Attributes {
+  return {
+    [ATTR_EVENTGRAPH_SERVICE]: event.service,
+    'messaging.system': event.system,
+    'messaging.operation.type': 'process',
+    'messaging.destination.name': event.topic,
+    'messaging.consumer.group.name': event.group,
+    'messaging.message.id': event.eventId,
+    'messaging.destination.partition.id': String(event.partition),
+    'messaging.kafka.offset': Number(event.offset),
+    'messaging.kafka.message.key': event.subject,
+    'cloudevents.event_id': event.eventId,
+    'cloudevents.event_type': event.eventType,
+    'cloudevents.event_subject': event.subject,
+  };
+}
+
 /**
  * Runs `work` in a CONSUMER span `process <event type>` whose parent is the event's trace (so
  * whatever `work` publishes continues that trace). Records a failure and rethrows it.
@@ -226,26 +244,44 @@ export function consumeSpan<T>(event: ConsumedEventSpan, work: () => Promise<T>)
   // Off: nothing per event on the consumer's hot path (no parsing, no attributes).
   if (!registered) return work();
   const parent = contextFromTraceparent(event.traceparent);
-  return runSpan(
+  return runSpan(`process ${event.eventType}`, consumeAttributes(event), parent, [], work);
+}
+
+/** An event's consumer span opened by {@link startConsumeSpan}. */
+export interface OpenConsumeSpan {
+  /** The span's context as a `traceparent`, to publish the event's consequences under. */
+  readonly traceparent: string | undefined;
+  /** Ends the span, recording `error` when there is one. */
+  end(error?: unknown): void;
+}
+
+const NO_CONSUME_SPAN: OpenConsumeSpan = { traceparent: undefined, end() {} };
+
+/**
+ * Opens the same span as {@link consumeSpan} without making it active: for work that handles
+ * many events at once (a batch handler), where each event's consequences are published under
+ * its own span's `traceparent`. Untraced: no span, and no `traceparent`.
+ */
+export function startConsumeSpan(event: ConsumedEventSpan): OpenConsumeSpan {
+  if (!registered) return NO_CONSUME_SPAN;
+  const parent = contextFromTraceparent(event.traceparent);
+  const span = tracer().startSpan(
     `process ${event.eventType}`,
-    {
-      [ATTR_EVENTGRAPH_SERVICE]: event.service,
-      'messaging.system': event.system,
-      'messaging.operation.type': 'process',
-      'messaging.destination.name': event.topic,
-      'messaging.consumer.group.name': event.group,
-      'messaging.message.id': event.eventId,
-      'messaging.destination.partition.id': String(event.partition),
-      'messaging.kafka.offset': Number(event.offset),
-      'messaging.kafka.message.key': event.subject,
-      'cloudevents.event_id': event.eventId,
-      'cloudevents.event_type': event.eventType,
-      'cloudevents.event_subject': event.subject,
-    },
+    { kind: SpanKind.CONSUMER, attributes: consumeAttributes(event) },
     parent,
-    [],
-    work,
   );
+  return {
+    traceparent: currentTraceparent(trace.setSpan(parent, span)),
+    end(error) {
+      if (error !== undefined) recordError(span, error);
+      span.end();
+    },
+  };
+}
+
+function recordError(span: Span, error: unknown): void {
+  span.recordException(error as Error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
 }
 
 /**
@@ -290,8 +326,7 @@ function runSpan<T>(
     try {
       return await work();
     } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      recordError(span, error);
       throw error;
     } finally {
       span.end();

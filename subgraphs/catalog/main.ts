@@ -9,8 +9,6 @@ import { parse } from 'graphql';
 import {
   TOPICS,
   catalogue,
-  orderCancelledV1,
-  orderPlacedV1,
   productDeletedV1,
   productUpdatedV1,
   stockReleasedV1,
@@ -25,8 +23,7 @@ import { ProductEntity } from './domain/product.entity.ts';
 import { createProductService } from './domain/product.service.ts';
 import { createStockService } from './domain/stock.service.ts';
 import { createCacheInvalidationHandler } from './events/cache-invalidation.handler.ts';
-import { createOrderCancelledHandler } from './events/order-cancelled.handler.ts';
-import { createOrderPlacedHandler } from './events/order-placed.handler.ts';
+import { createOrderStockHandler } from './events/order-stock.handler.ts';
 import { migrations } from './migrations/index.ts';
 import { createProductResolvers } from './resolvers/product.resolvers.ts';
 
@@ -62,10 +59,7 @@ export async function startCatalogSubgraph(
       await events.consume({
         group: 'catalog.stock',
         topics: [TOPICS.orders],
-        handlers: [
-          on(orderPlacedV1, createOrderPlacedHandler(stock)),
-          on(orderCancelledV1, createOrderCancelledHandler(stock)),
-        ],
+        batchHandler: createOrderStockHandler(stock),
       });
       const invalidate = createCacheInvalidationHandler(products);
       await events.consume({

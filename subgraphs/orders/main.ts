@@ -12,8 +12,6 @@ import {
   productCreatedV1,
   productDeletedV1,
   productUpdatedV1,
-  stockRejectedV1,
-  stockReservedV1,
 } from '../../schema/events/index.ts';
 import { on } from '../../shared/events/index.ts';
 import type { EventTransport } from '../../shared/events/index.ts';
@@ -27,7 +25,7 @@ import {
   createProductDeletedHandler,
   createProductUpdatedHandler,
 } from './events/product.handlers.ts';
-import { createStockRejectedHandler, createStockReservedHandler } from './events/stock.handlers.ts';
+import { createStockAnswerHandler } from './events/stock.handler.ts';
 import { migrations } from './migrations/index.ts';
 import { createOrderResolvers } from './resolvers/order.resolvers.ts';
 
@@ -62,10 +60,7 @@ export async function startOrdersSubgraph(options: OrdersSubgraphOptions): Promi
       await events.consume({
         group: 'orders.saga',
         topics: [TOPICS.catalog],
-        handlers: [
-          on(stockReservedV1, createStockReservedHandler(orders)),
-          on(stockRejectedV1, createStockRejectedHandler(orders)),
-        ],
+        batchHandler: createStockAnswerHandler(orders),
       });
       await events.consume({
         group: 'orders.products',

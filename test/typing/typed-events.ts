@@ -8,22 +8,46 @@
 import { z } from 'zod';
 import type { EntityManager } from '../../shared/db/index.ts';
 import { defineEventType, on } from '../../shared/events/index.ts';
-import type { EventHandler, ServiceEvents } from '../../shared/events/index.ts';
-import { TOPICS, orderPlacedV1, stockReservedV1 } from '../../schema/events/index.ts';
+import type { BatchHandler, EventHandler, ServiceEvents } from '../../shared/events/index.ts';
+import {
+  TOPICS,
+  orderPlacedV1,
+  stockRejectedV1,
+  stockReservedV1,
+} from '../../schema/events/index.ts';
 import type { OrderPlacedV1, StockReservedV1 } from '../../schema/events/index.ts';
-import type { OrderService } from '../../subgraphs/orders/domain/order.service.ts';
-import { createStockReservedHandler } from '../../subgraphs/orders/events/stock.handlers.ts';
 
 declare const em: EntityManager;
 declare const events: ServiceEvents;
-declare const orders: OrderService;
+declare const onReserved: EventHandler<typeof stockReservedV1>;
 declare const placed: OrderPlacedV1;
 declare const reserved: StockReservedV1;
 
 // A handler bound to the event type it was written for compiles.
-on(stockReservedV1, createStockReservedHandler(orders));
+on(stockReservedV1, onReserved);
 // @ts-expect-error a stock.reserved handler is no handler for order.placed
-on(orderPlacedV1, createStockReservedHandler(orders));
+on(orderPlacedV1, onReserved);
+
+// A batch handler's events are a union told apart by `type`: each narrows to its payload.
+export const answers: BatchHandler<typeof stockReservedV1 | typeof stockRejectedV1> = {
+  types: [stockReservedV1, stockRejectedV1],
+  async handle({ events }) {
+    for (const item of events) {
+      if (item.type === stockReservedV1.type) {
+        void item.data.reservedAt;
+        // @ts-expect-error a stock.reserved payload has no rejectedAt
+        void item.data.rejectedAt;
+      } else {
+        void item.data.rejectedAt;
+      }
+    }
+  },
+};
+export const wrongTypes: BatchHandler<typeof stockReservedV1> = {
+  // @ts-expect-error a batch handler takes only the types it names
+  types: [orderPlacedV1],
+  handle: async () => {},
+};
 
 // An inline handler's payload is the definition's.
 on(orderPlacedV1, async ({ data }) => {
@@ -45,7 +69,7 @@ void events.consume({
   group: 'fixture.saga',
   topics: [TOPICS.catalog],
   // @ts-expect-error a record of handlers by type name is not a list of bindings
-  handlers: { 'stock.reserved': createStockReservedHandler(orders) },
+  handlers: { 'stock.reserved': onReserved },
 });
 
 // Publishing takes the definition and payloads of its schema's type.

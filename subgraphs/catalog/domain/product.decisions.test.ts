@@ -1,8 +1,9 @@
 /**
  * Catalog rules as pure given/when/then decisions: what a valid product is (every field's
  * limits, with names and descriptions counted in characters, not UTF-16 units or bytes), which
- * fields an update really changes, that only ADMINs change products, and that an order's
- * stock is reserved all or nothing, with unknown or deleted products outranking shortages.
+ * fields an update really changes, that only ADMINs change products, that an order's stock
+ * is reserved all or nothing, with unknown or deleted products outranking shortages, and that
+ * a batch of order events decides each as if applied alone after the ones before it.
  */
 import type { Identity } from '../../../shared/auth/index.ts';
 import {
@@ -18,9 +19,16 @@ import {
   applyChanges,
   assertAdmin,
   decideReservation,
+  decideStock,
   validProduct,
 } from './product.decisions.ts';
-import type { ProductFields, RequestedItem, StockLevel } from './product.decisions.ts';
+import type {
+  ProductFields,
+  RequestedItem,
+  Reservation,
+  StockCommand,
+  StockLevel,
+} from './product.decisions.ts';
 
 const ALICE = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 
@@ -489,5 +497,129 @@ describe('decideReservation (all or nothing)', () => {
       kind: 'reserve',
       lines: [{ productId: P2, quantity: 1, stockAfter: 0 }],
     });
+  });
+});
+
+describe('decideStock (a batch of order events, in order)', () => {
+  const O1 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4b01';
+  const O2 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4b02';
+  const O3 = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4b03';
+  const place = (orderId: string, ...items: [string, number][]): StockCommand => ({
+    kind: 'place',
+    orderId,
+    items: items.map(([productId, quantity]) => ({ productId, quantity })),
+  });
+  const cancel = (orderId: string): StockCommand => ({ kind: 'cancel', orderId });
+  const levels = (...stock: [string, number][]): StockLevel[] =>
+    stock.map(([productId, units]) => ({ productId, stock: units, onSale: true }));
+  const none = new Map<string, Reservation>();
+
+  it('decides each placed order against the stock the orders before it left', () => {
+    // given 5 of P1 and three orders of 2, 2 and 2
+    const { outcomes, deltas, reservations } = decideStock(
+      [place(O1, [P1, 2]), place(O2, [P1, 2]), place(O3, [P1, 2])],
+      levels([P1, 5]),
+      none,
+    );
+    // then the first two are reserved (5 → 3 → 1) and the third is short of one
+    expect(outcomes).toEqual([
+      { kind: 'reserved', orderId: O1, lines: [{ productId: P1, quantity: 2, stockAfter: 3 }] },
+      { kind: 'reserved', orderId: O2, lines: [{ productId: P1, quantity: 2, stockAfter: 1 }] },
+      {
+        kind: 'rejected',
+        orderId: O3,
+        reason: 'OUT_OF_STOCK',
+        message: `not enough stock: ${P1} (2 requested, 1 available)`,
+        items: [{ productId: P1, requested: 2, available: 1 }],
+      },
+    ]);
+    expect(deltas).toEqual(new Map([[P1, -4]]));
+    expect(reservations.get(O3)).toEqual({
+      status: 'REJECTED',
+      items: [{ productId: P1, quantity: 2 }],
+      reason: 'OUT_OF_STOCK',
+    });
+  });
+
+  it('gives a cancelled order its stock back for the orders after it, once', () => {
+    // given 2 of P1: O1 takes both, is cancelled (twice), then O2 asks for 2
+    const { outcomes, deltas, reservations } = decideStock(
+      [place(O1, [P1, 2]), cancel(O1), cancel(O1), place(O2, [P1, 2])],
+      levels([P1, 2]),
+      none,
+    );
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual([
+      'reserved',
+      'released',
+      'unchanged',
+      'reserved',
+    ]);
+    expect(outcomes[1]).toEqual({
+      kind: 'released',
+      orderId: O1,
+      lines: [{ productId: P1, quantity: 2, stockAfter: 2 }],
+    });
+    expect(deltas).toEqual(new Map([[P1, -2]]));
+    expect(reservations.get(O1)).toEqual({
+      status: 'RELEASED',
+      items: [{ productId: P1, quantity: 2 }],
+      reason: null,
+    });
+  });
+
+  it('leaves no delta for a product whose changes cancel out', () => {
+    const { deltas } = decideStock([place(O1, [P1, 1]), cancel(O1)], levels([P1, 1]), none);
+    expect(deltas.size).toBe(0);
+  });
+
+  it('releases what an earlier batch reserved, and nothing for an order not RESERVED', () => {
+    const before = new Map<string, Reservation>([
+      [O1, { status: 'RESERVED', items: [{ productId: P2, quantity: 3 }] }],
+      [O2, { status: 'REJECTED', items: [{ productId: P2, quantity: 9 }] }],
+    ]);
+    const { outcomes, deltas, reservations } = decideStock(
+      [cancel(O2), cancel(O1), place(O1, [P2, 1])],
+      levels([P2, 4]),
+      before,
+    );
+    expect(outcomes).toEqual([
+      { kind: 'unchanged', orderId: O2, status: 'REJECTED' },
+      { kind: 'released', orderId: O1, lines: [{ productId: P2, quantity: 3, stockAfter: 7 }] },
+      { kind: 'unchanged', orderId: O1, status: 'RELEASED' },
+    ]);
+    expect(deltas).toEqual(new Map([[P2, 3]]));
+    expect([...reservations.keys()]).toEqual([O1]);
+  });
+
+  it('leaves a tombstone for an order cancelled before it was placed, so it reserves nothing', () => {
+    const { outcomes, deltas, reservations } = decideStock(
+      [cancel(O1), place(O1, [P1, 1])],
+      levels([P1, 5]),
+      none,
+    );
+    expect(outcomes).toEqual([
+      { kind: 'tombstone', orderId: O1 },
+      { kind: 'unchanged', orderId: O1, status: 'CANCELLED' },
+    ]);
+    expect(deltas.size).toBe(0);
+    expect(reservations.get(O1)).toEqual({
+      status: 'CANCELLED',
+      items: [],
+      reason: 'cancelled before it was decided',
+    });
+  });
+
+  it('does not decide an order twice when it was decided before the batch', () => {
+    const before = new Map<string, Reservation>([
+      [O1, { status: 'RESERVED', items: [{ productId: P1, quantity: 1 }] }],
+    ]);
+    const { outcomes, deltas, reservations } = decideStock(
+      [place(O1, [P1, 1])],
+      levels([P1, 5]),
+      before,
+    );
+    expect(outcomes).toEqual([{ kind: 'unchanged', orderId: O1, status: 'RESERVED' }]);
+    expect(deltas.size).toBe(0);
+    expect(reservations.size).toBe(0);
   });
 });

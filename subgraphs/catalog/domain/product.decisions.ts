@@ -170,3 +170,118 @@ export function decideReservation(
     })),
   };
 }
+
+/** What catalog has decided for an order: one `reservations` row. */
+export type ReservationStatus = 'RESERVED' | 'RELEASED' | 'REJECTED' | 'CANCELLED';
+
+export interface Reservation {
+  status: ReservationStatus;
+  /** What was asked (REJECTED) or taken from stock (RESERVED, RELEASED); none for CANCELLED. */
+  items: readonly RequestedItem[];
+}
+
+/** An order event the saga's stock half acts on. */
+export type StockCommand =
+  | { kind: 'place'; orderId: string; items: readonly RequestedItem[] }
+  | { kind: 'cancel'; orderId: string };
+
+/** What one command came to. */
+export type StockOutcome =
+  | { kind: 'reserved'; orderId: string; lines: ReservedLine[] }
+  | ({ kind: 'rejected'; orderId: string } & Omit<
+      Extract<ReservationDecision, { kind: 'reject' }>,
+      'kind'
+    >)
+  | { kind: 'released'; orderId: string; lines: ReservedLine[] }
+  /** Cancelled before it was decided: nothing may be reserved for it later. */
+  | { kind: 'tombstone'; orderId: string }
+  /** Decided before (placed again), or nothing held to give back (cancelled again). */
+  | { kind: 'unchanged'; orderId: string; status: ReservationStatus };
+
+export interface ReservedLine {
+  productId: string;
+  quantity: number;
+  /** The product's stock once this line was taken (reserved) or given back (released). */
+  stockAfter: number;
+}
+
+export interface StockDecisions {
+  /** One per command, in command order. */
+  outcomes: StockOutcome[];
+  /** The reservations the commands created or changed, by order id, as they end. */
+  reservations: Map<string, Reservation & { reason: string | null }>;
+  /** Net stock change per product the commands moved (never 0). */
+  deltas: Map<string, number>;
+}
+
+/**
+ * Decides a run of order events in order, as if each were applied alone after the ones before
+ * it: a placed order is reserved all or nothing against the stock the earlier ones left
+ * ({@link decideReservation}), once per order; a cancelled order gets its reserved items back
+ * once, and an order cancelled before it was decided leaves a tombstone. `products` holds
+ * every product the commands name or hold; `reservations` what was decided before.
+ */
+export function decideStock(
+  commands: readonly StockCommand[],
+  products: readonly StockLevel[],
+  reservations: ReadonlyMap<string, Reservation>,
+): StockDecisions {
+  const levels = new Map(products.map((level) => [level.productId, { ...level }]));
+  const known = new Map<string, Reservation>(reservations);
+  const changed: StockDecisions['reservations'] = new Map();
+  const deltas = new Map<string, number>();
+  const move = (productId: string, delta: number): number => {
+    const level = levels.get(productId);
+    if (!level) throw new Error(`stock of product ${productId} was not read`);
+    level.stock += delta;
+    const net = (deltas.get(productId) ?? 0) + delta;
+    if (net === 0) deltas.delete(productId);
+    else deltas.set(productId, net);
+    return level.stock;
+  };
+  const settle = (orderId: string, reservation: Reservation, reason: string | null = null) => {
+    known.set(orderId, reservation);
+    changed.set(orderId, { ...reservation, reason: changed.get(orderId)?.reason ?? reason });
+  };
+
+  const outcomes = commands.map((command): StockOutcome => {
+    const { orderId } = command;
+    const previous = known.get(orderId);
+    if (command.kind === 'place') {
+      if (previous) return { kind: 'unchanged', orderId, status: previous.status };
+      const names = new Set(command.items.map((item) => item.productId));
+      const decision = decideReservation(
+        command.items,
+        [...names].flatMap((id) => levels.get(id) ?? []),
+      );
+      if (decision.kind === 'reject') {
+        settle(orderId, { status: 'REJECTED', items: command.items }, decision.reason);
+        return { ...decision, kind: 'rejected', orderId };
+      }
+      const lines = decision.lines.map(({ productId, quantity }) => ({
+        productId,
+        quantity,
+        stockAfter: move(productId, -quantity),
+      }));
+      settle(orderId, {
+        status: 'RESERVED',
+        items: decision.lines.map(({ productId, quantity }) => ({ productId, quantity })),
+      });
+      return { kind: 'reserved', orderId, lines };
+    }
+    if (!previous) {
+      settle(orderId, { status: 'CANCELLED', items: [] }, 'cancelled before it was decided');
+      return { kind: 'tombstone', orderId };
+    }
+    if (previous.status !== 'RESERVED')
+      return { kind: 'unchanged', orderId, status: previous.status };
+    const lines = previous.items.map(({ productId, quantity }) => ({
+      productId,
+      quantity,
+      stockAfter: move(productId, quantity),
+    }));
+    settle(orderId, { status: 'RELEASED', items: previous.items });
+    return { kind: 'released', orderId, lines };
+  });
+  return { outcomes, reservations: changed, deltas };
+}

@@ -15,7 +15,7 @@ import type { Identity } from '../../../shared/auth/index.ts';
 import { LockMode } from '../../../shared/db/index.ts';
 import type { EntityManager } from '../../../shared/db/index.ts';
 import { NotFoundError } from '../../../shared/errors/index.ts';
-import type { ServiceEvents } from '../../../shared/events/index.ts';
+import type { EventToPublish, ServiceEvents } from '../../../shared/events/index.ts';
 import type { Logger, ServiceMetrics } from '../../../shared/observability/index.ts';
 import {
   afterCursor,
@@ -31,14 +31,9 @@ import {
   orderPlacedV1,
   orderRejectedV1,
 } from '../../../schema/events/index.ts';
-import type {
-  OrderCancelledV1,
-  OrderConfirmedV1,
-  OrderPlacedV1,
-  OrderRejectedV1,
-} from '../../../schema/events/index.ts';
+import type { OrderCancelledV1, OrderPlacedV1 } from '../../../schema/events/index.ts';
 import { OrderEntity } from './order.entity.ts';
-import type { Order, OrderLine } from './order.entity.ts';
+import type { Order, OrderLine, OrderStatus } from './order.entity.ts';
 import {
   assertCanAccessOrders,
   canSeeOrdersOf,
@@ -52,6 +47,17 @@ import {
 } from './order.decisions.ts';
 import type { CartLine, KnownProduct, OrderView } from './order.decisions.ts';
 
+/** An order as `settle` reads it. */
+interface SettledRow {
+  id: string;
+  user_id: string;
+  status: OrderStatus;
+  items: OrderLine[];
+  total_cents: number;
+  currency: string;
+  updated_at: string | Date;
+}
+
 export interface CartView {
   items: OrderLine[];
   totalCents: number;
@@ -62,6 +68,13 @@ export interface CartView {
 export type StockOutcome =
   | { kind: 'reserved'; at: Date }
   | { kind: 'rejected'; reason: 'OUT_OF_STOCK' | 'UNKNOWN_PRODUCT'; message: string; at: Date };
+
+/** Catalog's answer for one order, with the trace context to publish its consequence under. */
+export interface StockAnswer {
+  orderId: string;
+  outcome: StockOutcome;
+  traceparent?: string | undefined;
+}
 
 /** A product's state as the catalog published it, at `version` (the event's time). */
 export interface ProductState {
@@ -105,8 +118,13 @@ export interface OrderService {
     userId: string,
     args: { first?: number | null; after?: string | null },
   ): Promise<Connection<OrderView>>;
-  /** Moves a PENDING order to CONFIRMED or REJECTED; anything else is logged and left. */
-  settle(em: EntityManager, orderId: string, outcome: StockOutcome): Promise<void>;
+  /**
+   * Applies catalog's answers in order: each moves a PENDING order to CONFIRMED or REJECTED
+   * and publishes `order.confirmed` / `order.rejected`; an answer for an unknown or
+   * no-longer-pending order is logged and changes nothing. The orders are read and locked in
+   * one statement and written in one, whatever the number of answers.
+   */
+  settle(em: EntityManager, answers: readonly StockAnswer[]): Promise<void>;
   /** Records a product's price and currency from the catalog (older states are ignored). */
   rememberProduct(em: EntityManager, state: ProductState): Promise<void>;
   /** Records that a product is off sale. */
@@ -117,6 +135,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
   const { events, logger } = options;
   const now = options.now ?? (() => new Date());
   const products = `"${options.schema}".products`;
+  const orders = `"${options.schema}".orders`;
   const cartItems = `"${options.schema}".cart_items`;
   const statusChanges = new Counter({
     name: 'orders_status_changes_total',
@@ -294,52 +313,92 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       return connectionOf(rows.map(viewOf), limit);
     },
 
-    async settle(em, orderId, outcome) {
-      const order = await lockedOrder(em, orderId);
-      if (!order) {
-        logger.warn(
-          { orderId, outcome: outcome.kind },
-          'orders: stock answer for an unknown order',
-        );
-        return;
-      }
-      const next = decideStockOutcome(order.status, outcome.kind);
-      if (!next) {
-        logger.info(
-          { orderId, status: order.status, outcome: outcome.kind },
-          'orders: stock answer for an order that is no longer pending; left as it is',
-        );
-        return;
-      }
-      order.status = next;
-      order.updatedAt = nextUpdateTime(outcome.at, order.updatedAt);
-      const totals = {
-        userId: order.userId,
-        totalCents: order.totalCents,
-        currency: order.currency,
-      };
-      if (outcome.kind === 'rejected') {
-        order.rejectionReason = outcome.message;
-        const data: OrderRejectedV1 = {
+    async settle(em, answers) {
+      const ids = [...new Set(answers.map((answer) => answer.orderId).filter(isUuid))];
+      const rows = ids.length
+        ? await em.execute<SettledRow[]>(
+            `select id, user_id, status, items, total_cents, currency, updated_at
+             from ${orders} where id in (select jsonb_array_elements_text(?::jsonb)::uuid)
+             order by id for update`,
+            [JSON.stringify(ids)],
+          )
+        : [];
+      const current = new Map(
+        rows.map((row) => [
+          row.id,
+          { status: row.status, updatedAt: new Date(row.updated_at), row },
+        ]),
+      );
+      const changed = new Map<string, { status: OrderStatus; updatedAt: Date; reason?: string }>();
+      const confirmed: EventToPublish<typeof orderConfirmedV1>[] = [];
+      const rejected: EventToPublish<typeof orderRejectedV1>[] = [];
+      for (const { orderId, outcome, traceparent } of answers) {
+        const order = current.get(orderId);
+        if (!order) {
+          logger.warn(
+            { orderId, outcome: outcome.kind },
+            'orders: stock answer for an unknown order',
+          );
+          continue;
+        }
+        const next = decideStockOutcome(order.status, outcome.kind);
+        if (!next) {
+          logger.info(
+            { orderId, status: order.status, outcome: outcome.kind },
+            'orders: stock answer for an order that is no longer pending; left as it is',
+          );
+          continue;
+        }
+        order.status = next;
+        order.updatedAt = nextUpdateTime(outcome.at, order.updatedAt);
+        const totals = {
           orderId,
-          ...totals,
-          reason: outcome.reason,
-          message: outcome.message,
-          rejectedAt: order.updatedAt.toISOString(),
+          userId: order.row.user_id,
+          totalCents: order.row.total_cents,
+          currency: order.row.currency,
         };
-        await em.flush();
-        await events.publish(em, orderRejectedV1, [{ subject: orderId, data }]);
-      } else {
-        const data: OrderConfirmedV1 = {
-          orderId,
-          ...totals,
-          items: order.items,
-          confirmedAt: order.updatedAt.toISOString(),
-        };
-        await em.flush();
-        await events.publish(em, orderConfirmedV1, [{ subject: orderId, data }]);
+        const at = order.updatedAt.toISOString();
+        if (outcome.kind === 'rejected') {
+          changed.set(orderId, {
+            status: next,
+            updatedAt: order.updatedAt,
+            reason: outcome.message,
+          });
+          rejected.push({
+            subject: orderId,
+            traceparent,
+            data: { ...totals, reason: outcome.reason, message: outcome.message, rejectedAt: at },
+          });
+        } else {
+          changed.set(orderId, { status: next, updatedAt: order.updatedAt });
+          confirmed.push({
+            subject: orderId,
+            traceparent,
+            data: { ...totals, items: order.row.items, confirmedAt: at },
+          });
+        }
+        statusChanges.inc({ status: next });
       }
-      statusChanges.inc({ status: next });
+      if (changed.size === 0) return;
+      await em.execute(
+        `update ${orders} as o
+         set status = c.status, updated_at = c.updated_at,
+             rejection_reason = coalesce(c.reason, o.rejection_reason)
+         from jsonb_to_recordset(?::jsonb) as c(id uuid, status text, updated_at timestamptz, reason text)
+         where o.id = c.id`,
+        [
+          JSON.stringify(
+            [...changed].map(([id, change]) => ({
+              id,
+              status: change.status,
+              updated_at: change.updatedAt.toISOString(),
+              reason: change.reason ?? null,
+            })),
+          ),
+        ],
+      );
+      await events.publish(em, orderConfirmedV1, confirmed);
+      await events.publish(em, orderRejectedV1, rejected);
     },
 
     async rememberProduct(em, state) {
