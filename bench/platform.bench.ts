@@ -2,7 +2,7 @@
  * `npm run bench:platform`: a mixed workload of distinct signed-in users against the platform
  * as `npm start` runs it in production (every service and the gateway in one child process,
  * NODE_ENV=production, real PostgreSQL, Redis and Kafka), in closed loops at rising client
- * counts. Per step: per operation kind p50/p99 and ops/s, errors, the platform's CPU ms per
+ * counts, or with `--rate` in an open loop at a fixed arrival rate. Per step: per operation kind p50/p99 and ops/s, errors, the platform's CPU ms per
  * operation (and its database backends'), SQL round trips and transactions per operation,
  * placed → CONFIRMED of the step's orders, and the saga's consumer lag. With `--baseline <rev>`
  * the same steps also run against that revision (a temporary git worktree); with `--layouts`
@@ -40,6 +40,7 @@ import {
   lagProbe,
   processPeakRss,
   worktreeAt,
+  profilePlatformProcesses,
 } from './lib/platform-process.ts';
 import type { LagProbe, SourceTree } from './lib/platform-process.ts';
 import {
@@ -60,6 +61,9 @@ import type { Summary } from './lib/stats.ts';
 const USAGE = `Usage: npm run bench:platform -- [options]
 
   --clients LIST    client counts, one closed-loop step each, in order (1,10,30,60)
+  --rate N          open loop instead: operations arrive at N a second (Poisson arrivals),
+                    each taken by an idle one of the step's clients; one that finds none idle
+                    waits, and its latency counts from its arrival (default: closed loops)
   --seconds N       measured seconds per step (15)
   --warmup N        unmeasured seconds at the step's client count before it (3)
   --baseline REV    also run every step against git revision REV (checked out in a temporary
@@ -79,6 +83,8 @@ const USAGE = `Usage: npm run bench:platform -- [options]
   --products N      products the ADMIN creates in setup, stock 1,000,000,000 each (50)
   --nodes N         Kafka nodes to start (1)
   --base-port N     first Kafka node's client port (39092; its controller listens 10 above)
+  --cpu-prof DIR    write a V8 CPU profile of every platform process (node --cpu-prof) into
+                    DIR when it stops, to open in Chrome DevTools
   -h, --help
 
 Mix per client iteration: 30% products(first: 20), 20% product(id), 20% me + cart,
@@ -90,6 +96,7 @@ Exit code 1 when any operation failed (each distinct error is printed).`;
 const { values } = parseArgs({
   options: {
     clients: { type: 'string', default: '1,10,30,60' },
+    rate: { type: 'string' },
     seconds: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '3' },
     baseline: { type: 'string' },
@@ -98,6 +105,7 @@ const { values } = parseArgs({
     products: { type: 'string', default: '50' },
     nodes: { type: 'string', default: '1' },
     'base-port': { type: 'string', default: '39092' },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -127,6 +135,7 @@ const opts = {
   clients: clientSteps,
   seconds: int('seconds', values.seconds),
   warmup: int('warmup', values.warmup, 0),
+  rate: values.rate === undefined ? undefined : int('rate', values.rate),
   baseline: values.baseline,
   baselineFirst: values['baseline-first'],
   layouts,
@@ -135,6 +144,7 @@ const opts = {
   basePort: int('base-port', values['base-port']),
 };
 const MAX_CLIENTS = Math.max(...opts.clients);
+if (values['cpu-prof']) profilePlatformProcesses(values['cpu-prof']);
 
 const SECRET = 'bench-platform-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const PASSWORD = 'correct horse battery staple';
@@ -379,6 +389,8 @@ interface StepResult {
   readonly latencies: Map<Kind, number[]>;
   readonly errors: Map<Kind, number>;
   readonly messages: Map<string, number>;
+  /** Open loop: arrivals still waiting for an idle client when the step ended. */
+  notStarted: number;
   readonly orders: PlacedOrder[];
   /** CPU ms of the platform's processes, summed, and by kind of process (fronts included). */
   cpuMs: number;
@@ -448,7 +460,32 @@ async function operate(target: Target, user: User, kind: Kind): Promise<PlacedOr
   }
 }
 
-/** `clients` closed loops for `seconds`; records only when `record` is given. */
+/** One operation, recorded (when `record` is given) with its latency from `since`. */
+async function attempt(
+  target: Target,
+  user: User,
+  since: number,
+  record: StepResult | undefined,
+): Promise<void> {
+  const kind = pickKind();
+  try {
+    const order = await operate(target, user, kind);
+    if (!record) return;
+    record.latencies.get(kind)!.push(performance.now() - since);
+    if (order) record.orders.push(order);
+  } catch (error) {
+    if (interrupted()) return;
+    if (!record) throw error;
+    record.errors.set(kind, (record.errors.get(kind) ?? 0) + 1);
+    const message = `${kind}: ${(error as Error).message}`;
+    record.messages.set(message, (record.messages.get(message) ?? 0) + 1);
+  }
+}
+
+/**
+ * `clients` users for `seconds`, in closed loops (each its next operation when the last one
+ * answered) or, with `--rate`, in an open loop; records only when `record` is given.
+ */
 async function loop(
   target: Target,
   clients: number,
@@ -457,31 +494,75 @@ async function loop(
   onTick?: () => void,
 ): Promise<void> {
   const end = performance.now() + seconds * 1000;
+  const users = target.users.slice(0, clients);
   const ticker = onTick ? setInterval(onTick, 2000) : undefined;
   try {
-    await Promise.all(
-      target.users.slice(0, clients).map(async (user) => {
-        while (performance.now() < end && !interrupted()) {
-          const kind = pickKind();
-          const started = performance.now();
-          try {
-            const order = await operate(target, user, kind);
-            if (!record) continue;
-            record.latencies.get(kind)!.push(performance.now() - started);
-            if (order) record.orders.push(order);
-          } catch (error) {
-            if (interrupted()) return;
-            if (!record) throw error;
-            record.errors.set(kind, (record.errors.get(kind) ?? 0) + 1);
-            const message = `${kind}: ${(error as Error).message}`;
-            record.messages.set(message, (record.messages.get(message) ?? 0) + 1);
+    if (opts.rate === undefined) {
+      await Promise.all(
+        users.map(async (user) => {
+          while (performance.now() < end && !interrupted()) {
+            await attempt(target, user, performance.now(), record);
           }
-        }
-      }),
-    );
+        }),
+      );
+    } else {
+      await openLoop(target, users, opts.rate, end, record);
+    }
   } finally {
     clearInterval(ticker);
   }
+}
+
+/**
+ * Operations arrive at `rate` a second (exponential gaps: Poisson arrivals) until `end`,
+ * whatever the answers do. Each is taken by an idle user; one that finds every user busy
+ * queues, and its latency counts from its arrival, so a platform that falls behind the rate
+ * shows it in the latencies (no coordinated omission). Arrivals still queued at `end` never
+ * start: they are counted as errors ("not started"), since the platform did not keep up.
+ */
+async function openLoop(
+  target: Target,
+  users: readonly User[],
+  rate: number,
+  end: number,
+  record: StepResult | undefined,
+): Promise<void> {
+  const idle = [...users];
+  const arrivals: number[] = [];
+  const running = new Set<Promise<void>>();
+  let next = performance.now();
+  const dispatch = () => {
+    while (idle.length > 0 && arrivals.length > 0) {
+      const user = idle.pop()!;
+      const arrival = arrivals.shift()!;
+      const op: Promise<void> = attempt(target, user, arrival, record).finally(() => {
+        running.delete(op);
+        idle.push(user);
+        dispatch();
+      });
+      running.add(op);
+    }
+  };
+  while (!interrupted()) {
+    const now = performance.now();
+    while (next <= now && next < end) {
+      arrivals.push(next);
+      next += (-Math.log(1 - Math.random()) / rate) * 1000;
+    }
+    dispatch();
+    if (next >= end) break;
+    // Sleep until the next arrival (timers are coarse: a few arrivals may share a wake-up).
+    await sleep(Math.max(0, next - performance.now()));
+  }
+  if (record && arrivals.length > 0) {
+    record.notStarted = arrivals.length;
+    record.messages.set(
+      `not started: arrivals that found every client busy until the step ended (the platform fell behind ${rate}/s)`,
+      arrivals.length,
+    );
+  }
+  arrivals.length = 0;
+  await Promise.all(running);
 }
 
 /**
@@ -534,6 +615,7 @@ async function step(
     latencies: new Map(KINDS.map((kind) => [kind, []])),
     errors: new Map(),
     messages: new Map(),
+    notStarted: 0,
     orders: [],
     cpuMs: NaN,
     cpuByKind: new Map(),
@@ -633,7 +715,7 @@ async function measureConfirmations(target: Target, result: StepResult): Promise
 
 const ms = (value: number) => fmt(value, value < 100 ? 1 : 0);
 const opsOf = (r: StepResult) => [...r.latencies.values()].reduce((n, v) => n + v.length, 0);
-const errorsOf = (r: StepResult) => sum(r.errors.values());
+const errorsOf = (r: StepResult) => sum(r.errors.values()) + r.notStarted;
 const allLatencies = (r: StepResult) => summarize([...r.latencies.values()].flat());
 const perOp = (value: number, r: StepResult) => value / Math.max(1, opsOf(r));
 const lagText = (lag: Map<string, number>) =>
@@ -798,7 +880,8 @@ function report(
     .loadavg()
     .map((l) => l.toFixed(2))
     .join(' ');
-  out.push('== eventgraph platform benchmark: mixed workload, closed loops, distinct users ==');
+  const loops = opts.rate === undefined ? 'closed loops' : `open loop at ${opts.rate} ops/s`;
+  out.push(`== eventgraph platform benchmark: mixed workload, ${loops}, distinct users ==`);
   out.push(
     `machine: ${os.cpus().length} CPUs, load ${load}, node ${process.version}, PostgreSQL ${server} ` +
       `at ${redactUrl(serverUrl)}, Redis at ${redactUrl(redisUrl)}`,
@@ -816,7 +899,10 @@ function report(
     );
   }
   out.push(
-    `steps: ${opts.clients.join(', ')} clients × ${opts.seconds} s after ${opts.warmup} s warm-up; ` +
+    `steps: ${opts.clients.join(', ')} clients × ${opts.seconds} s after ${opts.warmup} s warm-up` +
+      (opts.rate === undefined
+        ? '; '
+        : ` (open loop: ${opts.rate} arrivals/s, each taken by an idle client, latency from arrival); `) +
       `each client its own user; mix ${MIX.map(([k, w]) => `${w}% ${k}`).join(', ')}`,
   );
   out.push('');

@@ -81,10 +81,23 @@ function sqlCountSockets(): string {
  * of every platform process, whoever spawns it.
  */
 export function sqlCountingEnv(): Record<string, string> {
+  const profile = cpuProfileDir
+    ? ` --cpu-prof --cpu-prof-dir=${JSON.stringify(cpuProfileDir)}`
+    : '';
   return {
-    NODE_OPTIONS: `--import ${JSON.stringify(SQL_COUNT)}`,
+    NODE_OPTIONS: `--import ${JSON.stringify(SQL_COUNT)}${profile}`,
     BENCH_SQL_COUNT_DIR: sqlCountSockets(),
   };
+}
+
+let cpuProfileDir: string | undefined;
+
+/**
+ * Makes every platform process started from now on write a V8 CPU profile into `dir` when it
+ * exits (`node --cpu-prof`), through the same NODE_OPTIONS as the SQL count.
+ */
+export function profilePlatformProcesses(dir: string): void {
+  cpuProfileDir = path.resolve(dir);
 }
 
 /** SQL round trips the process started with `sqlCountingEnv()` has sent so far; NaN when it cannot say. */
