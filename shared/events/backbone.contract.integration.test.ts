@@ -163,6 +163,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
   let dlq: TopicReader;
   let metrics: EventMetrics;
   let bulk: Subscription;
+  let windowed: Subscription | undefined;
   const afterCommit: { seq: number; visible: boolean }[] = [];
   /** Sizes of the batches the bulk consumer's handler was given. */
   const bulkBatches: number[] = [];
@@ -245,6 +246,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
 
   afterAll(async () => {
     await bulk?.stop();
+    await windowed?.stop();
     await consumer?.stop();
     await dlq?.stop();
     await relay?.stop(1000);
@@ -622,6 +624,43 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     });
     expect(Math.max(...bulkBatches)).toBeGreaterThan(1);
     expect(bulkBatches.reduce((sum, size) => sum + size, 0)).toBe(published.length);
+  });
+
+  it('hands a trickle of events to a consumer with a batch window in a batch or two, not one each', async () => {
+    const batches: number[] = [];
+    windowed = await startEventConsumer({
+      group: 'counters.windowed',
+      topics: [TOPIC],
+      batchHandler: {
+        types: [CounterIncremented],
+        async handle({ events }) {
+          const mine = events.filter(({ event }) => event.subject === 'windowed').length;
+          if (mine > 0) batches.push(mine);
+        },
+      },
+      batchWindowMs: 3000,
+      orm: db.orm,
+      schema,
+      catalogue: counterCatalogue,
+      transport,
+      logger,
+    });
+    // Ten events a tenth of a second apart, each in its own transaction: without the window
+    // each reaches the consumer on its own (the relay sends every commit within ~10 ms).
+    for (let seq = 1; seq <= 10; seq++) {
+      await publishIn(db, outbox, increments('windowed', seq, seq));
+      await sleep(100);
+    }
+    await waitFor(() => batches.reduce((sum, size) => sum + size, 0) >= 10, {
+      timeoutMs: DELIVERY_MS,
+      what: 'ten windowed events',
+    });
+    await windowed.stop();
+    windowed = undefined;
+
+    expect(batches.reduce((sum, size) => sum + size, 0)).toBe(10);
+    // One window may close in the middle of the trickle: two batches at most.
+    expect(batches.length).toBeLessThanOrEqual(2);
   });
 
   it('changes nothing when an event is delivered again (the same envelope sent twice more through the transport)', async () => {

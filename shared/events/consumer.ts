@@ -137,6 +137,8 @@ export interface EventConsumerOptions {
   retryBaseMs?: number;
   /** Ceiling of any retry's delay. @default 5000 */
   retryMaxMs?: number;
+  /** Lets batches fill this long before they are handled (see `SubscribeOptions`). */
+  batchWindowMs?: number;
 }
 
 type Prepared =
@@ -508,6 +510,7 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
   return transport.subscribe({
     group,
     topics: options.topics,
+    ...(options.batchWindowMs ? { batchWindowMs: options.batchWindowMs } : {}),
     eachBatch,
     onLag: (topic, partition, lag) =>
       metrics?.consumerLag.set({ group, topic, partition: String(partition) }, lag),

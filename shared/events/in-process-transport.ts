@@ -89,6 +89,8 @@ export function createInProcessTransport(options: InProcessTransportOptions): Ev
     if (member.running.has(slot) || !member.active) return;
     const loop = async () => {
       const partition = topics.get(topic)![index]!;
+      const windowMs = member.options.batchWindowMs ?? 0;
+      let waited = false;
       while (member.active) {
         const from = member.committed.get(slot) ?? partition.base;
         const start = Math.max(from, partition.base);
@@ -97,6 +99,13 @@ export function createInProcessTransport(options: InProcessTransportOptions): Ev
           start - partition.base + maxBatchSize,
         );
         if (pending.length === 0) break;
+        if (windowMs > 0 && !waited && pending.length < maxBatchSize) {
+          // Let the batch fill for its window (see SubscribeOptions.batchWindowMs).
+          waited = true;
+          await new Promise((resolve) => setTimeout(resolve, windowMs));
+          continue;
+        }
+        waited = false;
         const batch: ConsumedMessage[] = pending.map((message, i) => ({
           ...message,
           partition: index,

@@ -59,6 +59,9 @@ export interface KafkaTransportOptions {
   connectTimeoutMs?: number;
 }
 
+/** What a windowed fetch waits for at most: about a thousand small events. */
+const WINDOWED_FETCH_MIN_BYTES = 512 * 1024;
+
 /** Broker answers meaning the producer's id/sequence state is unusable and must be renewed. */
 const PRODUCER_STATE_ERRORS = new Set([
   'OUT_OF_ORDER_SEQUENCE_NUMBER',
@@ -233,7 +236,11 @@ export async function startKafkaTransport(options: KafkaTransportOptions): Promi
           groupId: prefix + subscribe.group,
           sessionTimeout: sessionTimeoutMs,
           heartbeatInterval: Math.min(3000, Math.floor(sessionTimeoutMs / 10)),
-          maxWaitTimeInMs: options.maxWaitTimeMs ?? 250,
+          // A batch window is the broker's own fetch linger: it answers once this many bytes
+          // have arrived or the window has passed, whichever comes first.
+          ...(subscribe.batchWindowMs
+            ? { minBytes: WINDOWED_FETCH_MIN_BYTES, maxWaitTimeInMs: subscribe.batchWindowMs }
+            : { maxWaitTimeInMs: options.maxWaitTimeMs ?? 250 }),
           allowAutoTopicCreation: true,
         });
         const member = consumer;

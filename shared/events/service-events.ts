@@ -36,7 +36,7 @@ export interface ServiceEventsOptions {
 
 export interface ConsumeOptions extends Pick<
   EventConsumerOptions,
-  'maxAttempts' | 'retryBaseMs' | 'retryMaxMs'
+  'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'batchWindowMs'
 > {
   /** Consumer group, `<service>.<purpose>`. */
   group: string;

@@ -41,6 +41,13 @@ export interface SubscribeOptions {
    * or only messages sent from now on (`false`: live feeds that must not replay history).
    */
   fromBeginning?: boolean;
+  /**
+   * For consumers that gain from bigger batches more than from fresh ones (bulk ingest): a
+   * batch is handed over once this long has passed since its first message could have been,
+   * or once it is full, so a trickle of events costs one batch per window instead of one
+   * each. Unset: a batch goes as soon as there is anything to deliver.
+   */
+  batchWindowMs?: number;
   /** Reports how far the group is behind on a partition after each batch. */
   onLag?(topic: string, partition: number, lag: number): void;
 }
