@@ -41,7 +41,7 @@ export interface OutboxRelayOptions {
    * double, with full jitter. @default 5000
    */
   maxBackoffMs?: number;
-  /** After a wake-up, wait this long so commits close together share one send. @default 10 */
+  /** After a wake-up, wait this long so commits close together share one send. @default 25 */
   lingerMs?: number;
 }
 
@@ -62,7 +62,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const retentionMs = options.retentionMs ?? 86_400_000;
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
-  const lingerMs = options.lingerMs ?? 10;
+  const lingerMs = options.lingerMs ?? 25;
   let stopped = false;
   let woken = false;
   let wakeUp: (() => void) | undefined;

@@ -27,6 +27,9 @@ import { createOrderStockHandler } from './events/order-stock.handler.ts';
 import { migrations } from './migrations/index.ts';
 import { createProductResolvers } from './resolvers/product.resolvers.ts';
 
+/** How long the cache-invalidation consumer lets a batch of catalog events fill. */
+const CACHE_INVALIDATION_WINDOW_MS = 250;
+
 export const CATALOG_SDL = readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8');
 
 export interface CatalogSubgraphOptions {
@@ -65,6 +68,9 @@ export async function startCatalogSubgraph(
       await events.consume({
         group: 'catalog.cache',
         topics: [TOPICS.catalog],
+        // A second drop of what the change's own commit already dropped: it may wait for a
+        // batch to fill, a transaction per window instead of one per event.
+        batchWindowMs: CACHE_INVALIDATION_WINDOW_MS,
         handlers: [
           on(productUpdatedV1, invalidate),
           on(productDeletedV1, invalidate),
