@@ -55,7 +55,8 @@ interface SettledRow {
   items: OrderLine[];
   total_cents: number;
   currency: string;
-  updated_at: string | Date;
+  /** `updated_at` in epoch milliseconds (the driver leaves timestamps as text). */
+  updated_ms: number;
 }
 
 export interface CartView {
@@ -317,7 +318,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       const ids = [...new Set(answers.map((answer) => answer.orderId).filter(isUuid))];
       const rows = ids.length
         ? await em.execute<SettledRow[]>(
-            `select id, user_id, status, items, total_cents, currency, updated_at
+            `select id, user_id, status, items, total_cents, currency,
+                    extract(epoch from updated_at)::float8 * 1000 as updated_ms
              from ${orders} where id in (select jsonb_array_elements_text(?::jsonb)::uuid)
              order by id for update`,
             [JSON.stringify(ids)],
@@ -326,7 +328,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       const current = new Map(
         rows.map((row) => [
           row.id,
-          { status: row.status, updatedAt: new Date(row.updated_at), row },
+          { status: row.status, updatedAt: new Date(row.updated_ms), row },
         ]),
       );
       const changed = new Map<string, { status: OrderStatus; updatedAt: Date; reason?: string }>();
