@@ -650,7 +650,19 @@ async function step(
       sampling = false;
     }
   };
+  // What each progress line adds: the latencies of operations answered since the last one.
+  const seen = new Map(KINDS.map((kind) => [kind, 0]));
+  const sinceLastTick = () =>
+    summarize(
+      KINDS.flatMap((kind) => {
+        const values = result.latencies.get(kind)!;
+        const fresh = values.slice(seen.get(kind));
+        seen.set(kind, values.length);
+        return fresh;
+      }),
+    );
   await loop(target, clients, opts.seconds, result, () => {
+    const recent = sinceLastTick();
     void sampleLag().then((lag) => {
       const elapsed = (performance.now() - startedAt) / 1000;
       let ops = 0;
@@ -658,7 +670,8 @@ async function step(
       const errors = errorsOf(result);
       progress(
         `${label}, ${clients} client(s): ${elapsed.toFixed(0)}/${opts.seconds} s, ${fmt(ops)} ops ` +
-          `(${fmt(ops / elapsed)}/s), ${errors} errors, ${result.orders.length} orders` +
+          `(${fmt(ops / elapsed)}/s), last 2 s p50/p99 ${ms(recent.p50)}/${ms(recent.p99)} ms, ` +
+          `${errors} errors, ${result.orders.length} orders` +
           (lag ? `, lag ${[...lag].map(([g, n]) => `${g} ${n}`).join(' / ')}` : ''),
       );
     });
