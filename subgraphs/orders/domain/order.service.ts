@@ -149,15 +149,6 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
   const lockCart = (em: EntityManager, userId: string) =>
     em.execute(`select pg_advisory_xact_lock(hashtextextended('orders.cart:' || ?, 0))`, [userId]);
 
-  const knownProduct = async (em: EntityManager, id: string): Promise<KnownProduct | null> => {
-    if (!isUuid(id)) return null;
-    const [row] = await em.execute<ProductRow[]>(
-      `select id, price_cents, currency, on_sale from ${products} where id = ?`,
-      [id],
-    );
-    return row ? productOf(row) : null;
-  };
-
   /** A user's cart lines, in the order they were first added (then by product id). */
   const cartLines = async (em: EntityManager, userId: string): Promise<StoredLine[]> =>
     (
@@ -168,6 +159,31 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         [userId],
       )
     ).map(lineOf);
+
+  /**
+   * A user's cart lines (as `cartLines`) and a product's replica row (null when unknown), in
+   * one round trip: the product comes as a last row with no cart columns.
+   */
+  const cartAndProduct = async (
+    em: EntityManager,
+    userId: string,
+    productId: string,
+  ): Promise<[StoredLine[], KnownProduct | null]> => {
+    if (!isUuid(productId)) return [await cartLines(em, userId), null];
+    const rows = await em.execute<(CartRow & { wanted: boolean })[]>(
+      `select c.product_id, c.quantity, c.added_at, p.id, p.price_cents, p.currency, p.on_sale,
+              false as wanted
+       from ${cartItems} c left join ${products} p on p.id = c.product_id
+       where c.user_id = ?
+       union all
+       select null, null, null, id, price_cents, currency, on_sale, true
+       from ${products} where id = ?
+       order by wanted, added_at, product_id`,
+      [userId, productId],
+    );
+    const wanted = rows.find((row) => row.wanted);
+    return [rows.filter((row) => !row.wanted).map(lineOf), wanted ? productOf(wanted) : null];
+  };
 
   /**
    * Empties a user's cart and returns the lines it held, as `cartLines` would have: one round
@@ -203,10 +219,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       validQuantity(quantity);
       return em.transactional(async (tx) => {
         await lockCart(tx, identity.userId);
-        const [lines, product] = [
-          await cartLines(tx, identity.userId),
-          await knownProduct(tx, productId),
-        ];
+        const [lines, product] = await cartAndProduct(tx, identity.userId, productId);
         const next = decideAddToCart(lines, product, quantity);
         const addedAt = now();
         await tx.execute(
