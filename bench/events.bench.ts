@@ -8,7 +8,11 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { createInProcessTransport, startKafkaTransport } from '../shared/events/index.ts';
+import {
+  DEFAULT_RELAY_LINGER_MS,
+  createInProcessTransport,
+  startKafkaTransport,
+} from '../shared/events/index.ts';
 import type { EventTransport } from '../shared/events/index.ts';
 import { redactUrl } from '../shared/config/index.ts';
 import {
@@ -77,7 +81,7 @@ const USAGE = `Usage: node bench/events.bench.ts [options]
   --relay-batch N       outbox relay batchSize (code default 500)
   --relay-poll-ms N     outbox relay pollIntervalMs (code default 1000)
   --linger-ms N         outbox relay lingerMs: wait after a wake-up so close commits share
-                        one send (code default 10; 0 = none)
+                        one send (code default ${DEFAULT_RELAY_LINGER_MS}; 0 = none)
   --max-wait-ms N       Kafka transport maxWaitTimeMs (code default 250)
   --compression none|gzip  Kafka producer batch compression (code default none; services
                         set it from KAFKA_COMPRESSION, which the benchmark does not read)
@@ -442,7 +446,7 @@ function report(results: Results, pgVersion: string, bus: Bus | undefined): bool
   );
   out.push(
     `settings: relay batchSize ${code(opts.relayBatch, 500)}, pollIntervalMs ${code(opts.relayPollMs, 1000)}, ` +
-      `lingerMs ${code(opts.lingerMs, 10)}, woken by commits that published; ` +
+      `lingerMs ${code(opts.lingerMs, DEFAULT_RELAY_LINGER_MS)}, woken by commits that published; ` +
       (opts.transport === 'kafka'
         ? `kafka maxWaitTimeMs ${code(opts.maxWaitMs, KAFKA_DEFAULTS.maxWaitTimeMs)}, ` +
           `compression ${code(opts.compression, KAFKA_DEFAULTS.compression)}, ` +

@@ -17,6 +17,7 @@ import WebSocket from 'ws';
 import { platformEnvSchema } from '../platform/env.ts';
 import { startPlatform } from '../platform/platform.ts';
 import { loadConfig, redactUrl } from '../shared/config/index.ts';
+import { DEFAULT_RELAY_LINGER_MS } from '../shared/events/index.ts';
 import {
   cleanup,
   cleanUpOnSignals,
@@ -546,7 +547,7 @@ function report({ serverVersion, bus, orders, feed, stamps }: Outcome): void {
   out.push(
     'platform: every service and the gateway in this process, as `npm start` with KAFKA_BROKERS ' +
       '(NODE_ENV=production, each service its own Kafka client), production defaults: relay ' +
-      `woken by its commits, lingerMs 10; consumers maxWaitTimeMs ${KAFKA_DEFAULTS.maxWaitTimeMs}, ` +
+      `woken by its commits, lingerMs ${DEFAULT_RELAY_LINGER_MS}; consumers maxWaitTimeMs ${KAFKA_DEFAULTS.maxWaitTimeMs}, ` +
       `partitionsConsumedConcurrently ${KAFKA_DEFAULTS.partitionsConsumedConcurrently}; 3 partitions per topic`,
   );
   out.push(

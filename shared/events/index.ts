@@ -19,7 +19,7 @@ export { startKafkaTransport, BrokerUnavailableError } from './kafka-transport.t
 export type { KafkaTransportOptions } from './kafka-transport.ts';
 export { createOutbox, outboxChannel, EVENT_TABLES_MIGRATIONS } from './outbox.ts';
 export type { EventToPublish, Outbox, OutboxOptions, Publish } from './outbox.ts';
-export { startOutboxRelay } from './outbox-relay.ts';
+export { DEFAULT_RELAY_LINGER_MS, startOutboxRelay } from './outbox-relay.ts';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
 export { startEventConsumer, isTransientError, on } from './consumer.ts';
 export type {

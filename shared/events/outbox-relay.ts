@@ -54,6 +54,9 @@ export interface OutboxRelay {
   stop(timeoutMs?: number): Promise<void>;
 }
 
+/** The relay's wait after a wake-up when `lingerMs` is not given. */
+export const DEFAULT_RELAY_LINGER_MS = 25;
+
 export async function startOutboxRelay(options: OutboxRelayOptions): Promise<OutboxRelay> {
   const { orm, outbox, transport, logger, metrics } = options;
   const table = `"${outbox.schema}".outbox`;
@@ -62,7 +65,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const retentionMs = options.retentionMs ?? 86_400_000;
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
-  const lingerMs = options.lingerMs ?? 25;
+  const lingerMs = options.lingerMs ?? DEFAULT_RELAY_LINGER_MS;
   let stopped = false;
   let woken = false;
   let wakeUp: (() => void) | undefined;
