@@ -10,6 +10,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
+import { sleep } from '../async/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type {
   ConsumedMessage,
@@ -102,7 +103,7 @@ export function createInProcessTransport(options: InProcessTransportOptions): Ev
         if (windowMs > 0 && !waited && pending.length < maxBatchSize) {
           // Let the batch fill for its window (see SubscribeOptions.batchWindowMs).
           waited = true;
-          await new Promise((resolve) => setTimeout(resolve, windowMs));
+          await sleep(windowMs);
           continue;
         }
         waited = false;
@@ -126,7 +127,7 @@ export function createInProcessTransport(options: InProcessTransportOptions): Ev
             { err: error, group: member.options.group, topic, partition: index },
             'batch failed; redelivering',
           );
-          await new Promise((resolve) => setTimeout(resolve, redeliveryDelayMs));
+          await sleep(redeliveryDelayMs);
         }
       }
     };

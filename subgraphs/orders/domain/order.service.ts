@@ -341,10 +341,16 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       const current = new Map(
         rows.map((row) => [
           row.id,
-          { status: row.status, updatedAt: new Date(row.updated_ms), row },
+          {
+            status: row.status,
+            updatedAt: new Date(row.updated_ms),
+            reason: null as string | null,
+            row,
+          },
         ]),
       );
-      const changed = new Map<string, { status: OrderStatus; updatedAt: Date; reason?: string }>();
+      /** The orders the answers moved, written back from `current` at the end. */
+      const changed = new Set<string>();
       const confirmed: EventToPublish<typeof orderConfirmedV1>[] = [];
       const rejected: EventToPublish<typeof orderRejectedV1>[] = [];
       for (const { orderId, outcome, traceparent } of answers) {
@@ -373,19 +379,15 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           currency: order.row.currency,
         };
         const at = order.updatedAt.toISOString();
+        changed.add(orderId);
         if (outcome.kind === 'rejected') {
-          changed.set(orderId, {
-            status: next,
-            updatedAt: order.updatedAt,
-            reason: outcome.message,
-          });
+          order.reason = outcome.message;
           rejected.push({
             subject: orderId,
             traceparent,
             data: { ...totals, reason: outcome.reason, message: outcome.message, rejectedAt: at },
           });
         } else {
-          changed.set(orderId, { status: next, updatedAt: order.updatedAt });
           confirmed.push({
             subject: orderId,
             traceparent,
@@ -403,12 +405,15 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
          where o.id = c.id`,
         [
           JSON.stringify(
-            [...changed].map(([id, change]) => ({
-              id,
-              status: change.status,
-              updated_at: change.updatedAt.toISOString(),
-              reason: change.reason ?? null,
-            })),
+            [...changed].map((id) => {
+              const order = current.get(id)!;
+              return {
+                id,
+                status: order.status,
+                updated_at: order.updatedAt.toISOString(),
+                reason: order.reason,
+              };
+            }),
           ),
         ],
       );
