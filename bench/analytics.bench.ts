@@ -539,7 +539,7 @@ async function runOurs(
     transport,
     logger,
     metrics: eventMetrics,
-    listenUrl: db.url,
+    url: db.url,
   });
   onCleanup('analytics events', () => events.stop());
   await events.consume({ group: r.group, topics: PLATFORM_TOPICS, batchHandler });

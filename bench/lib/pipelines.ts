@@ -268,7 +268,7 @@ export async function startBackbone(options: BackboneOptions): Promise<Backbone>
       transport: producerTransport,
       logger,
       metrics: producerMetrics,
-      listenUrl: producerDb.url,
+      url: producerDb.url,
       relay: options.relay,
     });
     started.push(() => producer.stop());
@@ -280,7 +280,7 @@ export async function startBackbone(options: BackboneOptions): Promise<Backbone>
       transport: consumerTransport,
       logger,
       metrics: consumerMetrics,
-      listenUrl: consumerDb.url,
+      url: consumerDb.url,
       relay: options.relay,
     });
     started.push(() => consumerService.stop());

@@ -211,7 +211,7 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
       logger,
       metrics,
       pollIntervalMs: 50,
-      listenUrl: db.url,
+      url: db.url,
     });
     await transport.ensureTopics([{ topic: TOPIC }, { topic: DLQ }]);
     [consumer, dlq] = await Promise.all([

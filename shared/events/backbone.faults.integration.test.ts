@@ -162,6 +162,7 @@ async function relayedCounters(
   ]);
   const relay = await startOutboxRelay({
     orm: service.orm,
+    url: service.url,
     outbox,
     transport: producer,
     logger,
@@ -390,6 +391,7 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     const processA = await counterDatabase(schema);
     const relayA = await startOutboxRelay({
       orm: processA.orm,
+      url: processA.url,
       outbox,
       transport: dying,
       logger,
@@ -413,6 +415,7 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     const processB = await counterDatabase(schema);
     const relayB = await startOutboxRelay({
       orm: processB.orm,
+      url: processB.url,
       outbox,
       transport: recording,
       logger,
@@ -457,6 +460,7 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     };
     const relay = await startOutboxRelay({
       orm: service.orm,
+      url: service.url,
       outbox,
       transport: flaky,
       logger,
@@ -486,6 +490,44 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     expect(appliedDuringOutage).toEqual([]);
     expect(applied).toHaveLength(60);
     expect(seqsBySubject(applied)).toEqual(Object.fromEntries(counters.map((c) => [c, oneTo(15)])));
+  });
+
+  it('a relay whose database session is terminated opens a new one: the 20 rows published after it are sent too', async () => {
+    const schema = 'severed';
+    const service = await counterDatabase(schema);
+    const outbox = createOutbox({ schema, source: 'severed', catalogue: counterCatalogue });
+    await producer.ensureTopics([{ topic: 'severed.events' }]);
+    const sent: string[] = [];
+    const recording: EventTransport = {
+      ...producer,
+      async send(messages: readonly TransportMessage[]) {
+        await producer.send(messages);
+        sent.push(...messages.map(eventIdOf));
+      },
+    };
+    const relay = await startOutboxRelay({
+      orm: service.orm,
+      url: service.url,
+      outbox,
+      transport: recording,
+      logger,
+      pollIntervalMs: 50,
+      maxBackoffMs: 100,
+    });
+    started.push(() => relay.stop(1000));
+    const before = await publishIn(service, outbox, increments('severed-a', 1, 20));
+    await waitFor(() => sent.length === 20, { what: 'the first 20 sent' });
+
+    const terminated = await service.orm.em
+      .getConnection()
+      .execute(
+        "select pg_terminate_backend(pid) as done from pg_stat_activity where application_name = 'eventgraph-outbox-relay:severed'",
+      );
+    const after = await publishIn(service, outbox, increments('severed-a', 21, 40));
+    await waitFor(() => sent.length >= 40, { what: 'the next 20 sent' });
+
+    expect(terminated).toEqual([{ done: true }]);
+    expect(sent).toEqual(ids([...before, ...after]));
   });
 
   it('two relays on one outbox send each of 400 rows exactly once, one batch at a time, in per-counter order', async () => {
@@ -529,7 +571,7 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
         logger,
         batchSize: 20,
         pollIntervalMs: 20,
-        listenUrl: relayProcess.url,
+        url: relayProcess.url,
       });
       started.push(() => relay.stop(1000));
     }
@@ -783,6 +825,7 @@ describe('a broker of its own, killed -9 and restarted from its log directory', 
     const sends = recordSends(await transportTo('outage-relay'));
     const relay = await startOutboxRelay({
       orm: service.orm,
+      url: service.url,
       outbox,
       transport: sends.transport,
       logger,
@@ -855,6 +898,7 @@ describe('a broker of its own, killed -9 and restarted from its log directory', 
     });
     const relay = await startOutboxRelay({
       orm: service.orm,
+      url: service.url,
       outbox,
       transport: sends.transport,
       logger,
@@ -937,6 +981,7 @@ describe('a partition leader killed -9 in a three-node cluster', () => {
     const sends = recordSends(relayTransport);
     const relay = await startOutboxRelay({
       orm: service.orm,
+      url: service.url,
       outbox,
       transport: sends.transport,
       logger,

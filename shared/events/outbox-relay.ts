@@ -9,6 +9,10 @@
  * time, and the next reads only after the previous batch's marks committed. With the
  * per-subject publish lock (outbox.ts) this keeps every aggregate's events in commit order.
  *
+ * Cost: the relay runs on a PostgreSQL session of its own. A batch takes two round trips
+ * (begin, lock and read; then mark and commit), and so does a look that finds nothing to
+ * send (begin, lock and read; then commit).
+ *
  * The batch transaction stays open while the transport sends: with embedded PGlite (one
  * session) that is safe only because transports never wait for consumers.
  */
@@ -19,7 +23,7 @@ import type { Logger } from '../observability/index.ts';
 import type { EventMetrics } from './metrics.ts';
 import { outboxChannel } from './outbox.ts';
 import type { Outbox } from './outbox.ts';
-import type { EventTransport, TransportMessage } from './transport.ts';
+import type { EventTransport } from './transport.ts';
 
 export interface OutboxRelayOptions {
   orm: MikroORM;
@@ -32,8 +36,11 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Fallback poll when no notification arrives. @default 1000 */
   pollIntervalMs?: number;
-  /** Postgres URL for a LISTEN connection; unset → local commits and polling only. */
-  listenUrl?: string;
+  /**
+   * PostgreSQL URL of the outbox's database. The relay keeps one session of its own there:
+   * it runs its batches and LISTENs for the outbox's commits.
+   */
+  url: string;
   /** Sent rows are deleted after this long. @default 86400000 (1 day) */
   retentionMs?: number;
   /**
@@ -88,53 +95,89 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       wakeUp = done;
     });
 
+  /**
+   * The relay's own session: its batches run on it and it LISTENs for the outbox's commits.
+   * Opened on first use and again after it is lost (the loop backs off in between).
+   */
+  let session: pg.Client | undefined;
+  const openSession = async (): Promise<pg.Client> => {
+    if (session) return session;
+    const client = new pg.Client({
+      connectionString: options.url,
+      application_name: `eventgraph-outbox-relay:${outbox.schema}`,
+    });
+    const lost = (error?: Error) => {
+      if (session !== client) return;
+      session = undefined;
+      if (error) logger.warn({ err: error }, 'outbox relay lost its database session');
+      client.end().catch(() => undefined);
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    client.on('notification', wake);
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    try {
+      await client.query(`listen "${outboxChannel(outbox.schema)}"`);
+    } catch (error) {
+      logger.warn({ err: error }, 'outbox LISTEN unavailable; relying on polling');
+    }
+    session = client;
+    return client;
+  };
+
+  // A batch is two round trips on the session. The first begins the transaction, tries the
+  // leader lock and, only if it won, reads the batch: in a separate statement, whose snapshot
+  // is taken after the lock was won, so it sees the marks of the batch before it.
+  const leader = 'eventgraph.outbox_relay_leader';
+  const readBatch = `begin;
+    select set_config('${leader}', pg_try_advisory_xact_lock(hashtextextended(${pg.escapeLiteral(lockKey)}, 0))::text, true) as leader;
+    select id, topic, key, value, headers from ${table}
+    where sent_at is null and current_setting('${leader}') = 'true'
+    order by id limit ${batchSize}`;
+  type OutboxRow = {
+    id: string;
+    topic: string;
+    key: string;
+    value: string;
+    headers: Record<string, string>;
+  };
+
   /** One batch: -1 when another relay holds the lock, else the number of rows sent. */
-  const relayBatch = () =>
-    orm.em.fork({ disableContextResolution: true }).transactional(async (em) => {
-      const connection = em.getConnection();
-      const ctx = em.getTransactionContext<object>();
-      const [lock] = await connection.execute<{ leader: boolean }[]>(
-        'select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as leader',
-        [lockKey],
-        'all',
-        ctx,
+  const relayBatch = async () => {
+    const client = await openSession();
+    try {
+      const [, lock, batch] = (await client.query(readBatch)) as unknown as pg.QueryResult[];
+      const rows = batch!.rows as OutboxRow[];
+      if (rows.length === 0) {
+        await client.query('commit');
+        return lock!.rows[0]?.leader === 'true' ? 0 : -1;
+      }
+      await transport.send(
+        rows.map(({ topic, key, value, headers }) => ({ topic, key, value, headers })),
       );
-      if (!lock?.leader) return -1;
-      const rows = await connection.execute<
-        { id: string; topic: string; key: string; value: string; headers: Record<string, string> }[]
-      >(
-        `select id, topic, key, value, headers from ${table} where sent_at is null order by id limit ?`,
-        [batchSize],
-        'all',
-        ctx,
-      );
-      if (rows.length === 0) return 0;
-      const messages: TransportMessage[] = rows.map(({ topic, key, value, headers }) => ({
-        topic,
-        key,
-        value,
-        headers,
-      }));
-      await transport.send(messages);
-      await connection.execute(
-        `update ${table} set sent_at = clock_timestamp()
-         where id in (select value::bigint from jsonb_array_elements_text(?::jsonb))`,
-        [JSON.stringify(rows.map((row) => row.id))],
-        'run',
-        ctx,
-      );
-      if (metrics) for (const row of rows) metrics.published.inc({ topic: row.topic });
+      // Ids are bigserial values read back from the table: digits only.
+      let finish = `update ${table} set sent_at = clock_timestamp()
+        where id = any('{${rows.map((row) => row.id).join(',')}}'::bigint[]);`;
       if (Date.now() - lastCleanup > 60_000) {
         lastCleanup = Date.now();
-        await connection.execute(
-          `delete from ${table} where sent_at < clock_timestamp() - (? * interval '1 millisecond')`,
-          [retentionMs],
-          'run',
-          ctx,
-        );
+        finish += `delete from ${table}
+          where sent_at < clock_timestamp() - interval '${retentionMs} milliseconds';`;
       }
+      await client.query(`${finish} commit`);
+      if (metrics) for (const row of rows) metrics.published.inc({ topic: row.topic });
       return rows.length;
-    });
+    } catch (error) {
+      // Ends the transaction (and with it the lock); on a lost session this fails too, and
+      // the next batch opens a new one.
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    }
+  };
 
   // Wake on this process's own commits: the cheapest signal, no round trip.
   orm.em.getEventManager().registerSubscriber({
@@ -142,24 +185,6 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       if (transaction && outbox.publishedIn(transaction)) wake();
     },
   });
-
-  const listener = options.listenUrl ? await listen(options.listenUrl) : undefined;
-  async function listen(url: string): Promise<pg.Client | undefined> {
-    const client = new pg.Client({ connectionString: url });
-    client.on('notification', wake);
-    client.on('error', (error) => {
-      logger.warn({ err: error }, 'outbox LISTEN connection lost; relying on polling');
-    });
-    try {
-      await client.connect();
-      await client.query(`listen "${outboxChannel(outbox.schema)}"`);
-      return client;
-    } catch (error) {
-      logger.warn({ err: error }, 'outbox LISTEN unavailable; relying on polling');
-      await client.end().catch(() => undefined);
-      return undefined;
-    }
-  }
 
   let failures = 0;
   const loop = (async () => {
@@ -173,7 +198,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       } catch (error) {
         failures++;
         const backoffMs = backoffDelay(failures, { baseMs: 200, maxMs: maxBackoffMs });
-        logger.warn({ err: error, failures, backoffMs }, 'outbox relay could not send; retrying');
+        logger.warn({ err: error, failures, backoffMs }, 'outbox relay batch failed; retrying');
         await sleep(backoffMs);
         continue;
       }
@@ -213,7 +238,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
           'outbox relay could not flush on stop; rows stay for next start',
         );
       }
-      await listener?.end().catch(() => undefined);
+      await session?.end().catch(() => undefined);
     },
   };
 }

@@ -28,8 +28,8 @@ export interface ServiceEventsOptions {
   transport: EventTransport;
   logger: Logger;
   metrics?: EventMetrics;
-  /** Postgres URL for the relay's LISTEN connection. */
-  listenUrl?: string;
+  /** PostgreSQL URL of `orm`'s database, for the relay's own session (see outbox-relay). */
+  url: string;
   /** Relay tuning. */
   relay?: Pick<OutboxRelayOptions, 'batchSize' | 'pollIntervalMs' | 'lingerMs' | 'maxBackoffMs'>;
 }
@@ -67,7 +67,7 @@ export async function startServiceEvents(options: ServiceEventsOptions): Promise
     transport,
     logger,
     ...(metrics ? { metrics } : {}),
-    ...(options.listenUrl ? { listenUrl: options.listenUrl } : {}),
+    url: options.url,
     ...options.relay,
   });
   const consumers: Subscription[] = [];

@@ -200,7 +200,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       transport,
       logger,
       metrics: createEventMetrics(metrics.registry),
-      listenUrl: db.url,
+      url: db.url,
     });
     opened.push('events (consumers, relay)', () => events.stop());
     const eventTransport = transport;
