@@ -151,11 +151,16 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   const relayBatch = async () => {
     const client = await openSession();
     try {
-      const [, lock, batch] = (await client.query(readBatch)) as unknown as pg.QueryResult[];
-      const rows = batch!.rows as OutboxRow[];
+      // A multi-statement query answers with one result per statement.
+      const [, lock, batch] = (await client.query(readBatch)) as unknown as [
+        pg.QueryResult,
+        pg.QueryResult<{ leader: string }>,
+        pg.QueryResult<OutboxRow>,
+      ];
+      const rows = batch.rows;
       if (rows.length === 0) {
         await client.query('commit');
-        return lock!.rows[0]?.leader === 'true' ? 0 : -1;
+        return lock.rows[0]?.leader === 'true' ? 0 : -1;
       }
       await transport.send(
         rows.map(({ topic, key, value, headers }) => ({ topic, key, value, headers })),
