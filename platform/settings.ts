@@ -152,7 +152,7 @@ export const SETTINGS: { readonly [Name in SettingName]-?: SettingDoc } = {
     group: 'postgres',
     readBy: 'every subgraph',
     summary:
-      "Connections each subgraph process's pool keeps to PostgreSQL at most; the process opens two more (the outbox relay's LISTEN and, at start-up, the migration lock's).",
+      "Connections each subgraph process's pool keeps to PostgreSQL at most; the process opens two more (the outbox relay's own session, on which it also LISTENs, and, at start-up, the migration lock's).",
     details:
       "Every replica has its own pool: (this + 2) × subgraph processes must stay below the server's `max_connections` (five subgraphs with two replicas each need 120 at the default). Queries beyond it queue for a connection.",
   },
