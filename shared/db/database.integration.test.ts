@@ -24,6 +24,8 @@ import {
   stopNotesDatabases,
   tablesIn,
 } from '../testing/notes-database.ts';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { DatabaseUnavailableError, startDatabase } from './index.ts';
 import type { Database, DatabaseOptions } from './index.ts';
 
@@ -214,5 +216,98 @@ describe('startDatabase on a PostgreSQL server', () => {
 
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
     expect(error.message).toMatch(/^DATABASE_URL: cannot connect to .*_typo \(.*does not exist/);
+  });
+});
+
+describe('round trips of a transaction (fewer-round-trips.ts)', () => {
+  const sent: string[] = [];
+  // The pg that MikroORM's pools use (its driver may carry a copy of its own).
+  const { Client } = createRequire(import.meta.resolve('@mikro-orm/postgresql'))('pg') as typeof pg;
+  const clientQuery = Client.prototype.query;
+
+  beforeAll(() => {
+    // Every text a pooled connection sends from now on (the pool binds this at connect).
+    Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      if (typeof args[0] === 'string') sent.push(args[0]);
+      return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof clientQuery;
+  });
+
+  afterAll(() => {
+    Client.prototype.query = clientQuery;
+  });
+
+  /** What `work` sent, in order. */
+  async function sentBy(work: () => Promise<unknown>): Promise<string[]> {
+    sent.length = 0;
+    await work();
+    return [...sent];
+  }
+
+  it('sends begin with the first statement: two statements and a commit in three round trips, committed', async () => {
+    const db = await start({ schema: 'notes_trips' });
+    const em = db.orm.em.fork();
+
+    const texts = await sentBy(() =>
+      em.transactional(async (tx) => {
+        const connection = tx.getConnection();
+        const ctx = tx.getTransactionContext();
+        await connection.execute(
+          "insert into notes_trips.notes (id, body) values ('0190a000-0000-7000-8000-000000000001', 'one')",
+          [],
+          'run',
+          ctx,
+        );
+        return connection.execute(
+          'select count(*)::int as n from notes_trips.notes',
+          [],
+          'all',
+          ctx,
+        );
+      }),
+    );
+
+    expect(texts).toEqual([
+      "begin;insert into notes_trips.notes (id, body) values ('0190a000-0000-7000-8000-000000000001', 'one')",
+      'select count(*)::int as n from notes_trips.notes',
+      'commit',
+    ]);
+    expect(await noteBodies(db)).toEqual(['one']);
+  });
+
+  it('rolls back when the statement sent with begin fails, and the connection serves the next transaction', async () => {
+    const db = await start({ schema: 'notes_abort', poolMax: 1 });
+    const em = db.orm.em.fork();
+    const insert = (id: string, body: string) => (tx: typeof em) =>
+      tx
+        .getConnection()
+        .execute(
+          `insert into notes_abort.notes (id, body) values ('${id}', ${body})`,
+          [],
+          'run',
+          tx.getTransactionContext(),
+        );
+
+    const error = await rejectionOf(
+      em.transactional(async (tx) => {
+        await insert('0190a000-0000-7000-8000-000000000002', 'no_such_column')(tx);
+      }),
+    );
+    await em.transactional(insert('0190a000-0000-7000-8000-000000000003', "'after'"));
+
+    expect(error.message).toMatch(/no_such_column/);
+    expect(await noteBodies(db)).toEqual(['after']);
+  });
+
+  it('answers a query of several statements with the last statement’s rows', async () => {
+    const db = await start({ schema: 'notes_multi' });
+
+    expect(await query(db, 'select 1 as first; select 2 as last')).toEqual([{ last: 2 }]);
+  });
+
+  it('sends nothing for a transaction that sends nothing', async () => {
+    const db = await start({ schema: 'notes_empty' });
+
+    expect(await sentBy(() => db.orm.em.fork().transactional(async () => 'nothing'))).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import { redactUrl } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import pg from 'pg';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { sendFewerRoundTrips } from './fewer-round-trips.ts';
 import { hasEmbeddedDatabase } from './embedded-postgres-process.ts';
 import type { EmbeddedPostgres } from './embedded-postgres.ts';
 
@@ -103,7 +104,10 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
         silent: true,
       },
       pool: { min: 0, max: poolMax },
-      driverOptions: { connectionTimeoutMillis: options.connectTimeoutMs ?? 5000 },
+      driverOptions: {
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+        onPoolCreated: (pool: pg.Pool) => pool.on('connect', sendFewerRoundTrips),
+      },
       discovery: { warnWhenNoEntities: false },
       // A misspelt database name must fail start-up, not silently create an empty database.
       ensureDatabase: false,
