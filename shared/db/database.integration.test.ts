@@ -223,18 +223,19 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
   const sent: string[] = [];
   // The pg that MikroORM's pools use (its driver may carry a copy of its own).
   const { Client } = createRequire(import.meta.resolve('@mikro-orm/postgresql'))('pg') as typeof pg;
-  const clientQuery = Client.prototype.query;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- put back as it was, after
+  const clientQuery: (this: pg.Client, ...args: unknown[]) => unknown = Client.prototype.query;
 
   beforeAll(() => {
     // Every text a pooled connection sends from now on (the pool binds this at connect).
     Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
       if (typeof args[0] === 'string') sent.push(args[0]);
-      return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof clientQuery;
+      return clientQuery.apply(this, args);
+    } as typeof Client.prototype.query;
   });
 
   afterAll(() => {
-    Client.prototype.query = clientQuery;
+    Client.prototype.query = clientQuery as typeof Client.prototype.query;
   });
 
   /** What `work` sent, in order. */
