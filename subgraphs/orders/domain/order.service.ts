@@ -146,59 +146,88 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
   });
 
   /** Serialises changes to one user's cart (held until the transaction ends). */
-  const lockCart = (em: EntityManager, userId: string) =>
-    em.execute(`select pg_advisory_xact_lock(hashtextextended('orders.cart:' || ?, 0))`, [userId]);
+  const LOCK_CART = `select pg_advisory_xact_lock(hashtextextended('orders.cart:' || ?, 0))`;
+  const lockCart = (em: EntityManager, userId: string) => em.execute(LOCK_CART, [userId]);
+  /**
+   * A cart statement and its parameters, preceded by taking the user's cart lock when `lock`
+   * holds: one round trip, two statements, the second of which takes its snapshot after the
+   * lock is held (so it reads what the lock's last holder committed).
+   */
+  const underCartLock = (
+    lock: boolean,
+    userId: string,
+    sql: string,
+    params: unknown[],
+  ): [string, unknown[]] => (lock ? [`${LOCK_CART};\n${sql}`, [userId, ...params]] : [sql, params]);
 
   /** A user's cart lines, in the order they were first added (then by product id). */
-  const cartLines = async (em: EntityManager, userId: string): Promise<StoredLine[]> =>
+  const cartLines = async (
+    em: EntityManager,
+    userId: string,
+    lock = false,
+  ): Promise<StoredLine[]> =>
     (
       await em.execute<CartRow[]>(
-        `select c.product_id, c.quantity, c.added_at, p.id, p.price_cents, p.currency, p.on_sale
-         from ${cartItems} c left join ${products} p on p.id = c.product_id
-         where c.user_id = ? order by c.added_at, c.product_id`,
-        [userId],
+        ...underCartLock(
+          lock,
+          userId,
+          `select c.product_id, c.quantity, c.added_at, p.id, p.price_cents, p.currency, p.on_sale
+           from ${cartItems} c left join ${products} p on p.id = c.product_id
+           where c.user_id = ? order by c.added_at, c.product_id`,
+          [userId],
+        ),
       )
     ).map(lineOf);
 
   /**
-   * A user's cart lines (as `cartLines`) and a product's replica row (null when unknown), in
-   * one round trip: the product comes as a last row with no cart columns.
+   * A user's cart lines (as `cartLines`, taking the cart lock first) and a product's replica
+   * row (null when unknown), in one round trip: the product comes as a last row with no cart
+   * columns.
    */
-  const cartAndProduct = async (
+  const lockedCartAndProduct = async (
     em: EntityManager,
     userId: string,
     productId: string,
   ): Promise<[StoredLine[], KnownProduct | null]> => {
-    if (!isUuid(productId)) return [await cartLines(em, userId), null];
+    if (!isUuid(productId)) return [await cartLines(em, userId, true), null];
     const rows = await em.execute<(CartRow & { wanted: boolean })[]>(
-      `select c.product_id, c.quantity, c.added_at, p.id, p.price_cents, p.currency, p.on_sale,
-              false as wanted
-       from ${cartItems} c left join ${products} p on p.id = c.product_id
-       where c.user_id = ?
-       union all
-       select null, null, null, id, price_cents, currency, on_sale, true
-       from ${products} where id = ?
-       order by wanted, added_at, product_id`,
-      [userId, productId],
+      ...underCartLock(
+        true,
+        userId,
+        `select c.product_id, c.quantity, c.added_at, p.id, p.price_cents, p.currency, p.on_sale,
+                false as wanted
+         from ${cartItems} c left join ${products} p on p.id = c.product_id
+         where c.user_id = ?
+         union all
+         select null, null, null, id, price_cents, currency, on_sale, true
+         from ${products} where id = ?
+         order by wanted, added_at, product_id`,
+        [userId, productId],
+      ),
     );
     const wanted = rows.find((row) => row.wanted);
     return [rows.filter((row) => !row.wanted).map(lineOf), wanted ? productOf(wanted) : null];
   };
 
   /**
-   * Empties a user's cart and returns the lines it held, as `cartLines` would have: one round
-   * trip. In a transaction that rolls back (an order refused), the cart stays as it was.
+   * Takes the cart lock, empties the user's cart and returns the lines it held, as `cartLines`
+   * would have: one round trip. In a transaction that rolls back (an order refused), the cart
+   * stays as it was.
    */
   const takeCartLines = async (em: EntityManager, userId: string): Promise<StoredLine[]> =>
     (
       await em.execute<CartRow[]>(
-        `with taken as (
-           delete from ${cartItems} where user_id = ? returning product_id, quantity, added_at
-         )
-         select t.product_id, t.quantity, t.added_at, p.id, p.price_cents, p.currency, p.on_sale
-         from taken t left join ${products} p on p.id = t.product_id
-         order by t.added_at, t.product_id`,
-        [userId],
+        ...underCartLock(
+          true,
+          userId,
+          `with taken as (
+             delete from ${cartItems} where user_id = ? returning product_id, quantity, added_at
+           )
+           select t.product_id, t.quantity, t.added_at, p.id, p.price_cents, p.currency, p.on_sale
+           from taken t left join ${products} p on p.id = t.product_id
+           order by t.added_at, t.product_id`,
+          [userId],
+        ),
       )
     ).map(lineOf);
 
@@ -218,8 +247,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       assertSignedIn(identity);
       validQuantity(quantity);
       return em.transactional(async (tx) => {
-        await lockCart(tx, identity.userId);
-        const [lines, product] = await cartAndProduct(tx, identity.userId, productId);
+        const [lines, product] = await lockedCartAndProduct(tx, identity.userId, productId);
         const next = decideAddToCart(lines, product, quantity);
         const addedAt = now();
         await tx.execute(
@@ -253,7 +281,6 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       assertSignedIn(identity);
       const userId = identity.userId;
       const order = await em.transactional(async (tx) => {
-        await lockCart(tx, userId);
         // Refused (empty cart, a product no longer on sale…): the transaction rolls back and
         // the cart is kept.
         const placed = decideOrder(await takeCartLines(tx, userId));
