@@ -26,7 +26,7 @@ import {
 } from '../testing/notes-database.ts';
 import { createRequire } from 'node:module';
 import type pg from 'pg';
-import { DatabaseUnavailableError, startDatabase } from './index.ts';
+import { DatabaseUnavailableError, sentWithNext, startDatabase } from './index.ts';
 import type { Database, DatabaseOptions } from './index.ts';
 
 let testDb: TestDatabase;
@@ -298,6 +298,77 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
 
     expect(error.message).toMatch(/no_such_column/);
     expect(await noteBodies(db)).toEqual(['after']);
+  });
+
+  it('sends a statement marked sentWithNext with the commit: a read and a marked insert in two round trips, committed', async () => {
+    const db = await start({ schema: 'notes_held' });
+    const em = db.orm.em.fork();
+
+    const texts = await sentBy(() =>
+      em.transactional(async (tx) => {
+        const connection = tx.getConnection();
+        const ctx = tx.getTransactionContext();
+        await connection.execute('select count(*) from notes_held.notes', [], 'all', ctx);
+        const held = await connection.execute(
+          sentWithNext(
+            "insert into notes_held.notes (id, body) values ('0190a000-0000-7000-8000-000000000004', 'held')",
+          ),
+          [],
+          'run',
+          ctx,
+        );
+        expect(held).toMatchObject({ rows: [] });
+      }),
+    );
+
+    expect(texts).toEqual([
+      'begin;select count(*) from notes_held.notes',
+      `${sentWithNext("insert into notes_held.notes (id, body) values ('0190a000-0000-7000-8000-000000000004', 'held')")};commit`,
+    ]);
+    expect(await noteBodies(db)).toEqual(['held']);
+  });
+
+  it('fails the commit when a statement sent with it fails, rolls the whole transaction back and leaves the connection usable', async () => {
+    const db = await start({ schema: 'notes_held_fail', poolMax: 1 });
+    const id = await addNote(db, 'first');
+    const em = db.orm.em.fork();
+
+    const error = await rejectionOf(
+      em.transactional(async (tx) => {
+        const connection = tx.getConnection();
+        const ctx = tx.getTransactionContext();
+        await connection.execute(
+          "insert into notes_held_fail.notes (id, body) values ('0190a000-0000-7000-8000-000000000005', 'second')",
+          [],
+          'run',
+          ctx,
+        );
+        await connection.execute(
+          sentWithNext(`insert into notes_held_fail.notes (id, body) values ('${id}', 'again')`),
+          [],
+          'run',
+          ctx,
+        );
+      }),
+    );
+
+    await addNote(db, 'third'); // on the one connection, which the failure left usable
+
+    expect(error.message).toMatch(/duplicate key/);
+    expect(await noteBodies(db)).toEqual(['first', 'third']);
+  });
+
+  it('sends a statement marked sentWithNext at once outside a transaction', async () => {
+    const db = await start({ schema: 'notes_held_alone' });
+
+    await query(
+      db,
+      sentWithNext(
+        "insert into notes_held_alone.notes (id, body) values ('0190a000-0000-7000-8000-000000000006', 'alone')",
+      ),
+    );
+
+    expect(await noteBodies(db)).toEqual(['alone']);
   });
 
   it('answers a query of several statements with the last statement’s rows', async () => {

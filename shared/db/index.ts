@@ -1,4 +1,5 @@
 export { startDatabase, DatabaseUnavailableError, MikroORM } from './database.ts';
+export { sentWithNext } from './fewer-round-trips.ts';
 export type { Database, DatabaseOptions, EntityManager } from './database.ts';
 export { startEmbeddedPostgres } from './embedded-postgres.ts';
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.ts';

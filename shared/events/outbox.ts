@@ -16,6 +16,7 @@
  */
 import { Migration } from '@mikro-orm/migrations';
 import type { MigrationObject } from '@mikro-orm/core';
+import { sentWithNext } from '../db/index.ts';
 import type { EntityManager } from '../db/index.ts';
 import { currentTraceparent } from '../observability/index.ts';
 import { illFormedIn } from '../text/index.ts';
@@ -151,18 +152,22 @@ export function createOutbox(options: OutboxOptions): Outbox {
       const connection = em.getConnection();
       const ctx = em.getTransactionContext<object>();
       const subjects = [...new Set(envelopes.map((e) => e.subject))].sort();
-      // Two statements in one round trip (see shared/db/fewer-round-trips.ts): the subjects'
-      // locks, then the rows. Arrays travel as JSON: the driver would expand a JS array into a
-      // parameter list.
+      // The subjects' locks now, so that a later transaction publishing for one of them waits
+      // for this one's commit; the rows wait and go out with the transaction's next statement,
+      // usually its commit (see shared/db/fewer-round-trips.ts). Arrays travel as JSON: the
+      // driver would expand a JS array into a parameter list.
       await connection.execute(
         `select pg_advisory_xact_lock(hashtextextended(? || k, 0))
-         from jsonb_array_elements_text(?::jsonb) as k order by k;
-         insert into ${table} (event_id, topic, key, value, headers)
+         from jsonb_array_elements_text(?::jsonb) as k order by k`,
+        [`${options.schema}:`, JSON.stringify(subjects)],
+        'run',
+        ctx,
+      );
+      await connection.execute(
+        sentWithNext(`insert into ${table} (event_id, topic, key, value, headers)
          select (e->>'id')::uuid, e->>'topic', e->>'key', e->>'value', e->'headers'
-         from jsonb_array_elements(?::jsonb) as e`,
+         from jsonb_array_elements(?::jsonb) as e`),
         [
-          `${options.schema}:`,
-          JSON.stringify(subjects),
           JSON.stringify(
             envelopes.map((e) => ({
               id: e.id,

@@ -12,7 +12,7 @@
 import { Counter } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Identity } from '../../../shared/auth/index.ts';
-import { LockMode } from '../../../shared/db/index.ts';
+import { LockMode, sentWithNext } from '../../../shared/db/index.ts';
 import type { EntityManager } from '../../../shared/db/index.ts';
 import { NotFoundError } from '../../../shared/errors/index.ts';
 import type { EventToPublish, ServiceEvents } from '../../../shared/events/index.ts';
@@ -250,9 +250,12 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         const [lines, product] = await lockedCartAndProduct(tx, identity.userId, productId);
         const next = decideAddToCart(lines, product, quantity);
         const addedAt = now();
+        // Waits and goes out with the commit, in one round trip.
         await tx.execute(
-          `insert into ${cartItems} (user_id, product_id, quantity, added_at) values (?, ?, ?, ?)
-           on conflict (user_id, product_id) do update set quantity = excluded.quantity`,
+          sentWithNext(
+            `insert into ${cartItems} (user_id, product_id, quantity, added_at) values (?, ?, ?, ?)
+             on conflict (user_id, product_id) do update set quantity = excluded.quantity`,
+          ),
           [identity.userId, productId, next, addedAt],
         );
         // The cart as a read after the upsert would return it, without reading it again (the
@@ -285,7 +288,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         // the cart is kept.
         const placed = decideOrder(await takeCartLines(tx, userId));
         const at = now();
-        const created = tx.create(OrderEntity, {
+        const created: OrderView = {
           id: uuidv7(),
           userId,
           status: 'PENDING',
@@ -293,8 +296,23 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           rejectionReason: null,
           createdAt: at,
           updatedAt: at,
-        });
-        await tx.flush();
+        };
+        // The row waits and goes out with the event's and the commit, in one round trip.
+        await tx.execute(
+          sentWithNext(
+            `insert into ${orders} (id, user_id, status, items, total_cents, currency, created_at, updated_at)
+             values (?, ?, 'PENDING', ?::jsonb, ?, ?, ?, ?)`,
+          ),
+          [
+            created.id,
+            userId,
+            JSON.stringify(placed.items),
+            placed.totalCents,
+            placed.currency,
+            at,
+            at,
+          ],
+        );
         const data: OrderPlacedV1 = {
           orderId: created.id,
           userId,
@@ -305,7 +323,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         return created;
       });
       statusChanges.inc({ status: 'PENDING' });
-      return viewOf(order);
+      return order;
     },
 
     async cancel(em, identity, id) {
@@ -424,12 +442,16 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         statusChanges.inc({ status: next });
       }
       if (changed.size === 0) return;
+      // The rows are locked (read above): the update waits and goes out with the events' and
+      // the commit, in one round trip.
       await em.execute(
-        `update ${orders} as o
-         set status = c.status, updated_at = c.updated_at,
-             rejection_reason = coalesce(c.reason, o.rejection_reason)
-         from jsonb_to_recordset(?::jsonb) as c(id uuid, status text, updated_at timestamptz, reason text)
-         where o.id = c.id`,
+        sentWithNext(
+          `update ${orders} as o
+           set status = c.status, updated_at = c.updated_at,
+               rejection_reason = coalesce(c.reason, o.rejection_reason)
+           from jsonb_to_recordset(?::jsonb) as c(id uuid, status text, updated_at timestamptz, reason text)
+           where o.id = c.id`,
+        ),
         [
           JSON.stringify(
             [...changed].map((id) => {
