@@ -25,6 +25,7 @@ import {
   tablesIn,
 } from '../testing/notes-database.ts';
 import { createRequire } from 'node:module';
+import { IsolationLevel } from '@mikro-orm/core';
 import type pg from 'pg';
 import { DatabaseUnavailableError, sentWithNext, startDatabase } from './index.ts';
 import type { Database, DatabaseOptions } from './index.ts';
@@ -356,6 +357,25 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
 
     expect(error.message).toMatch(/duplicate key/);
     expect(await noteBodies(db)).toEqual(['first', 'third']);
+  });
+
+  it('holds a marked statement in a transaction begun with an isolation level too (begin sent as it is)', async () => {
+    const db = await start({ schema: 'notes_held_serial' });
+    const insert = sentWithNext(
+      "insert into notes_held_serial.notes (id, body) values ('0190a000-0000-7000-8000-000000000007', 'serial')",
+    );
+
+    const texts = await sentBy(() =>
+      db.orm.em
+        .fork()
+        .transactional(
+          (tx) => tx.getConnection().execute(insert, [], 'run', tx.getTransactionContext()),
+          { isolationLevel: IsolationLevel.SERIALIZABLE },
+        ),
+    );
+
+    expect(texts).toEqual(['start transaction isolation level serializable', `${insert};commit`]);
+    expect(await noteBodies(db)).toEqual(['serial']);
   });
 
   it('sends a statement marked sentWithNext at once outside a transaction', async () => {

@@ -71,6 +71,8 @@ export function sendFewerRoundTrips(client: pg.Client): void {
       return Promise.resolve({ ...NOTHING, command: text === 'begin' ? 'BEGIN' : 'HELD' });
     }
     if (text === 'commit' || text === 'rollback') inTransaction = false;
+    // kysely's begin with an isolation level or access mode: sent as it is, but it begins.
+    else if (text.startsWith('start transaction')) inTransaction = true;
     if (held.length === 0) return send(text).then(lastOf);
     const sending = held;
     held = [];
