@@ -28,7 +28,7 @@ import { createRequire } from 'node:module';
 import { IsolationLevel } from '@mikro-orm/core';
 import type pg from 'pg';
 import { DatabaseUnavailableError, sentWithNext, startDatabase } from './index.ts';
-import type { Database, DatabaseOptions } from './index.ts';
+import type { Database, DatabaseOptions, EntityManager } from './index.ts';
 
 let testDb: TestDatabase;
 
@@ -246,54 +246,35 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
     return [...sent];
   }
 
+  /** Runs `sql` in `tx`'s transaction, answering its rows. */
+  const run = (tx: EntityManager, sql: string) =>
+    tx.getConnection().execute(sql, [], 'all', tx.getTransactionContext());
+
   it('sends begin with the first statement: two statements and a commit in three round trips, committed', async () => {
     const db = await start({ schema: 'notes_trips' });
-    const em = db.orm.em.fork();
+    const insert =
+      "insert into notes_trips.notes (id, body) values ('0190a000-0000-7000-8000-000000000001', 'one')";
+    const count = 'select count(*)::int as n from notes_trips.notes';
 
     const texts = await sentBy(() =>
-      em.transactional(async (tx) => {
-        const connection = tx.getConnection();
-        const ctx = tx.getTransactionContext();
-        await connection.execute(
-          "insert into notes_trips.notes (id, body) values ('0190a000-0000-7000-8000-000000000001', 'one')",
-          [],
-          'run',
-          ctx,
-        );
-        return connection.execute(
-          'select count(*)::int as n from notes_trips.notes',
-          [],
-          'all',
-          ctx,
-        );
+      db.orm.em.fork().transactional(async (tx) => {
+        await run(tx, insert);
+        return run(tx, count);
       }),
     );
 
-    expect(texts).toEqual([
-      "begin;insert into notes_trips.notes (id, body) values ('0190a000-0000-7000-8000-000000000001', 'one')",
-      'select count(*)::int as n from notes_trips.notes',
-      'commit',
-    ]);
+    expect(texts).toEqual([`begin;${insert}`, count, 'commit']);
     expect(await noteBodies(db)).toEqual(['one']);
   });
 
   it('rolls back when the statement sent with begin fails, and the connection serves the next transaction', async () => {
     const db = await start({ schema: 'notes_abort', poolMax: 1 });
     const em = db.orm.em.fork();
-    const insert = (id: string, body: string) => (tx: typeof em) =>
-      tx
-        .getConnection()
-        .execute(
-          `insert into notes_abort.notes (id, body) values ('${id}', ${body})`,
-          [],
-          'run',
-          tx.getTransactionContext(),
-        );
+    const insert = (id: string, body: string) => (tx: EntityManager) =>
+      run(tx, `insert into notes_abort.notes (id, body) values ('${id}', ${body})`);
 
     const error = await rejectionOf(
-      em.transactional(async (tx) => {
-        await insert('0190a000-0000-7000-8000-000000000002', 'no_such_column')(tx);
-      }),
+      em.transactional(insert('0190a000-0000-7000-8000-000000000002', 'no_such_column')),
     );
     await em.transactional(insert('0190a000-0000-7000-8000-000000000003', "'after'"));
 
@@ -303,56 +284,40 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
 
   it('sends a statement marked sentWithNext with the commit: a read and a marked insert in two round trips, committed', async () => {
     const db = await start({ schema: 'notes_held' });
-    const em = db.orm.em.fork();
+    const count = 'select count(*) from notes_held.notes';
+    const insert = sentWithNext(
+      "insert into notes_held.notes (id, body) values ('0190a000-0000-7000-8000-000000000004', 'held')",
+    );
+    let answer: unknown;
 
     const texts = await sentBy(() =>
-      em.transactional(async (tx) => {
-        const connection = tx.getConnection();
-        const ctx = tx.getTransactionContext();
-        await connection.execute('select count(*) from notes_held.notes', [], 'all', ctx);
-        const held = await connection.execute(
-          sentWithNext(
-            "insert into notes_held.notes (id, body) values ('0190a000-0000-7000-8000-000000000004', 'held')",
-          ),
-          [],
-          'run',
-          ctx,
-        );
-        expect(held).toMatchObject({ rows: [] });
+      db.orm.em.fork().transactional(async (tx) => {
+        await run(tx, count);
+        answer = await run(tx, insert);
       }),
     );
 
-    expect(texts).toEqual([
-      'begin;select count(*) from notes_held.notes',
-      `${sentWithNext("insert into notes_held.notes (id, body) values ('0190a000-0000-7000-8000-000000000004', 'held')")};commit`,
-    ]);
+    expect(answer).toEqual([]);
+    expect(texts).toEqual([`begin;${count}`, `${insert};commit`]);
     expect(await noteBodies(db)).toEqual(['held']);
   });
 
   it('fails the commit when a statement sent with it fails, rolls the whole transaction back and leaves the connection usable', async () => {
     const db = await start({ schema: 'notes_held_fail', poolMax: 1 });
     const id = await addNote(db, 'first');
-    const em = db.orm.em.fork();
 
     const error = await rejectionOf(
-      em.transactional(async (tx) => {
-        const connection = tx.getConnection();
-        const ctx = tx.getTransactionContext();
-        await connection.execute(
+      db.orm.em.fork().transactional(async (tx) => {
+        await run(
+          tx,
           "insert into notes_held_fail.notes (id, body) values ('0190a000-0000-7000-8000-000000000005', 'second')",
-          [],
-          'run',
-          ctx,
         );
-        await connection.execute(
+        await run(
+          tx,
           sentWithNext(`insert into notes_held_fail.notes (id, body) values ('${id}', 'again')`),
-          [],
-          'run',
-          ctx,
         );
       }),
     );
-
     await addNote(db, 'third'); // on the one connection, which the failure left usable
 
     expect(error.message).toMatch(/duplicate key/);
@@ -366,12 +331,9 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
     );
 
     const texts = await sentBy(() =>
-      db.orm.em
-        .fork()
-        .transactional(
-          (tx) => tx.getConnection().execute(insert, [], 'run', tx.getTransactionContext()),
-          { isolationLevel: IsolationLevel.SERIALIZABLE },
-        ),
+      db.orm.em.fork().transactional((tx) => run(tx, insert), {
+        isolationLevel: IsolationLevel.SERIALIZABLE,
+      }),
     );
 
     expect(texts).toEqual(['start transaction isolation level serializable', `${insert};commit`]);
