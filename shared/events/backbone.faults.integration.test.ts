@@ -505,9 +505,12 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
         sent.push(...messages.map(eventIdOf));
       },
     };
+    // Named, so the test can find the relay's session among the pool's.
+    const relayUrl = new URL(service.url);
+    relayUrl.searchParams.set('application_name', 'severed-relay');
     const relay = await startOutboxRelay({
       orm: service.orm,
-      url: service.url,
+      url: relayUrl.toString(),
       outbox,
       transport: recording,
       logger,
@@ -521,7 +524,7 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     const terminated = await service.orm.em
       .getConnection()
       .execute(
-        "select pg_terminate_backend(pid) as done from pg_stat_activity where application_name = 'eventgraph-outbox-relay:severed'",
+        "select pg_terminate_backend(pid) as done from pg_stat_activity where application_name = 'severed-relay'",
       );
     const after = await publishIn(service, outbox, increments('severed-a', 21, 40));
     await waitFor(() => sent.length >= 40, { what: 'the next 20 sent' });

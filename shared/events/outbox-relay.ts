@@ -102,10 +102,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   let session: pg.Client | undefined;
   const openSession = async (): Promise<pg.Client> => {
     if (session) return session;
-    const client = new pg.Client({
-      connectionString: options.url,
-      application_name: `eventgraph-outbox-relay:${outbox.schema}`,
-    });
+    const client = new pg.Client({ connectionString: options.url });
     const lost = (error?: Error) => {
       if (session !== client) return;
       session = undefined;
