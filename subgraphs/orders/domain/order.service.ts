@@ -297,7 +297,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           createdAt: at,
           updatedAt: at,
         };
-        // The row waits and goes out with the event's and the commit, in one round trip.
+        // The row waits and goes out with the next statement (the event's subject lock); the
+        // event's row then goes out with the commit.
         await tx.execute(
           sentWithNext(
             `insert into ${orders} (id, user_id, status, items, total_cents, currency, created_at, updated_at)
@@ -442,8 +443,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         statusChanges.inc({ status: next });
       }
       if (changed.size === 0) return;
-      // The rows are locked (read above): the update waits and goes out with the events' and
-      // the commit, in one round trip.
+      // The rows are locked (read above): the update waits and goes out with the next
+      // statement, the first event's subject lock.
       await em.execute(
         sentWithNext(
           `update ${orders} as o
