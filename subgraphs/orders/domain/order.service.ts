@@ -171,7 +171,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         ...underCartLock(
           lock,
           userId,
-          `select c.product_id, c.quantity, c.added_at, p.id, p.price_cents, p.currency, p.on_sale
+          `select c.product_id, c.quantity, ${addedMs('c')}, p.id, p.price_cents, p.currency, p.on_sale
            from ${cartItems} c left join ${products} p on p.id = c.product_id
            where c.user_id = ? order by c.added_at, c.product_id`,
           [userId],
@@ -194,14 +194,14 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       ...underCartLock(
         true,
         userId,
-        `select c.product_id, c.quantity, c.added_at, p.id, p.price_cents, p.currency, p.on_sale,
+        `select c.product_id, c.quantity, ${addedMs('c')}, p.id, p.price_cents, p.currency, p.on_sale,
                 false as wanted
          from ${cartItems} c left join ${products} p on p.id = c.product_id
          where c.user_id = ?
          union all
          select null, null, null, id, price_cents, currency, on_sale, true
          from ${products} where id = ?
-         order by wanted, added_at, product_id`,
+         order by wanted, added_ms, product_id`,
         [userId, productId],
       ),
     );
@@ -223,7 +223,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           `with taken as (
              delete from ${cartItems} where user_id = ? returning product_id, quantity, added_at
            )
-           select t.product_id, t.quantity, t.added_at, p.id, p.price_cents, p.currency, p.on_sale
+           select t.product_id, t.quantity, ${addedMs('t')}, p.id, p.price_cents, p.currency, p.on_sale
            from taken t left join ${products} p on p.id = t.product_id
            order by t.added_at, t.product_id`,
           [userId],
@@ -529,11 +529,18 @@ function cartView(lines: readonly CartLine[]): CartView {
   };
 }
 
+/**
+ * The column of a cart line's time, as epoch milliseconds, from the cart table aliased `alias`:
+ * the driver hands timestamps over as PostgreSQL's text, which only V8's leniency would parse.
+ */
+const addedMs = (alias: 'c' | 't') =>
+  `extract(epoch from ${alias}.added_at)::float8 * 1000 as added_ms`;
+
 /** A cart line with its product as orders knows it (null: unknown to orders). */
 interface CartRow extends ProductRow {
   product_id: string;
   quantity: number;
-  added_at: Date | string;
+  added_ms: number;
 }
 
 function lineOf(row: CartRow): StoredLine {
@@ -542,7 +549,7 @@ function lineOf(row: CartRow): StoredLine {
     quantity: row.quantity,
     // The left join found no product: `id` is null.
     product: row.id ? productOf(row) : null,
-    addedAt: new Date(row.added_at),
+    addedAt: new Date(row.added_ms),
   };
 }
 
