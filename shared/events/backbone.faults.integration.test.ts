@@ -314,6 +314,17 @@ async function leaderOf(brokers: string[], topic: string, partition: number): Pr
   }
 }
 
+/** The shared producer, recording the event id of every message it sent into `sent`. */
+function recordingInto(sent: string[]): EventTransport {
+  return {
+    ...producer,
+    async send(messages: readonly TransportMessage[]) {
+      await producer.send(messages);
+      sent.push(...messages.map(eventIdOf));
+    },
+  };
+}
+
 /** Duplicated values, each once. */
 function repeated(values: Iterable<string>): string[] {
   return [...tally(values)].filter(([, n]) => n > 1).map(([value]) => value);
@@ -405,19 +416,12 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
 
     // Restarted as process B.
     const sentByB: string[] = [];
-    const recording: EventTransport = {
-      ...producer,
-      async send(messages: readonly TransportMessage[]) {
-        await producer.send(messages);
-        sentByB.push(...messages.map(eventIdOf));
-      },
-    };
     const processB = await counterDatabase(schema);
     const relayB = await startOutboxRelay({
       orm: processB.orm,
       url: processB.url,
       outbox,
-      transport: recording,
+      transport: recordingInto(sentByB),
       logger,
       batchSize: 100,
       pollIntervalMs: 50,
@@ -498,13 +502,6 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
     const outbox = createOutbox({ schema, source: 'severed', catalogue: counterCatalogue });
     await producer.ensureTopics([{ topic: 'severed.events' }]);
     const sent: string[] = [];
-    const recording: EventTransport = {
-      ...producer,
-      async send(messages: readonly TransportMessage[]) {
-        await producer.send(messages);
-        sent.push(...messages.map(eventIdOf));
-      },
-    };
     // Named, so the test can find the relay's session among the pool's.
     const relayUrl = new URL(service.url);
     relayUrl.searchParams.set('application_name', 'severed-relay');
@@ -512,7 +509,7 @@ describe('relays under faults (a downstream consumer counts effects)', () => {
       orm: service.orm,
       url: relayUrl.toString(),
       outbox,
-      transport: recording,
+      transport: recordingInto(sent),
       logger,
       pollIntervalMs: 50,
       maxBackoffMs: 100,
