@@ -31,6 +31,7 @@ import { formatError, withoutSuggestions } from '../shared/errors/index.ts';
 import type { EventCatalogue, EventTransport } from '../shared/events/index.ts';
 import { createMetrics, traceHttpRequests } from '../shared/observability/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
+import type { InProcessGraphQL } from '../shared/server/index.ts';
 import {
   apolloHandler,
   createHttpApp,
@@ -141,6 +142,12 @@ export interface GatewayConfig {
   supergraph: SupergraphSourceConfig;
   /** The subgraph endpoints, by name: where requests go, whatever the supergraph's URLs say. */
   subgraphs: readonly SubgraphEndpoint[];
+  /**
+   * Subgraphs of the gateway's own process (the one-process platform), by name: their
+   * fetches are handed to them directly, without a socket; the others go over HTTP to
+   * `subgraphs`' URLs. @default none
+   */
+  inProcessSubgraphs?: ReadonlyMap<string, InProcessGraphQL>;
   /** Answer introspection queries (GATEWAY_INTROSPECTION; on unless NODE_ENV=production). */
   introspection: boolean;
   /** Serve Apollo Sandbox at `/` (GATEWAY_SANDBOX; on unless NODE_ENV=production). */
@@ -503,6 +510,7 @@ function federatedGateway(options: {
         url,
         gatewayTokens,
         dispatcher: options.subgraphClient,
+        inProcess: config.inProcessSubgraphs?.get(name),
         timeoutMs: limits.subgraphTimeoutMs,
         deduplicate: epochs ? { epochs } : false,
         metrics: options.metrics,

@@ -10,7 +10,12 @@ import { startGateway } from '../gateway/server.ts';
 import { createInProcessTransport, startKafkaTransport } from '../shared/events/index.ts';
 import type { EventTransport } from '../shared/events/index.ts';
 import type { Logger } from '../shared/observability/index.ts';
-import type { SubgraphHandle, SubgraphRuntimeConfig } from '../shared/server/index.ts';
+import type {
+  InProcessGraphQL,
+  InProcessRequest,
+  SubgraphHandle,
+  SubgraphRuntimeConfig,
+} from '../shared/server/index.ts';
 import { JWKS_PATH, startAuthSubgraph } from '../subgraphs/auth/main.ts';
 import type { AuthSettings } from '../subgraphs/auth/main.ts';
 import { startUsersSubgraph } from '../subgraphs/users/main.ts';
@@ -127,6 +132,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
   const runGateway = async (
     endpoints: { name: string; url: string }[],
     sharedTransport: EventTransport | undefined,
+    inProcessSubgraphs?: ReadonlyMap<string, InProcessGraphQL>,
   ) => {
     const auth = endpoints.find((endpoint) => endpoint.name === 'auth');
     if (!auth) throw new Error('the gateway needs the auth subgraph (AUTH_URL)');
@@ -156,6 +162,7 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
             ? { kind: 'compose' }
             : { kind: 'file', path: path.resolve(env.SUPERGRAPH_PATH) },
         subgraphs: endpoints,
+        ...(inProcessSubgraphs ? { inProcessSubgraphs } : {}),
         introspection: env.GATEWAY_INTROSPECTION ?? env.NODE_ENV !== 'production',
         sandbox: env.GATEWAY_SANDBOX ?? env.NODE_ENV !== 'production',
         sandboxDocument: FIRST_QUERY,
@@ -247,9 +254,17 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
           0,
         );
       }
+      // The gateway hands its fetches to this process's subgraphs without a socket (to the
+      // handle current at the time: a restart replaces it).
       gateway = await runGateway(
         [...subgraphs.values()].map((s) => ({ name: s.name, url: `${s.url}/graphql` })),
         transport,
+        new Map(
+          [...subgraphs.keys()].map((name) => [
+            name,
+            (request: InProcessRequest) => subgraphs.get(name)!.graphql(request),
+          ]),
+        ),
       );
     }
   } catch (error) {

@@ -335,7 +335,8 @@ export const SETTINGS: { readonly [Name in SettingName]-?: SettingDoc } = {
   GATEWAY_SUBGRAPH_CONNECTIONS: {
     group: 'gateway',
     readBy: ['gateway'],
-    summary: 'Keep-alive connections to each subgraph at most; further fetches queue for one.',
+    summary:
+      'Keep-alive connections to each subgraph at most; further fetches queue for one. With `SERVICE` unset the gateway calls the subgraphs of its process without connections.',
   },
   GATEWAY_MAX_DEPTH: {
     group: 'limits',

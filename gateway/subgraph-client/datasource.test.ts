@@ -1,11 +1,13 @@
 /**
  * The subgraph data source against a fake subgraph on a local port: each attempt is bounded
  * by the timeout; a query is retried once after a timeout, a lost connection or a 502-504,
- * and a mutation never is; other failures are not retried.
+ * and a mutation never is; other failures are not retried. A subgraph of the gateway's own
+ * process gets what HTTP would carry, under the same rules.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGatewayTokens } from '../../shared/auth/index.ts';
+import { GATEWAY_TOKEN_HEADER, createGatewayTokens } from '../../shared/auth/index.ts';
+import type { InProcessAnswer, InProcessRequest } from '../../shared/server/index.ts';
 import { waitFor } from '../../shared/testing/index.ts';
 import { SubgraphTimeoutError, createSubgraphDataSource, isQuery } from './datasource.ts';
 import { localWriteEpochs, writerOf } from '../coalescing/write-epochs.ts';
@@ -124,6 +126,74 @@ describe('a subgraph fetch', () => {
       '500: Internal Server Error',
     );
     expect(subgraph.received).toHaveLength(1);
+  });
+});
+
+describe("a fetch from a subgraph in the gateway's own process", () => {
+  /** A subgraph route that answers its n-th request as `plan[n]` (the last thereafter). */
+  function inProcessSubgraph(plan: ('hang' | 503 | 'ok')[]) {
+    const received: InProcessRequest[] = [];
+    const graphql = (request: InProcessRequest): Promise<InProcessAnswer> => {
+      received.push(request);
+      const behaviour = plan[Math.min(received.length - 1, plan.length - 1)]!;
+      if (behaviour === 'hang') return new Promise(() => undefined);
+      return Promise.resolve({
+        status: behaviour === 'ok' ? 200 : behaviour,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        body: JSON.stringify(behaviour === 'ok' ? { data: { ok: true } } : { errors: [] }),
+      });
+    };
+    return { graphql, received };
+  }
+  const callInProcess = (
+    subgraph: ReturnType<typeof inProcessSubgraph>,
+    query: string,
+    timeoutMs = 300,
+  ) =>
+    createSubgraphDataSource({
+      name: 'library',
+      url: 'http://127.0.0.1:1/graphql',
+      gatewayTokens,
+      inProcess: subgraph.graphql,
+      timeoutMs,
+    }).process({
+      kind: 'incoming operation' as never,
+      request: { query, variables: { id: 1 } },
+      context: { requestId: 'request-0001', clientIp: '198.51.100.4', accessClaims: null } as never,
+      incomingRequestContext: {} as never,
+    });
+
+  it('hands over the headers and JSON an HTTP fetch sends, and reads the answer as one', async () => {
+    const subgraph = inProcessSubgraph(['ok']);
+    const response = await callInProcess(subgraph, '{ books { id } }');
+    expect(response.data).toEqual({ ok: true });
+    const [sent] = subgraph.received;
+    expect(sent!.headers['content-type']).toBe('application/json');
+    expect(sent!.headers['x-request-id']).toBe('request-0001');
+    expect(await gatewayTokens.verify(sent!.headers[GATEWAY_TOKEN_HEADER])).toMatchObject({
+      identity: null,
+      clientIp: '198.51.100.4',
+    });
+    expect(JSON.parse(sent!.body)).toEqual({ query: '{ books { id } }', variables: { id: 1 } });
+  });
+
+  it('gives up after the time limit, hanging up on each attempt, a query after one retry', async () => {
+    const subgraph = inProcessSubgraph(['hang']);
+    const error = await callInProcess(subgraph, '{ books { id } }').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SubgraphTimeoutError);
+    expect(subgraph.received).toHaveLength(2);
+    expect(subgraph.received.map((request) => request.signal.aborted)).toEqual([true, true]);
+  });
+
+  it('retries a query after a 503 (a subgraph stopping), never a mutation', async () => {
+    const query = inProcessSubgraph([503, 'ok']);
+    expect((await callInProcess(query, '{ books { id } }')).data).toEqual({ ok: true });
+    expect(query.received).toHaveLength(2);
+    const mutation = inProcessSubgraph([503, 'ok']);
+    await expect(callInProcess(mutation, 'mutation { borrowBook { id } }')).rejects.toThrow(
+      '503: Service Unavailable',
+    );
+    expect(mutation.received).toHaveLength(1);
   });
 });
 

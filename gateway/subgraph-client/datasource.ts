@@ -36,9 +36,10 @@ import type { Dispatcher } from 'undici';
 import { GATEWAY_TOKEN_HEADER } from '../../shared/auth/index.ts';
 import { clientError } from '../../shared/errors/index.ts';
 import type { GatewayTokens } from '../../shared/auth/index.ts';
+import type { InProcessGraphQL } from '../../shared/server/index.ts';
 import { REQUEST_ID_HEADER, injectTraceparent } from '../../shared/observability/index.ts';
 import type { GatewayContext } from '../context.ts';
-import { subgraphFetcher } from './subgraph-fetcher.ts';
+import { inProcessFetcher, subgraphFetcher } from './subgraph-fetcher.ts';
 import type { SubgraphAnswer } from './subgraph-fetcher.ts';
 import { callerKeyOf, joinOrLead, writerOf } from '../coalescing/write-epochs.ts';
 import type { WriteEpochs } from '../coalescing/write-epochs.ts';
@@ -56,6 +57,11 @@ export interface SubgraphDataSourceOptions {
    * own, sized by GATEWAY_SUBGRAPH_CONNECTIONS). @default undici's global dispatcher
    */
   dispatcher?: Dispatcher;
+  /**
+   * The subgraph's route when it runs in the gateway's process: fetches are handed to it
+   * instead of going over HTTP to `url` (which then only names it in errors).
+   */
+  inProcess?: InProcessGraphQL | undefined;
   /** Time one attempt may take, response body included (GATEWAY_SUBGRAPH_TIMEOUT_MS). @default 10000 */
   timeoutMs?: number;
   /**
@@ -120,7 +126,9 @@ export function createSubgraphDataSource(
     (error as Error | null)?.name === 'TimeoutError'
       ? new SubgraphTimeoutError(name, timeoutMs)
       : error;
-  const fetchOnce = subgraphFetcher(url, dispatcher, timeoutMs);
+  const fetchOnce = options.inProcess
+    ? inProcessFetcher(url, options.inProcess, timeoutMs)
+    : subgraphFetcher(url, dispatcher, timeoutMs);
   // This subgraph's series, looked up once rather than by labels on every fetch.
   const sent = options.metrics?.fetches.labels({ subgraph: name, outcome: 'sent' });
   const sharedFetches = options.metrics?.fetches.labels({ subgraph: name, outcome: 'shared' });

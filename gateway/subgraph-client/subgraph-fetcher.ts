@@ -8,9 +8,13 @@
  * The signal bounds the whole exchange, body included: past `timeoutMs` the call rejects
  * with the signal's `TimeoutError`. A socket failure rejects with undici's error, whose
  * `code` says what happened (ECONNREFUSED, UND_ERR_SOCKET, …).
+ *
+ * A subgraph of the gateway's own process is called without HTTP (`inProcessFetcher`): the
+ * same headers and JSON text are handed to its route, under the same time limit.
  */
 import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { InProcessGraphQL } from '../../shared/server/index.ts';
 
 /** What a subgraph answered, its body parsed when it says it is JSON. */
 export interface SubgraphAnswer {
@@ -93,6 +97,33 @@ export function subgraphFetcher(
         },
       );
     });
+}
+
+/**
+ * A fetcher for a subgraph in this process: its route gets the request as HTTP would carry
+ * it, and its answer's text is read as an HTTP answer's. Past `timeoutMs` the call rejects
+ * with a `TimeoutError` and the request's signal is aborted, as a hang-up would abort it.
+ */
+export function inProcessFetcher(
+  url: string,
+  graphql: InProcessGraphQL,
+  timeoutMs: number,
+): SubgraphFetcher {
+  return (headers, body) => {
+    const hangUp = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const error = new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError');
+        hangUp.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    const answered = graphql({ headers, body, signal: hangUp.signal }).then((answer) =>
+      answerOf(url, answer.status, answer.headers, answer.body),
+    );
+    return Promise.race([answered, timedOut]).finally(() => clearTimeout(timer));
+  };
 }
 
 function answerOf(

@@ -14,5 +14,6 @@ export {
   startConsumeSpan,
   startTracing,
   traceHttpRequests,
+  traceInProcessRequest,
 } from './tracing.ts';
 export type { ConsumedEventSpan, OpenConsumeSpan, Tracing, TracingOptions } from './tracing.ts';

@@ -149,6 +149,45 @@ export function contextFromTraceparent(traceparent: string | undefined): Context
 
 const SERVER_SPAN = createContextKey('eventgraph.server-span');
 
+/** A request's SERVER span: the context to handle it in, and its end with the status. */
+interface ServerSpan {
+  readonly active: Context;
+  end(status: number): void;
+}
+
+/** A SERVER span for a request to `route`, child of the caller's `traceparent` in `headers`. */
+function startServerSpan(
+  service: string,
+  method: string,
+  route: string,
+  headers: Record<string, string | string[] | undefined>,
+): ServerSpan {
+  const parent = propagator.extract(ROOT_CONTEXT, headers, headerGetter);
+  const span = tracer().startSpan(
+    `${method} ${route}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        [ATTR_EVENTGRAPH_SERVICE]: service,
+        [ATTR_HTTP_REQUEST_METHOD]: method,
+        [ATTR_HTTP_ROUTE]: route,
+      },
+    },
+    parent,
+  );
+  let ended = false;
+  return {
+    active: trace.setSpan(parent, span).setValue(SERVER_SPAN, span),
+    end(status) {
+      if (ended) return;
+      ended = true;
+      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    },
+  };
+}
+
 /**
  * Express middleware for a GraphQL route: a SERVER span per request, child of the caller's
  * `traceparent`, active for everything that handles the request (body parsing included: the
@@ -160,34 +199,37 @@ export function traceHttpRequests(service: string, route = '/graphql') {
       next();
       return;
     }
-    const parent = propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
-    const span = tracer().startSpan(
-      `${req.method} ${route}`,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          [ATTR_EVENTGRAPH_SERVICE]: service,
-          [ATTR_HTTP_REQUEST_METHOD]: req.method,
-          [ATTR_HTTP_ROUTE]: route,
-        },
-      },
-      parent,
-    );
-    const active = trace.setSpan(parent, span).setValue(SERVER_SPAN, span);
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
-      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
-    };
+    const span = startServerSpan(service, req.method, route, req.headers);
+    const end = () => span.end(res.statusCode);
     res.once('finish', end);
     res.once('close', end);
-    context.bind(active, req);
-    context.bind(active, res);
-    context.with(active, next);
+    context.bind(span.active, req);
+    context.bind(span.active, res);
+    context.with(span.active, next);
   };
+}
+
+/**
+ * `traceHttpRequests` for a request handed over in the caller's own process (a POST to
+ * `route` that never crossed a socket): the same SERVER span, child of the `traceparent` in
+ * `headers`, active while `handle` runs and ended with the status it answers.
+ */
+export async function traceInProcessRequest<TAnswer extends { status: number }>(
+  service: string,
+  headers: Record<string, string>,
+  handle: () => Promise<TAnswer>,
+  route = '/graphql',
+): Promise<TAnswer> {
+  if (!registered) return handle();
+  const span = startServerSpan(service, 'POST', route, headers);
+  let status = 500;
+  try {
+    const answer = await context.with(span.active, handle);
+    status = answer.status;
+    return answer;
+  } finally {
+    span.end(status);
+  }
 }
 
 /**

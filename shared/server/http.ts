@@ -62,6 +62,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.disable('etag');
   app.set('trust proxy', options.trustedProxies?.length ? [...options.trustedProxies] : false);
 
+  const observe = requestObserver(metrics);
   app.use((req: Request, res: Response, next: NextFunction) => {
     const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
     const started = process.hrtime.bigint();
@@ -69,19 +70,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
     res.locals.logger = logger.child({ requestId });
     res.setHeader(REQUEST_ID_HEADER, requestId);
     res.on('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const path = req.originalUrl.split('?')[0] ?? '/';
-      const route = routeLabel(path);
-      metrics.httpRequestDuration.observe(
-        { method: req.method, route, status: String(res.statusCode) },
-        seconds,
-      );
-      if (route !== '/health' && route !== '/ready' && route !== '/metrics') {
-        res.locals.logger.info(
-          { method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1000) },
-          'request completed',
-        );
-      }
+      observe(res.locals.logger, req.method, req.originalUrl, res.statusCode, started);
     });
     next();
   });
@@ -163,21 +152,20 @@ const STATUS_BY_CODE: Record<string, number> = {
   SERVICE_UNAVAILABLE: 503,
 };
 
+/** What a GraphQL route answers for a request refused before GraphQL ran for it. */
+export interface Refusal {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: { errors: [{ message: string; extensions: Record<string, unknown> }] };
+}
+
 /**
- * Express error handler for GraphQL routes: answers what fails before GraphQL runs — a
- * refused token, a malformed or oversized body — as a GraphQL response with a code, never
- * an HTML page or a stack trace. Anything unexpected is masked and logged with the request id.
+ * What fails before GraphQL runs — a refused token, a malformed or oversized body — as a
+ * GraphQL response with a code, never an HTML page or a stack trace. Anything unexpected is
+ * masked and logged with the request id.
  */
-export function graphqlErrorHandler(
-  error: unknown,
-  _req: Request,
-  res: Response,
-  next: NextFunction,
-): void {
-  if (res.headersSent) {
-    next(error);
-    return;
-  }
+export function refusalOf(error: unknown, logger: Logger, requestId: string): Refusal {
+  const headers: Record<string, string> = {};
   let status: number;
   let body: { message: string; extensions: Record<string, unknown> };
   const httpError = error as {
@@ -192,11 +180,9 @@ export function graphqlErrorHandler(
   } else if (error instanceof DomainError) {
     status = STATUS_BY_CODE[error.code] ?? 400;
     body = { message: error.message, extensions: { code: error.code, ...error.extensions() } };
-    if (error.code === 'UNAUTHENTICATED' && !res.hasHeader('www-authenticate')) {
-      res.setHeader('www-authenticate', 'Bearer');
-    }
+    if (error.code === 'UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer';
     if (error instanceof RetryLaterError) {
-      res.setHeader('retry-after', String(error.retryAfterSeconds));
+      headers['retry-after'] = String(error.retryAfterSeconds);
     }
   } else if (
     typeof httpError.status === 'number' &&
@@ -215,14 +201,51 @@ export function graphqlErrorHandler(
           : 'Malformed request';
     body = { message, extensions: { code: 'BAD_REQUEST' } };
   } else {
-    res.locals.logger.error({ err: error }, 'request failed before GraphQL');
+    logger.error({ err: error }, 'request failed before GraphQL');
     status = 500;
     body = {
       message: 'Internal server error',
-      extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: res.locals.requestId },
+      extensions: { code: 'INTERNAL_SERVER_ERROR', requestId },
     };
   }
-  res.status(status).json({ errors: [body] });
+  return { status, headers, body: { errors: [body] } };
+}
+
+/** Express error handler for GraphQL routes: answers with `refusalOf` the error. */
+export function graphqlErrorHandler(
+  error: unknown,
+  _req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
+  if (res.headersSent) {
+    next(error);
+    return;
+  }
+  const refusal = refusalOf(error, res.locals.logger, res.locals.requestId);
+  for (const [name, value] of Object.entries(refusal.headers)) {
+    // A challenge the route set already (naming its error) stays.
+    if (name !== 'www-authenticate' || !res.hasHeader(name)) res.setHeader(name, value);
+  }
+  res.status(refusal.status).json(refusal.body);
+}
+
+/**
+ * Records a finished request: its duration in `http_request_duration_seconds` and, but for
+ * the probes, an access log line under the request's logger.
+ */
+export function requestObserver(
+  metrics: ServiceMetrics,
+): (logger: Logger, method: string, url: string, status: number, started: bigint) => void {
+  return (logger, method, url, status, started) => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const path = url.split('?')[0] ?? '/';
+    const route = routeLabel(path);
+    metrics.httpRequestDuration.observe({ method, route, status: String(status) }, seconds);
+    if (route !== '/health' && route !== '/ready' && route !== '/metrics') {
+      logger.info({ method, path, status, ms: Math.round(seconds * 1000) }, 'request completed');
+    }
+  };
 }
 
 /** Keeps metric label cardinality bounded: only known routes get their own label. */

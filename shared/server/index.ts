@@ -1,5 +1,6 @@
 export { apolloHandler } from './apollo-handler.ts';
 export type { ApolloHandlerOptions } from './apollo-handler.ts';
+export type { InProcessAnswer, InProcessGraphQL, InProcessRequest } from './in-process.ts';
 export { openedResources } from './opened-resources.ts';
 export type { OpenedResources } from './opened-resources.ts';
 export { createSubgraph } from './subgraph.ts';

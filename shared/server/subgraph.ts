@@ -17,7 +17,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express from 'express';
 import { GATEWAY_TOKEN_HEADER, createGatewayTokens } from '../auth/index.ts';
-import type { Identity } from '../auth/index.ts';
+import type { Caller, Identity } from '../auth/index.ts';
 import { startCache } from '../cache/index.ts';
 import type { Cache } from '../cache/index.ts';
 import { startDatabase } from '../db/index.ts';
@@ -37,6 +37,8 @@ import { observabilityPlugin } from './graphql-plugin.ts';
 import { wellFormedTextPlugin } from './well-formed-text.ts';
 import type { RequestContext } from './graphql-plugin.ts';
 import { openedResources } from './opened-resources.ts';
+import { inProcessRoute } from './in-process.ts';
+import type { InProcessGraphQL } from './in-process.ts';
 import { createHttpApp, createServer, graphqlErrorHandler, listen } from './http.ts';
 
 export type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
@@ -127,6 +129,11 @@ export interface SubgraphHandle extends SubgraphInfra {
   /** Base URL, e.g. `http://127.0.0.1:4002`; GraphQL is at `${url}/graphql`. */
   readonly url: string;
   readonly port: number;
+  /**
+   * `POST /graphql` for a gateway in this process, without the socket (./in-process.ts):
+   * what the one-process platform's gateway calls.
+   */
+  readonly graphql: InProcessGraphQL;
   stop(): Promise<void>;
 }
 
@@ -240,6 +247,20 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
     });
     await apollo.start();
     opened.push('graphql', () => apollo.stop());
+    /** The request's context, whichever way it came (HTTP, or from the gateway in-process). */
+    const contextOf = (request: {
+      requestId: string;
+      logger: Logger;
+      caller: Caller;
+      signal: AbortSignal;
+    }): SubgraphContext => ({
+      requestId: request.requestId,
+      logger: request.logger,
+      em: db.orm.em.fork(),
+      identity: request.caller.identity,
+      clientIp: request.caller.clientIp,
+      signal: request.signal,
+    });
     http.app.use(
       '/graphql',
       // Continues the gateway's trace (its `traceparent`); off unless tracing is on.
@@ -263,18 +284,26 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
           // Closed already (the caller gave up while the request queued): no event will come.
           if (res.closed || res.socket?.destroyed !== false) hangUp();
           else res.once('close', hangUp);
-          return {
+          return contextOf({
             requestId: res.locals.requestId,
             logger: res.locals.logger,
-            em: db.orm.em.fork(),
-            identity: res.locals.caller.identity,
-            clientIp: res.locals.caller.clientIp,
+            caller: res.locals.caller,
             signal: hungUp.signal,
-          };
+          });
         },
       }),
       graphqlErrorHandler,
     );
+    const inProcess = inProcessRoute({
+      service: name,
+      apollo,
+      logger,
+      metrics,
+      admit: (headers) => gatewayTokens.verify(headers[GATEWAY_TOKEN_HEADER]),
+      context: contextOf,
+    });
+    // Before Apollo stops (closers run in reverse): what was handed over answers first.
+    opened.push('in-process GraphQL', () => inProcess.stop());
     const listening = await listen(httpServer, config.host, config.port);
     logger.info({ url: `${listening.url}/graphql` }, `${name} subgraph ready`);
 
@@ -283,6 +312,7 @@ export async function createSubgraph(options: SubgraphOptions): Promise<Subgraph
       name,
       url: listening.url,
       port: listening.port,
+      graphql: inProcess.graphql,
       async stop() {
         http.markStopping();
         logger.info(`${name}: stopping`);
