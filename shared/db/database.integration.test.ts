@@ -27,7 +27,7 @@ import {
 import { createRequire } from 'node:module';
 import { IsolationLevel } from '@mikro-orm/core';
 import type pg from 'pg';
-import { DatabaseUnavailableError, sentWithNext, startDatabase } from './index.ts';
+import { DatabaseUnavailableError, findRows, sentWithNext, startDatabase } from './index.ts';
 import type { Database, DatabaseOptions, EntityManager } from './index.ts';
 
 let testDb: TestDatabase;
@@ -363,5 +363,27 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
     const db = await start({ schema: 'notes_empty' });
 
     expect(await sentBy(() => db.orm.em.fork().transactional(async () => 'nothing'))).toEqual([]);
+  });
+});
+
+describe('findRows', () => {
+  it('reads what em.find reads, filtered, ordered and limited, as plain rows the EntityManager does not manage', async () => {
+    const db = await start({ schema: 'notes_rows' });
+    for (const body of ['cherry', 'apple', 'banana', 'damson']) await addNote(db, body);
+    const em = db.orm.em.fork();
+    const where = { body: { $ne: 'damson' } };
+    const options = { orderBy: { body: 'asc' as const }, limit: 2 };
+
+    const rows = await findRows(em, NoteEntity, where, options);
+    const entities = await db.orm.em.fork().find(NoteEntity, where, options);
+
+    expect(rows).toEqual(entities.map(({ id, body }) => ({ id, body })));
+    expect(rows.map((row) => row.body)).toEqual(['apple', 'banana']);
+    expect(Object.getPrototypeOf(rows[0])).toBe(Object.prototype);
+    expect(em.getUnitOfWork().getIdentityMap().values()).toHaveLength(0);
+    // A change to a row is not a change to the database.
+    (rows[0] as { body: string }).body = 'apricot';
+    await em.flush();
+    expect(await noteBodies(db)).toEqual(['apple', 'banana', 'cherry', 'damson']);
   });
 });

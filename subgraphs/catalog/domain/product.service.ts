@@ -14,8 +14,8 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Identity } from '../../../shared/auth/index.ts';
 import { createCacheAside } from '../../../shared/cache/index.ts';
 import type { Cache } from '../../../shared/cache/index.ts';
-import { LockMode } from '../../../shared/db/index.ts';
-import type { EntityManager } from '../../../shared/db/index.ts';
+import { LockMode, findRows } from '../../../shared/db/index.ts';
+import type { EntityManager, EntityRow } from '../../../shared/db/index.ts';
 import { NotFoundError } from '../../../shared/errors/index.ts';
 import type { ServiceEvents } from '../../../shared/events/index.ts';
 import type { Logger, ServiceMetrics } from '../../../shared/observability/index.ts';
@@ -134,7 +134,7 @@ export function createProductService(options: ProductServiceOptions): ProductSer
         const valid = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
         const { found, hits, misses } = await cached.read(valid, async (missing) => {
           queries.inc();
-          const rows = await em.find(ProductEntity, { id: { $in: missing } });
+          const rows = await findRows(em, ProductEntity, { id: { $in: missing } });
           return new Map(rows.map((row) => [row.id, viewOf(row)]));
         });
         lookups.inc({ result: 'hit' }, hits);
@@ -157,7 +157,8 @@ export function createProductService(options: ProductServiceOptions): ProductSer
       }
       if (args.inStock === true) conditions.push({ stock: { $gt: 0 } });
       if (args.inStock === false) conditions.push({ stock: 0 });
-      const rows = await em.find(
+      const rows = await findRows(
+        em,
         ProductEntity,
         { $and: conditions },
         { orderBy: { createdAt: 'asc', id: 'asc' }, limit: limit + 1 },
@@ -232,7 +233,7 @@ export function createProductService(options: ProductServiceOptions): ProductSer
   };
 }
 
-function fieldsOf(product: Product): ProductFields {
+function fieldsOf(product: EntityRow<Product>): ProductFields {
   return {
     name: product.name,
     description: product.description,
@@ -242,7 +243,7 @@ function fieldsOf(product: Product): ProductFields {
   };
 }
 
-function viewOf(product: Product): ProductView {
+function viewOf(product: EntityRow<Product>): ProductView {
   return {
     id: product.id,
     ...fieldsOf(product),

@@ -12,8 +12,8 @@
 import { Counter } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Identity } from '../../../shared/auth/index.ts';
-import { LockMode, sentWithNext } from '../../../shared/db/index.ts';
-import type { EntityManager } from '../../../shared/db/index.ts';
+import { LockMode, findRows, sentWithNext } from '../../../shared/db/index.ts';
+import type { EntityManager, EntityRow } from '../../../shared/db/index.ts';
 import { NotFoundError } from '../../../shared/errors/index.ts';
 import type { EventToPublish, ServiceEvents } from '../../../shared/events/index.ts';
 import type { Logger, ServiceMetrics } from '../../../shared/observability/index.ts';
@@ -357,7 +357,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
 
     async find(em, identity, id) {
       assertSignedIn(identity);
-      const order = isUuid(id) ? await em.findOne(OrderEntity, { id }) : null;
+      const [order] = isUuid(id) ? await findRows(em, OrderEntity, { id }) : [];
       return order && canSeeOrdersOf(identity, order.userId) ? viewOf(order) : null;
     },
 
@@ -365,7 +365,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       assertCanAccessOrders(identity, userId);
       const limit = pageSize(args.first);
       const after = args.after ? decodeCursor(args.after) : null;
-      const rows = await em.find(
+      const rows = await findRows(
+        em,
         OrderEntity,
         after ? { $and: [{ userId }, afterCursor(after, 'desc')] } : { userId },
         { orderBy: { createdAt: 'desc', id: 'desc' }, limit: limit + 1 },
@@ -569,7 +570,7 @@ function productOf(row: ProductRow): KnownProduct {
   };
 }
 
-function viewOf(order: Order): OrderView {
+function viewOf(order: EntityRow<Order>): OrderView {
   return {
     id: order.id,
     userId: order.userId,

@@ -14,7 +14,8 @@ import { Counter } from 'prom-client';
 import type { Identity, Role } from '../../../shared/auth/index.ts';
 import { createCacheAside } from '../../../shared/cache/index.ts';
 import type { Cache } from '../../../shared/cache/index.ts';
-import type { EntityManager } from '../../../shared/db/index.ts';
+import { findRows } from '../../../shared/db/index.ts';
+import type { EntityManager, EntityRow } from '../../../shared/db/index.ts';
 import { NotFoundError } from '../../../shared/errors/index.ts';
 import type { ServiceEvents } from '../../../shared/events/index.ts';
 import type { Logger, ServiceMetrics } from '../../../shared/observability/index.ts';
@@ -167,7 +168,7 @@ export function createUserService(options: UserServiceOptions): UserService {
         const valid = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
         const { found, hits, misses } = await cached.read(valid, async (missing) => {
           queries.inc();
-          const rows = await em.find(UserEntity, { id: { $in: missing } });
+          const rows = await findRows(em, UserEntity, { id: { $in: missing } });
           return new Map(rows.map((row) => [row.id, viewOf(row)]));
         });
         lookups.inc({ result: 'hit' }, hits);
@@ -189,7 +190,7 @@ export function createUserService(options: UserServiceOptions): UserService {
       if (pattern) {
         conditions.push({ $or: [{ name: { $ilike: pattern } }, { email: { $ilike: pattern } }] });
       }
-      const rows = await em.find(UserEntity, conditions.length ? { $and: conditions } : {}, {
+      const rows = await findRows(em, UserEntity, conditions.length ? { $and: conditions } : {}, {
         orderBy: { createdAt: 'asc', id: 'asc' },
         limit: limit + 1,
       });
@@ -266,7 +267,7 @@ export function createUserService(options: UserServiceOptions): UserService {
   };
 }
 
-function viewOf(user: User): UserView {
+function viewOf(user: EntityRow<User>): UserView {
   return {
     id: user.id,
     email: user.email,
