@@ -211,17 +211,16 @@ export function traceHttpRequests(service: string, route = '/graphql') {
 
 /**
  * `traceHttpRequests` for a request handed over in the caller's own process (a POST to
- * `route` that never crossed a socket): the same SERVER span, child of the `traceparent` in
+ * `/graphql` that never crossed a socket): the same SERVER span, child of the `traceparent` in
  * `headers`, active while `handle` runs and ended with the status it answers.
  */
 export async function traceInProcessRequest<TAnswer extends { status: number }>(
   service: string,
   headers: Record<string, string>,
   handle: () => Promise<TAnswer>,
-  route = '/graphql',
 ): Promise<TAnswer> {
   if (!registered) return handle();
-  const span = startServerSpan(service, 'POST', route, headers);
+  const span = startServerSpan(service, 'POST', '/graphql', headers);
   let status = 500;
   try {
     const answer = await context.with(span.active, handle);

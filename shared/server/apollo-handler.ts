@@ -57,8 +57,10 @@ export function apolloHandler<TContext extends BaseContext>(
   };
 }
 
-/** Apollo's header map of a Node request (names are lower case already; lists joined). */
-function headerMapOf(headers: IncomingHttpHeaders): HeaderMap {
+/** Apollo's header map of a request's headers (names are lower case already; lists joined). */
+export function headerMapOf(
+  headers: IncomingHttpHeaders | Readonly<Record<string, string>>,
+): HeaderMap {
   const map = new HeaderMap();
   for (const name in headers) {
     const value = headers[name];

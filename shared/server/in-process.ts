@@ -17,11 +17,11 @@
  * retried by the gateway, as after a refused connection), and `stop()` resolves when the
  * requests already handed over have answered.
  */
-import { HeaderMap } from '@apollo/server';
 import type { ApolloServer, BaseContext } from '@apollo/server';
 import { ServiceUnavailableError } from '../errors/index.ts';
 import type { Logger, ServiceMetrics } from '../observability/index.ts';
 import { REQUEST_ID_HEADER, requestIdFrom, traceInProcessRequest } from '../observability/index.ts';
+import { headerMapOf } from './apollo-handler.ts';
 import { RequestRefusedError, refusalOf, requestObserver } from './http.ts';
 
 export interface InProcessRequest {
@@ -154,10 +154,4 @@ function jsonOf(body: string): unknown {
   } catch {
     throw new RequestRefusedError(400, 'BAD_REQUEST', 'Request body is not valid JSON');
   }
-}
-
-function headerMapOf(headers: Readonly<Record<string, string>>): HeaderMap {
-  const map = new HeaderMap();
-  for (const name in headers) map.set(name, headers[name]!);
-  return map;
 }
