@@ -27,7 +27,13 @@ import {
 import { createRequire } from 'node:module';
 import { IsolationLevel } from '@mikro-orm/core';
 import type pg from 'pg';
-import { DatabaseUnavailableError, findRows, sentWithNext, startDatabase } from './index.ts';
+import {
+  DatabaseUnavailableError,
+  findRows,
+  prepared,
+  sentWithNext,
+  startDatabase,
+} from './index.ts';
 import type { Database, DatabaseOptions, EntityManager } from './index.ts';
 
 let testDb: TestDatabase;
@@ -363,6 +369,110 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
     const db = await start({ schema: 'notes_empty' });
 
     expect(await sentBy(() => db.orm.em.fork().transactional(async () => 'nothing'))).toEqual([]);
+  });
+
+  describe('prepared statements (prepared-statements.ts)', () => {
+    /** The name of the statement `text` executes. */
+    const nameIn = (text: string) => /execute (eg_\d+)/.exec(text)?.[1];
+    /** The statements the connection of a one-connection pool holds. */
+    const preparedOn = async (db: Database) =>
+      (
+        await query<{ name: string; statement: string }>(
+          db,
+          'select name, statement from pg_prepared_statements order by name',
+        )
+      ).map(({ name, statement }) => ({ name, statement }));
+
+    it('prepares a marked statement on its first use by a connection, in the same round trip, then only executes it; answers as the statement', async () => {
+      const db = await start({ schema: 'notes_prep', poolMax: 1 });
+      const id = await addNote(db, 'one');
+      const read = 'select id, body, length(body) as size from notes_prep.notes where id = ?';
+      const connection = db.orm.em.getConnection();
+      const answers: unknown[] = [];
+
+      const plain = await connection.execute(read, [id]);
+      const texts = await sentBy(async () => {
+        answers.push(await connection.execute(prepared(read), [id]));
+        answers.push(await connection.execute(prepared(read), [id]));
+      });
+
+      const name = nameIn(texts[1]!);
+      expect(texts).toEqual([
+        expect.stringMatching(
+          /^do \$do\$ begin if not exists .*prepare eg_\d+ as select id, .* where id = \$1\$eg\$/,
+        ),
+        `execute ${name}('${id}')`,
+      ]);
+      expect(texts[0]!.endsWith(`;execute ${name}('${id}')`)).toBe(true);
+      expect(answers).toEqual([plain, plain]);
+      expect(plain).toEqual([{ id, body: 'one', size: 3 }]);
+      expect(await preparedOn(db)).toContainEqual({
+        name,
+        statement: expect.stringContaining(`prepare ${name} as select id, body`),
+      });
+    });
+
+    it('prepares a held statement in the round trip of the commit, and nothing for one a rollback drops', async () => {
+      const db = await start({ schema: 'notes_prep_held', poolMax: 1 });
+      const insert = sentWithNext(
+        prepared('insert into notes_prep_held.notes (id, body) values (?, ?)'),
+      );
+      const write = (id: string, body: string) => (tx: EntityManager) =>
+        tx.getConnection().execute(insert, [id, body], 'run', tx.getTransactionContext());
+
+      const dropped = await sentBy(() =>
+        rejectionOf(
+          db.orm.em.fork().transactional(async (tx) => {
+            await write('0190a000-0000-7000-8000-000000000011', 'dropped')(tx);
+            throw new Error('refused');
+          }),
+        ),
+      );
+      const preparedAfterRollback = await preparedOn(db);
+      const committed = await sentBy(() =>
+        db.orm.em.fork().transactional(write('0190a000-0000-7000-8000-000000000012', 'kept')),
+      );
+
+      expect(dropped).toEqual([]);
+      expect(preparedAfterRollback).toEqual([]);
+      expect(committed).toEqual([
+        expect.stringMatching(
+          /^do \$do\$ .*\$do\$;begin;\/\* sent with the next statement \*\/ execute eg_\d+\('0190a000-0000-7000-8000-000000000012', 'kept'\);commit$/,
+        ),
+      ]);
+      expect(await noteBodies(db)).toEqual(['kept']);
+    });
+
+    it('prepares again, harmlessly, after a round trip that prepared and then failed', async () => {
+      const db = await start({ schema: 'notes_prep_fail', poolMax: 1 });
+      const id = await addNote(db, 'first');
+      const insert = prepared('insert into notes_prep_fail.notes (id, body) values (?, ?)');
+      const connection = db.orm.em.getConnection();
+
+      // PREPARE ran, then the insert failed: the statement is held but not known to be.
+      const error = await rejectionOf(connection.execute(insert, [id, 'again']));
+      const texts = await sentBy(() =>
+        connection.execute(insert, ['0190a000-0000-7000-8000-000000000013', 'second']),
+      );
+
+      expect(error.message).toMatch(/duplicate key/);
+      expect(texts).toEqual([expect.stringMatching(/^do \$do\$ begin if not exists/)]);
+      expect(await noteBodies(db)).toEqual(['first', 'second']);
+    });
+
+    it('sends the reads of findRows prepared', async () => {
+      const db = await start({ schema: 'notes_prep_rows', poolMax: 1 });
+      await addNote(db, 'apple');
+      const read = () => findRows(db.orm.em.fork(), NoteEntity, { body: 'apple' }, { limit: 5 });
+
+      const texts = await sentBy(async () => {
+        await read();
+        await read();
+      });
+
+      expect(texts[1]).toMatch(/^execute eg_\d+\('apple', 5\)$/);
+      expect(await read()).toEqual([{ id: expect.any(String), body: 'apple' }]);
+    });
   });
 });
 

@@ -16,6 +16,7 @@ import type { Logger } from '../observability/index.ts';
 import pg from 'pg';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { sendFewerRoundTrips } from './fewer-round-trips.ts';
+import { markedAsPrepared } from './prepared-statements.ts';
 import { hasEmbeddedDatabase } from './embedded-postgres-process.ts';
 import type { EmbeddedPostgres } from './embedded-postgres.ts';
 
@@ -108,6 +109,8 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
         connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
         onPoolCreated: (pool: pg.Pool) => pool.on('connect', sendFewerRoundTrips),
       },
+      // Statements marked `prepared` go out as the `execute` of a prepared statement.
+      onQuery: markedAsPrepared,
       discovery: { warnWhenNoEntities: false },
       // A misspelt database name must fail start-up, not silently create an empty database.
       ensureDatabase: false,

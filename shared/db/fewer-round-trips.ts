@@ -17,11 +17,15 @@
  *   `execute` can take an advisory lock and then read under it: each statement of a simple
  *   query takes its own snapshot (READ COMMITTED), after the one before it has run.
  *
+ * - **A statement prepared with `prepared` is prepared before its first use** on the
+ *   connection, in the same round trip (see prepared-statements.ts).
+ *
  * These hold for text queries without bound parameters (the simple protocol, which takes
  * several statements; MikroORM inlines its values). Any other call first sends what is held,
  * in order.
  */
 import type pg from 'pg';
+import { withPreparations } from './prepared-statements.ts';
 
 type QueryResult = pg.QueryResult | pg.QueryResult[];
 type Send = (text: string) => Promise<QueryResult>;
@@ -42,7 +46,18 @@ export function sentWithNext(sql: string): string {
 /** Installs these changes on a client of the pool (see `pg.Pool`'s `connect` event). */
 export function sendFewerRoundTrips(client: pg.Client): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  const send = query as Send;
+  /** Names of the statements this connection has prepared (prepared-statements.ts). */
+  const preparedHere = new Set<string>();
+  /** Sends a simple query, with the preparations it needs before it. */
+  const send: Send = (text) => {
+    const { text: sending, names } = withPreparations(text, preparedHere);
+    const result = query(sending) as Promise<QueryResult>;
+    if (names.length === 0) return result;
+    return result.then((answer) => {
+      for (const name of names) preparedHere.add(name);
+      return answer;
+    });
+  };
   /** Statements waiting for the next one, in order; `begin` first when it is held too. */
   let held: string[] = [];
   /** Between `begin` and `commit` or `rollback`: outside, nothing marked waits. */

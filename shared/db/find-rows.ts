@@ -3,10 +3,12 @@
  * have the entity's property names and types (dates as `Date`, JSON parsed), and MikroORM's
  * query builder makes the SQL from the same filter, order and limit. It is for reads that
  * change nothing: it skips what a managed entity costs (creating it, the identity map,
- * change tracking), which on a page of rows is most of the ORM's work.
+ * change tracking), which on a page of rows is most of the ORM's work. Its statements are
+ * prepared (prepared-statements.ts).
  */
 import type { EntityData, EntityName, QueryOrderMap } from '@mikro-orm/core';
 import type { EntityManager, QBFilterQuery } from '@mikro-orm/postgresql';
+import { PREPARED_COMMENT } from './prepared-statements.ts';
 
 /** A row `findRows` reads: the entity's data properties, on a plain object. */
 export type EntityRow<T> = {
@@ -24,7 +26,7 @@ export async function findRows<T extends object>(
   where: QBFilterQuery<T>,
   options: FindRowsOptions<T> = {},
 ): Promise<EntityRow<T>[]> {
-  const query = em.createQueryBuilder(entity).select('*').where(where);
+  const query = em.createQueryBuilder(entity).select('*').where(where).comment(PREPARED_COMMENT);
   if (options.orderBy) query.orderBy(options.orderBy);
   if (options.limit !== undefined) query.limit(options.limit);
   // `select *`: every property is there, which EntityData's optional keys do not say.

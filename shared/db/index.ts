@@ -2,6 +2,7 @@ export { startDatabase, DatabaseUnavailableError, MikroORM } from './database.ts
 export { findRows } from './find-rows.ts';
 export type { EntityRow, FindRowsOptions } from './find-rows.ts';
 export { sentWithNext } from './fewer-round-trips.ts';
+export { prepared } from './prepared-statements.ts';
 export type { Database, DatabaseOptions, EntityManager } from './database.ts';
 export { startEmbeddedPostgres } from './embedded-postgres.ts';
 export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.ts';

@@ -28,6 +28,7 @@
  * with the error; the retry makes a new one.
  */
 import { backoffDelay, sleep } from '../async/index.ts';
+import { prepared } from '../db/index.ts';
 import type { EntityManager, MikroORM } from '../db/index.ts';
 import { consumeBatchSpan, consumeSpan, startConsumeSpan } from '../observability/index.ts';
 import type { ConsumedEventSpan, Logger } from '../observability/index.ts';
@@ -298,9 +299,9 @@ export async function startEventConsumer(options: EventConsumerOptions): Promise
       .fork({ disableContextResolution: true })
       .transactional(async (em) => {
         const rows = await em.getConnection().execute<{ event_id: string }[]>(
-          `insert into ${inbox} (consumer_group, event_id)
-             select ?, id from jsonb_array_elements_text(?::jsonb) as id
-             on conflict do nothing returning event_id`,
+          prepared(`insert into ${inbox} (consumer_group, event_id)
+             select ?::text, id from jsonb_array_elements_text(?::jsonb) as id
+             on conflict do nothing returning event_id`),
           // Arrays go as JSON: the driver would expand a JS array into a parameter list.
           [group, JSON.stringify(items.map((item) => item.event.id))],
           'all',

@@ -16,7 +16,7 @@
  */
 import { Migration } from '@mikro-orm/migrations';
 import type { MigrationObject } from '@mikro-orm/core';
-import { sentWithNext } from '../db/index.ts';
+import { prepared, sentWithNext } from '../db/index.ts';
 import type { EntityManager } from '../db/index.ts';
 import { currentTraceparent } from '../observability/index.ts';
 import { illFormedIn } from '../text/index.ts';
@@ -157,16 +157,18 @@ export function createOutbox(options: OutboxOptions): Outbox {
       // usually its commit (see shared/db/fewer-round-trips.ts). Arrays travel as JSON: the
       // driver would expand a JS array into a parameter list.
       await connection.execute(
-        `select pg_advisory_xact_lock(hashtextextended(? || k, 0))
-         from jsonb_array_elements_text(?::jsonb) as k order by k`,
+        prepared(`select pg_advisory_xact_lock(hashtextextended(?::text || k, 0))
+         from jsonb_array_elements_text(?::jsonb) as k order by k`),
         [`${options.schema}:`, JSON.stringify(subjects)],
         'run',
         ctx,
       );
       await connection.execute(
-        sentWithNext(`insert into ${table} (event_id, topic, key, value, headers)
-         select (e->>'id')::uuid, e->>'topic', e->>'key', e->>'value', e->'headers'
-         from jsonb_array_elements(?::jsonb) as e`),
+        sentWithNext(
+          prepared(`insert into ${table} (event_id, topic, key, value, headers)
+           select (e->>'id')::uuid, e->>'topic', e->>'key', e->>'value', e->'headers'
+           from jsonb_array_elements(?::jsonb) as e`),
+        ),
         [
           JSON.stringify(
             envelopes.map((e) => ({

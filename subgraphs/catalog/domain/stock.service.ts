@@ -22,6 +22,7 @@
  *   product rejects the order; a cancellation for an order catalog never saw leaves a
  *   tombstone so a late `order.placed` reserves nothing.
  */
+import { prepared } from '../../../shared/db/index.ts';
 import type { EntityManager } from '../../../shared/db/index.ts';
 import type { EventToPublish, ServiceEvents } from '../../../shared/events/index.ts';
 import type { Logger } from '../../../shared/observability/index.ts';
@@ -76,7 +77,7 @@ export function createStockService(options: StockServiceOptions): StockService {
    * reservations first, then products in id order (the same order for every transaction).
    * Arrays travel as JSON: the driver would expand a JS array into a parameter list.
    */
-  const READ = `with decided as (
+  const READ = prepared(`with decided as (
       select order_id, status, items from ${reservations}
       where order_id in (select jsonb_array_elements_text(?::jsonb)::uuid)
       for update
@@ -89,27 +90,27 @@ export function createStockService(options: StockServiceOptions): StockService {
       order by id for update
     )
     select coalesce((select jsonb_agg(to_jsonb(decided)) from decided), '[]'::jsonb) as decided,
-           coalesce((select jsonb_agg(to_jsonb(locked)) from locked), '[]'::jsonb) as products`;
+           coalesce((select jsonb_agg(to_jsonb(locked)) from locked), '[]'::jsonb) as products`);
 
   /**
    * Every stock change (returning the stock after it), new reservation row and status change
    * of a reservation read before, in one statement.
    */
-  const WRITE = `with adjusted as (
+  const WRITE = prepared(`with adjusted as (
       update ${products} as p set stock = p.stock + l.delta, updated_at = ?
       from jsonb_to_recordset(?::jsonb) as l(id uuid, delta int)
       where p.id = l.id
       returning p.id, p.stock
     ), inserted as (
       insert into ${reservations} (order_id, status, items, reason, created_at, updated_at)
-      select r.order_id, r.status, r.items, r.reason, ?, ?
+      select r.order_id, r.status, r.items, r.reason, ?::timestamptz, ?::timestamptz
       from jsonb_to_recordset(?::jsonb) as r(order_id uuid, status text, items jsonb, reason text)
     ), updated as (
       update ${reservations} as r set status = c.status, updated_at = ?
       from jsonb_to_recordset(?::jsonb) as c(order_id uuid, status text)
       where r.order_id = c.order_id
     )
-    select id, stock from adjusted`;
+    select id, stock from adjusted`);
 
   return {
     async apply(em, orders, afterCommit) {

@@ -12,7 +12,7 @@
 import { Counter } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Identity } from '../../../shared/auth/index.ts';
-import { LockMode, findRows, sentWithNext } from '../../../shared/db/index.ts';
+import { LockMode, findRows, prepared, sentWithNext } from '../../../shared/db/index.ts';
 import type { EntityManager, EntityRow } from '../../../shared/db/index.ts';
 import { NotFoundError } from '../../../shared/errors/index.ts';
 import type { EventToPublish, ServiceEvents } from '../../../shared/events/index.ts';
@@ -146,19 +146,22 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
   });
 
   /** Serialises changes to one user's cart (held until the transaction ends). */
-  const LOCK_CART = `select pg_advisory_xact_lock(hashtextextended('orders.cart:' || ?, 0))`;
+  const LOCK_CART = prepared(
+    `select pg_advisory_xact_lock(hashtextextended('orders.cart:' || ?::text, 0))`,
+  );
   const lockCart = (em: EntityManager, userId: string) => em.execute(LOCK_CART, [userId]);
   /**
    * A cart statement and its parameters, preceded by taking the user's cart lock when `lock`
    * holds: one round trip, two statements, the second of which takes its snapshot after the
-   * lock is held (so it reads what the lock's last holder committed).
+   * lock is held (so it reads what the lock's last holder committed). Both are prepared.
    */
   const underCartLock = (
     lock: boolean,
     userId: string,
     sql: string,
     params: unknown[],
-  ): [string, unknown[]] => (lock ? [`${LOCK_CART};\n${sql}`, [userId, ...params]] : [sql, params]);
+  ): [string, unknown[]] =>
+    lock ? [`${LOCK_CART};\n${prepared(sql)}`, [userId, ...params]] : [prepared(sql), params];
 
   /** A user's cart lines, in the order they were first added (then by product id). */
   const cartLines = async (
@@ -253,8 +256,9 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         // Waits and goes out with the commit, in one round trip.
         await tx.execute(
           sentWithNext(
-            `insert into ${cartItems} (user_id, product_id, quantity, added_at) values (?, ?, ?, ?)
-             on conflict (user_id, product_id) do update set quantity = excluded.quantity`,
+            prepared(`insert into ${cartItems} (user_id, product_id, quantity, added_at)
+             values (?, ?, ?, ?)
+             on conflict (user_id, product_id) do update set quantity = excluded.quantity`),
           ),
           [identity.userId, productId, next, addedAt],
         );
@@ -301,8 +305,9 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
         // event's row then goes out with the commit.
         await tx.execute(
           sentWithNext(
-            `insert into ${orders} (id, user_id, status, items, total_cents, currency, created_at, updated_at)
-             values (?, ?, 'PENDING', ?::jsonb, ?, ?, ?, ?)`,
+            prepared(`insert into ${orders} (id, user_id, status, items, total_cents, currency,
+               created_at, updated_at)
+             values (?, ?, 'PENDING', ?::jsonb, ?, ?, ?, ?)`),
           ),
           [
             created.id,
@@ -378,10 +383,10 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       const ids = [...new Set(answers.map((answer) => answer.orderId).filter(isUuid))];
       const rows = ids.length
         ? await em.execute<SettledRow[]>(
-            `select id, user_id, status, items, total_cents, currency,
+            prepared(`select id, user_id, status, items, total_cents, currency,
                     extract(epoch from updated_at)::float8 * 1000 as updated_ms
              from ${orders} where id in (select jsonb_array_elements_text(?::jsonb)::uuid)
-             order by id for update`,
+             order by id for update`),
             [JSON.stringify(ids)],
           )
         : [];
@@ -448,11 +453,11 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       // statement, the first event's subject lock.
       await em.execute(
         sentWithNext(
-          `update ${orders} as o
+          prepared(`update ${orders} as o
            set status = c.status, updated_at = c.updated_at,
                rejection_reason = coalesce(c.reason, o.rejection_reason)
            from jsonb_to_recordset(?::jsonb) as c(id uuid, status text, updated_at timestamptz, reason text)
-           where o.id = c.id`,
+           where o.id = c.id`),
         ),
         [
           JSON.stringify(

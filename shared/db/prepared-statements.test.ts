@@ -1,0 +1,103 @@
+/**
+ * The two halves of prepared statements, without a database: what a marked statement becomes
+ * (MikroORM's `onQuery`) and what a connection sends before an `execute` it has not prepared.
+ * That PostgreSQL answers them as the statements themselves is database.integration.test.ts.
+ */
+import { sentWithNext } from './fewer-round-trips.ts';
+import { markedAsPrepared, prepared, withPreparations } from './prepared-statements.ts';
+
+const READ = 'select id, body from unit_prep.notes where id = ? and body <> ?';
+
+/** The name a marked statement's `execute` gives. */
+function nameIn(text: string): string {
+  const name = /execute (eg_\d+)/.exec(text)?.[1];
+  if (!name) throw new Error(`no execute in ${text}`);
+  return name;
+}
+
+describe('markedAsPrepared (MikroORM onQuery)', () => {
+  it('turns a marked statement into the execute of one name, with its ? in order, the same name every time', () => {
+    const first = markedAsPrepared(prepared(READ), ['a', 'b']);
+    const again = markedAsPrepared(prepared(READ), ['c', 'd']);
+
+    expect(first).toMatch(/^execute eg_\d+\(\?, \?\)$/);
+    expect(again).toBe(first);
+  });
+
+  it('gives different statements different names, and one without values an execute without arguments', () => {
+    const one = nameIn(markedAsPrepared(prepared(READ), ['a', 'b']));
+    const constant = markedAsPrepared(prepared('select count(*) from unit_prep.notes'), []);
+
+    expect(constant).toMatch(/^execute eg_\d+$/);
+    expect(nameIn(constant)).not.toBe(one);
+  });
+
+  it('keeps the sentWithNext mark in front of the execute', () => {
+    const text = markedAsPrepared(
+      sentWithNext(prepared('insert into unit_prep.notes (id, body) values (?, ?)')),
+      ['a', 'b'],
+    );
+
+    expect(text).toMatch(/^\/\* sent with the next statement \*\/ execute eg_\d+\(\?, \?\)$/);
+  });
+
+  it('turns statements marked one by one in one text into their executes, sharing out the values', () => {
+    const lock = prepared('select pg_advisory_xact_lock(hashtextextended(?::text, 0))');
+    const read = prepared('select body from unit_prep.notes where id = ? and body <> ?');
+
+    const text = markedAsPrepared(`${lock};\n${read}`, ['k', 'a', 'b']);
+
+    expect(text).toMatch(/^execute eg_\d+\(\?\);execute eg_\d+\(\?, \?\)$/);
+  });
+
+  it.each([
+    ['an unmarked statement', READ, ['a', 'b']],
+    ['a list value (MikroORM writes an array as a list)', prepared(READ), [['a', 'b'], 'c']],
+    ['more values than ?', prepared(READ), ['a', 'b', 'c']],
+    ['two statements of which one is marked', `select 1;${prepared(READ)}`, ['a', 'b']],
+    ['a statement that is not a read or write', prepared('vacuum unit_prep.notes'), []],
+    ['a dollar in the text', prepared('select $$x$$ from unit_prep.notes where id = ?'), ['a']],
+    [
+      'an identifier value (??)',
+      prepared('select ?? from unit_prep.notes where id = ?'),
+      ['body', 'a'],
+    ],
+  ])('leaves %s as it is', (_, sql, params) => {
+    expect(markedAsPrepared(sql, params)).toBe(sql);
+  });
+});
+
+describe('withPreparations (each connection)', () => {
+  const execute = markedAsPrepared(prepared(READ), ['a', 'b']).replace(/\?/g, "'x'");
+  const name = nameIn(execute);
+
+  it('puts the preparation of a statement the connection has not prepared before the text, and names it', () => {
+    const { text, names } = withPreparations(`begin;${execute};commit`, new Set());
+
+    expect(names).toEqual([name]);
+    expect(text).toBe(
+      `do $do$ begin if not exists (select from pg_prepared_statements where name = '${name}') ` +
+        `then execute $eg$prepare ${name} as select id, body from unit_prep.notes where id = $1 and body <> $2$eg$; ` +
+        `end if; end $do$;begin;${execute};commit`,
+    );
+  });
+
+  it('sends a text whose statements the connection holds as it is', () => {
+    expect(withPreparations(`${execute};commit`, new Set([name]))).toEqual({
+      text: `${execute};commit`,
+      names: [],
+    });
+  });
+
+  it('prepares a statement once however often the text executes it, also when held for the commit', () => {
+    const held = `/* sent with the next statement */ ${execute}`;
+
+    const { names } = withPreparations(`${execute};${held};commit`, new Set());
+
+    expect(names).toEqual([name]);
+  });
+
+  it('leaves alone an execute of a name it did not give', () => {
+    expect(withPreparations('execute eg_999999(1)', new Set()).names).toEqual([]);
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * Statements PostgreSQL parses and plans once per connection rather than on every call.
+ *
+ * MikroORM writes a statement's values into its text, so PostgreSQL parses, analyses and plans
+ * every statement it receives; on the busy paths that is about a third of the server's CPU. A
+ * statement marked with `prepared` goes out instead as `execute eg_<n>(<values>)`: MikroORM
+ * still writes the values in, as the arguments of a statement (SQL `PREPARE`) that each pooled
+ * connection prepares the first time it sends it, in the same round trip. PostgreSQL then
+ * parses only the short `execute`, and after a few calls reuses one plan where a plan for the
+ * values at hand would be no better (its `plan_cache_mode` auto).
+ *
+ * Two halves: `markedAsPrepared`, MikroORM's `onQuery` hook, turns a marked statement into its
+ * `execute`; `withPreparations`, called by fewer-round-trips.ts on every text it sends, puts
+ * the preparation of each statement the connection has not prepared yet before it. So a
+ * statement held for the commit (`sentWithNext`) is prepared in the commit's round trip, and
+ * one that never goes out (a rollback drops it) prepares nothing.
+ *
+ * A statement marked `prepared` must be one statement whose `?` values PostgreSQL can type
+ * from where they stand (compared with a column, inserted into one, cast, a typed function's
+ * argument). A bare `?` in the select list is typed `text` by the preparation, where the same
+ * value written into the text keeps its own type. Calls whose values MikroORM would expand (an
+ * array becomes a list, a raw fragment SQL) go out as they are, unprepared.
+ */
+import { isRaw } from '@mikro-orm/core';
+
+const MARK = '/* prepared */ ';
+const WITH_NEXT = '/* sent with the next statement */ ';
+/** What a query builder's `.comment(PREPARED_COMMENT)` marks (findRows). */
+export const PREPARED_COMMENT = 'prepared';
+
+/**
+ * Most statements a process prepares: beyond that, further marked statements go out as they
+ * are. Each distinct text of a marked statement (a list of N values is its own text) is one.
+ */
+const MAX_STATEMENTS = 1000;
+
+/** Marked statement (without its mark) → its name; null when it cannot be prepared. */
+const names = new Map<string, string | null>();
+/** Name → the statement that prepares it, whatever the connection already holds. */
+const preparations = new Map<string, string>();
+
+/** `sql`, marked to go out as the `execute` of a statement each connection prepares once. */
+export function prepared(sql: string): string {
+  return MARK + sql;
+}
+
+/**
+ * The prepared form of a statement and the number of `?` it takes, or null for one that
+ * cannot be: not a single select, insert, update, delete or `with`; `??` identifiers or `\?`
+ * escapes; a `$` (the preparation quotes with dollars, and numbers its values with them).
+ */
+function parameterized(sql: string): { text: string; count: number } | null {
+  if (!/^\s*(select|insert|update|delete|with)\b/i.test(sql)) return null;
+  if (sql.includes(';') || sql.includes('$') || sql.includes('??') || sql.includes('\\?')) {
+    return null;
+  }
+  let count = 0;
+  const text = sql.replace(/\?/g, () => `$${++count}`);
+  return { text, count };
+}
+
+/** The name of a marked statement, registered on first sight; null when it cannot be prepared. */
+function nameOf(sql: string): string | null {
+  const known = names.get(sql);
+  if (known !== undefined) return known;
+  if (names.size >= MAX_STATEMENTS) return null;
+  const form = parameterized(sql);
+  const name = form ? `eg_${names.size + 1}` : null;
+  names.set(sql, name);
+  if (form && name) {
+    // Prepares unless this session already holds the name, so a preparation whose round trip
+    // failed after it ran (PREPARE does not roll back) can be sent again.
+    preparations.set(
+      name,
+      `do $do$ begin if not exists (select from pg_prepared_statements where name = '${name}') ` +
+        `then execute $eg$prepare ${name} as ${form.text}$eg$; end if; end $do$`,
+    );
+  }
+  return name;
+}
+
+/** A value MikroORM writes as one literal (not a list, not SQL of its own). */
+function isLiteral(value: unknown): boolean {
+  return !Array.isArray(value) && !isRaw(value);
+}
+
+/**
+ * MikroORM's `onQuery`: a marked statement (or several, separated by `;`, each marked) as the
+ * `execute` of its prepared statement, with the same `?` in the same order; anything else as
+ * it is. A `sentWithNext` mark stays in front.
+ */
+export function markedAsPrepared(sql: string, params: readonly unknown[]): string {
+  const held = sql.startsWith(WITH_NEXT);
+  const body = held ? sql.slice(WITH_NEXT.length) : sql;
+  if (!body.startsWith(MARK) || !params.every(isLiteral)) return sql;
+  const statements = body.split(/;\s*(?=\/\* prepared \*\/ )/);
+  const executes: string[] = [];
+  let used = 0;
+  for (const statement of statements) {
+    const plain = statement.slice(MARK.length);
+    const name = statement.startsWith(MARK) ? nameOf(plain) : null;
+    if (!name) return sql;
+    const count = plain.split('?').length - 1;
+    executes.push(
+      count === 0 ? `execute ${name}` : `execute ${name}(${Array(count).fill('?').join(', ')})`,
+    );
+    used += count;
+  }
+  if (used !== params.length) return sql;
+  return (held ? WITH_NEXT : '') + executes.join(';');
+}
+
+const EXECUTE = /(?:^|;)\s*(?:\/\* sent with the next statement \*\/ )?execute (eg_\d+)\b/g;
+
+/**
+ * `text` with, before it, the preparation of each statement it executes that `prepared` (the
+ * connection's) does not hold, and those names; `text` itself and no names when there are none.
+ */
+export function withPreparations(
+  text: string,
+  prepared: ReadonlySet<string>,
+): { text: string; names: string[] } {
+  if (!text.includes('execute eg_')) return { text, names: [] };
+  const needed: string[] = [];
+  for (const match of text.matchAll(EXECUTE)) {
+    const name = match[1]!;
+    if (!prepared.has(name) && !needed.includes(name) && preparations.has(name)) {
+      needed.push(name);
+    }
+  }
+  if (needed.length === 0) return { text, names: [] };
+  return {
+    text: [...needed.map((name) => preparations.get(name)!), text].join(';'),
+    names: needed,
+  };
+}
