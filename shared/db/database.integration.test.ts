@@ -401,9 +401,9 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
         expect.stringMatching(
           /^do \$do\$ begin if not exists .*prepare eg_\d+ as select id, .* where id = \$1\$eg\$/,
         ),
-        `execute ${name}('${id}')`,
+        `/* ${name} */ execute ${name}('${id}')`,
       ]);
-      expect(texts[0]!.endsWith(`;execute ${name}('${id}')`)).toBe(true);
+      expect(texts[0]!.endsWith(`$do$;/* ${name} */ execute ${name}('${id}')`)).toBe(true);
       expect(answers).toEqual([plain, plain]);
       expect(plain).toEqual([{ id, body: 'one', size: 3 }]);
       expect(await preparedOn(db)).toContainEqual({
@@ -437,7 +437,7 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
       expect(preparedAfterRollback).toEqual([]);
       expect(committed).toEqual([
         expect.stringMatching(
-          /^do \$do\$ .*\$do\$;begin;\/\* sent with the next statement \*\/ execute eg_\d+\('0190a000-0000-7000-8000-000000000012', 'kept'\);commit$/,
+          /^begin;do \$do\$ .*\$do\$;\/\* sent with the next statement \*\/ \/\* (eg_\d+) \*\/ execute \1\('0190a000-0000-7000-8000-000000000012', 'kept'\);commit$/,
         ),
       ]);
       expect(await noteBodies(db)).toEqual(['kept']);
@@ -470,7 +470,7 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
         await read();
       });
 
-      expect(texts[1]).toMatch(/^execute eg_\d+\('apple', 5\)$/);
+      expect(texts[1]).toMatch(/^\/\* (eg_\d+) \*\/ execute \1\('apple', 5\)$/);
       expect(await read()).toEqual([{ id: expect.any(String), body: 'apple' }]);
     });
   });

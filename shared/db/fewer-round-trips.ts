@@ -25,15 +25,15 @@
  * in order.
  */
 import type pg from 'pg';
+import { WITH_NEXT } from './marks.ts';
 import { withPreparations } from './prepared-statements.ts';
 
 type QueryResult = pg.QueryResult | pg.QueryResult[];
-type Send = (text: string) => Promise<QueryResult>;
+/** Sends the texts as one simple query. */
+type Send = (...texts: string[]) => Promise<QueryResult>;
 
 /** What node-postgres answers to `begin`, `commit` and `rollback`; and to a held statement. */
 const NOTHING = { rows: [], rowCount: null, fields: [], oid: 0 };
-
-const WITH_NEXT = '/* sent with the next statement */ ';
 
 /**
  * `sql`, marked to wait on its connection and go out with the transaction's next statement
@@ -48,9 +48,9 @@ export function sendFewerRoundTrips(client: pg.Client): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   /** Names of the statements this connection has prepared (prepared-statements.ts). */
   const preparedHere = new Set<string>();
-  /** Sends a simple query, with the preparations it needs before it. */
-  const send: Send = (text) => {
-    const { text: sending, names } = withPreparations(text, preparedHere);
+  /** Sends texts as one simple query, each after the preparations it needs. */
+  const send: Send = (...texts) => {
+    const { text: sending, names } = withPreparations(texts, preparedHere);
     const result = query(sending) as Promise<QueryResult>;
     if (names.length === 0) return result;
     return result.then((answer) => {
@@ -75,7 +75,7 @@ export function sendFewerRoundTrips(client: pg.Client): void {
       if (held.length > 0) {
         // Queued before the call (node-postgres sends its queries in order); should it fail,
         // the transaction is aborted and the call fails for it.
-        send(held.join(';')).catch(() => undefined);
+        send(...held).catch(() => undefined);
         held = [];
       }
       return query(...args);
@@ -100,7 +100,7 @@ export function sendFewerRoundTrips(client: pg.Client): void {
     if (text === 'commit' && sending.length === 1 && sending[0] === 'begin') {
       return Promise.resolve({ ...NOTHING, command: 'COMMIT' });
     }
-    return send(`${sending.join(';')};${text}`).then(lastOf);
+    return send(...sending, text).then(lastOf);
   };
   client.query = replacement as typeof client.query;
 }

@@ -20,7 +20,7 @@ describe('markedAsPrepared (MikroORM onQuery)', () => {
     const first = markedAsPrepared(prepared(READ), ['a', 'b']);
     const again = markedAsPrepared(prepared(READ), ['c', 'd']);
 
-    expect(first).toMatch(/^execute eg_\d+\(\?, \?\)$/);
+    expect(first).toMatch(/^\/\* (eg_\d+) \*\/ execute \1\(\?, \?\)$/);
     expect(again).toBe(first);
   });
 
@@ -28,7 +28,7 @@ describe('markedAsPrepared (MikroORM onQuery)', () => {
     const one = nameIn(markedAsPrepared(prepared(READ), ['a', 'b']));
     const constant = markedAsPrepared(prepared('select count(*) from unit_prep.notes'), []);
 
-    expect(constant).toMatch(/^execute eg_\d+$/);
+    expect(constant).toMatch(/^\/\* (eg_\d+) \*\/ execute \1$/);
     expect(nameIn(constant)).not.toBe(one);
   });
 
@@ -38,7 +38,9 @@ describe('markedAsPrepared (MikroORM onQuery)', () => {
       ['a', 'b'],
     );
 
-    expect(text).toMatch(/^\/\* sent with the next statement \*\/ execute eg_\d+\(\?, \?\)$/);
+    expect(text).toMatch(
+      /^\/\* sent with the next statement \*\/ \/\* (eg_\d+) \*\/ execute \1\(\?, \?\)$/,
+    );
   });
 
   it('turns statements marked one by one in one text into their executes, sharing out the values', () => {
@@ -47,7 +49,7 @@ describe('markedAsPrepared (MikroORM onQuery)', () => {
 
     const text = markedAsPrepared(`${lock};\n${read}`, ['k', 'a', 'b']);
 
-    expect(text).toMatch(/^execute eg_\d+\(\?\);execute eg_\d+\(\?, \?\)$/);
+    expect(text).toMatch(/^\/\* (eg_\d+) (eg_\d+) \*\/ execute \1\(\?\);execute \2\(\?, \?\)$/);
   });
 
   it.each([
@@ -70,34 +72,41 @@ describe('markedAsPrepared (MikroORM onQuery)', () => {
 describe('withPreparations (each connection)', () => {
   const execute = markedAsPrepared(prepared(READ), ['a', 'b']).replace(/\?/g, "'x'");
   const name = nameIn(execute);
+  const preparation =
+    `do $do$ begin if not exists (select from pg_prepared_statements where name = '${name}') ` +
+    `then execute $eg$prepare ${name} as select id, body from unit_prep.notes where id = $1 and body <> $2$eg$; ` +
+    `end if; end $do$`;
 
-  it('puts the preparation of a statement the connection has not prepared before the text, and names it', () => {
-    const { text, names } = withPreparations(`begin;${execute};commit`, new Set());
-
-    expect(names).toEqual([name]);
-    expect(text).toBe(
-      `do $do$ begin if not exists (select from pg_prepared_statements where name = '${name}') ` +
-        `then execute $eg$prepare ${name} as select id, body from unit_prep.notes where id = $1 and body <> $2$eg$; ` +
-        `end if; end $do$;begin;${execute};commit`,
-    );
+  it('puts the preparation of a statement the connection has not prepared before the text that executes it, and names it', () => {
+    expect(withPreparations(['begin', execute, 'commit'], new Set())).toEqual({
+      text: `begin;${preparation};${execute};commit`,
+      names: [name],
+    });
   });
 
-  it('sends a text whose statements the connection holds as it is', () => {
-    expect(withPreparations(`${execute};commit`, new Set([name]))).toEqual({
+  it('sends texts whose statements the connection holds as they are', () => {
+    expect(withPreparations([execute, 'commit'], new Set([name]))).toEqual({
       text: `${execute};commit`,
       names: [],
     });
   });
 
-  it('prepares a statement once however often the text executes it, also when held for the commit', () => {
-    const held = `/* sent with the next statement */ ${execute}`;
+  it('prepares a statement once however often the query executes it, also when held for the commit', () => {
+    const held = sentWithNext(execute);
 
-    const { names } = withPreparations(`${execute};${held};commit`, new Set());
+    expect(withPreparations([held, execute, 'commit'], new Set())).toEqual({
+      text: `${preparation};${held};${execute};commit`,
+      names: [name],
+    });
+  });
 
-    expect(names).toEqual([name]);
+  it('reads the names from the front only: a value that reads like an execute prepares nothing', () => {
+    const text = `select '/* ${name} */ execute ${name}'`;
+
+    expect(withPreparations([text], new Set())).toEqual({ text, names: [] });
   });
 
   it('leaves alone an execute of a name it did not give', () => {
-    expect(withPreparations('execute eg_999999(1)', new Set()).names).toEqual([]);
+    expect(withPreparations(['/* eg_999999 */ execute eg_999999(1)'], new Set()).names).toEqual([]);
   });
 });

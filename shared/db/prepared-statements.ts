@@ -10,10 +10,10 @@
  * values at hand would be no better (its `plan_cache_mode` auto).
  *
  * Two halves: `markedAsPrepared`, MikroORM's `onQuery` hook, turns a marked statement into its
- * `execute`; `withPreparations`, called by fewer-round-trips.ts on every text it sends, puts
- * the preparation of each statement the connection has not prepared yet before it. So a
- * statement held for the commit (`sentWithNext`) is prepared in the commit's round trip, and
- * one that never goes out (a rollback drops it) prepares nothing.
+ * `execute`, behind a comment that names what it executes (`eg_3`); `withPreparations`,
+ * called by fewer-round-trips.ts on every query it sends, reads those names and puts the
+ * preparation of each that the connection has not prepared yet before the text. So a statement held for the commit (`sentWithNext`) is prepared in the commit's round
+ * trip, and one that never goes out (a rollback drops it) prepares nothing.
  *
  * A statement marked `prepared` must be one statement whose `?` values PostgreSQL can type
  * from where they stand (compared with a column, inserted into one, cast, a typed function's
@@ -22,9 +22,7 @@
  * array becomes a list, a raw fragment SQL) go out as they are, unprepared.
  */
 import { isRaw } from '@mikro-orm/core';
-
-const MARK = '/* prepared */ ';
-const WITH_NEXT = '/* sent with the next statement */ ';
+import { PREPARED as MARK, WITH_NEXT } from './marks.ts';
 /** What a query builder's `.comment(PREPARED_COMMENT)` marks (findRows). */
 export const PREPARED_COMMENT = 'prepared';
 
@@ -85,6 +83,36 @@ function isLiteral(value: unknown): boolean {
 }
 
 /**
+ * What a marked text becomes: the names it executes, in a comment in front (so a connection
+ * finds them without reading the values), then an `execute` per statement with its `?`.
+ */
+type Form = { readonly text: string; readonly count: number };
+
+/** Marked text (after any `sentWithNext` mark) → its form; null when it goes out as it is. */
+const forms = new Map<string, Form | null>();
+
+function formOf(body: string): Form | null {
+  const names: string[] = [];
+  const executes: string[] = [];
+  let count = 0;
+  // Marked statements one after the other: `<mark>a;\n<mark>b`.
+  const [before, ...statements] = body.split(MARK);
+  if (before !== '') return null;
+  for (const [index, statement] of statements.entries()) {
+    const plain = index < statements.length - 1 ? statement.replace(/;\s*$/, '') : statement;
+    const name = nameOf(plain);
+    if (!name) return null;
+    const values = plain.split('?').length - 1;
+    names.push(name);
+    executes.push(
+      values === 0 ? `execute ${name}` : `execute ${name}(${Array(values).fill('?').join(', ')})`,
+    );
+    count += values;
+  }
+  return { text: `/* ${names.join(' ')} */ ${executes.join(';')}`, count };
+}
+
+/**
  * MikroORM's `onQuery`: a marked statement (or several, separated by `;`, each marked) as the
  * `execute` of its prepared statement, with the same `?` in the same order; anything else as
  * it is. A `sentWithNext` mark stays in front.
@@ -92,45 +120,42 @@ function isLiteral(value: unknown): boolean {
 export function markedAsPrepared(sql: string, params: readonly unknown[]): string {
   const held = sql.startsWith(WITH_NEXT);
   const body = held ? sql.slice(WITH_NEXT.length) : sql;
-  if (!body.startsWith(MARK) || !params.every(isLiteral)) return sql;
-  const statements = body.split(/;\s*(?=\/\* prepared \*\/ )/);
-  const executes: string[] = [];
-  let used = 0;
-  for (const statement of statements) {
-    const plain = statement.slice(MARK.length);
-    const name = statement.startsWith(MARK) ? nameOf(plain) : null;
-    if (!name) return sql;
-    const count = plain.split('?').length - 1;
-    executes.push(
-      count === 0 ? `execute ${name}` : `execute ${name}(${Array(count).fill('?').join(', ')})`,
-    );
-    used += count;
+  if (!body.startsWith(MARK)) return sql;
+  let form = forms.get(body);
+  if (form === undefined) {
+    form = formOf(body);
+    if (forms.size < MAX_STATEMENTS) forms.set(body, form);
   }
-  if (used !== params.length) return sql;
-  return (held ? WITH_NEXT : '') + executes.join(';');
+  if (!form || form.count !== params.length || !params.every(isLiteral)) return sql;
+  return held ? WITH_NEXT + form.text : form.text;
 }
 
-const EXECUTE = /(?:^|;)\s*(?:\/\* sent with the next statement \*\/ )?execute (eg_\d+)\b/g;
+/** The names a text from `markedAsPrepared` executes (none for any other text). */
+function namesIn(text: string): string[] {
+  const start = text.startsWith(WITH_NEXT) ? WITH_NEXT.length : 0;
+  if (!text.startsWith('/* eg_', start)) return [];
+  return text.slice(start + 3, text.indexOf(' */', start)).split(' ');
+}
 
 /**
- * `text` with, before it, the preparation of each statement it executes that `prepared` (the
- * connection's) does not hold, and those names; `text` itself and no names when there are none.
+ * The texts of one query joined, each after the preparations of the statements it executes
+ * that `prepared` (the connection's) does not hold; and the names so prepared.
  */
 export function withPreparations(
-  text: string,
+  texts: readonly string[],
   prepared: ReadonlySet<string>,
 ): { text: string; names: string[] } {
-  if (!text.includes('execute eg_')) return { text, names: [] };
-  const needed: string[] = [];
-  for (const match of text.matchAll(EXECUTE)) {
-    const name = match[1]!;
-    if (!prepared.has(name) && !needed.includes(name) && preparations.has(name)) {
-      needed.push(name);
+  const names: string[] = [];
+  const sending: string[] = [];
+  for (const text of texts) {
+    for (const name of namesIn(text)) {
+      const preparation = preparations.get(name);
+      if (preparation && !prepared.has(name) && !names.includes(name)) {
+        names.push(name);
+        sending.push(preparation);
+      }
     }
+    sending.push(text);
   }
-  if (needed.length === 0) return { text, names: [] };
-  return {
-    text: [...needed.map((name) => preparations.get(name)!), text].join(';'),
-    names: needed,
-  };
+  return { text: sending.join(';'), names };
 }
