@@ -205,6 +205,10 @@ export async function startRedisCache(options: CacheOptions & { url: string }): 
   redis.defineCommand('cacheCompareAndSwap', { numberOfKeys: 1, lua: COMPARE_AND_SWAP_LUA });
   redis.defineCommand('cacheHitRateLimit', { numberOfKeys: 1, lua: HIT_RATE_LIMIT_LUA });
   const scripts = redis as unknown as CacheScripts;
+  // A hit's member in the sorted set: unique among this client's hits (the counter) and other
+  // clients' (the random prefix), without drawing random bytes per hit.
+  const hitPrefix = randomBytes(8).toString('hex');
+  let hitCount = 0;
   const reach = reacher(options.logger);
   return {
     mode: 'redis',
@@ -237,7 +241,7 @@ export async function startRedisCache(options: CacheOptions & { url: string }): 
           key,
           String(limits.windowMs),
           String(limits.limit),
-          randomBytes(8).toString('hex'),
+          `${hitPrefix}.${(hitCount++).toString(36)}`,
           String(limits.hits ?? 1),
         ),
       );
