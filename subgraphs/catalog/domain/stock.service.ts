@@ -75,18 +75,21 @@ export function createStockService(options: StockServiceOptions): StockService {
   /**
    * The orders' reservations and the rows of every product they name or hold, all locked:
    * reservations first, then products in id order (the same order for every transaction).
-   * Arrays travel as JSON: the driver would expand a JS array into a parameter list.
+   * Arrays travel as JSON: the driver would expand a JS array into a parameter list. Rows are
+   * found by `= any(array(…))` of their keys, which the planner reads as a few index lookups
+   * whatever the table's size; a join with the JSON's rows, which it guesses at 100, turns
+   * into a scan of the whole table once a plan is kept (the statement is prepared).
    */
   const READ = prepared(`with decided as (
       select order_id, status, items from ${reservations}
-      where order_id in (select jsonb_array_elements_text(?::jsonb)::uuid)
+      where order_id = any(array(select jsonb_array_elements_text(?::jsonb)::uuid))
       for update
     ), locked as (
       select id, stock, deleted_at from ${products}
-      where id in (
+      where id = any(array(
         select jsonb_array_elements_text(?::jsonb)::uuid
         union select (line->>'productId')::uuid from decided, jsonb_array_elements(decided.items) as line
-      )
+      ))
       order by id for update
     )
     select coalesce((select jsonb_agg(to_jsonb(decided)) from decided), '[]'::jsonb) as decided,
@@ -94,12 +97,16 @@ export function createStockService(options: StockServiceOptions): StockService {
 
   /**
    * Every stock change (returning the stock after it), new reservation row and status change
-   * of a reservation read before, in one statement.
+   * of a reservation read before, in one statement; rows found by key as in READ.
    */
-  const WRITE = prepared(`with adjusted as (
+  const WRITE = prepared(`with l as (
+      select * from jsonb_to_recordset(?::jsonb) as l(id uuid, delta int)
+    ), c as (
+      select * from jsonb_to_recordset(?::jsonb) as c(order_id uuid, status text)
+    ), adjusted as (
       update ${products} as p set stock = p.stock + l.delta, updated_at = ?
-      from jsonb_to_recordset(?::jsonb) as l(id uuid, delta int)
-      where p.id = l.id
+      from l
+      where p.id = l.id and p.id = any(array(select id from l))
       returning p.id, p.stock
     ), inserted as (
       insert into ${reservations} (order_id, status, items, reason, created_at, updated_at)
@@ -107,8 +114,8 @@ export function createStockService(options: StockServiceOptions): StockService {
       from jsonb_to_recordset(?::jsonb) as r(order_id uuid, status text, items jsonb, reason text)
     ), updated as (
       update ${reservations} as r set status = c.status, updated_at = ?
-      from jsonb_to_recordset(?::jsonb) as c(order_id uuid, status text)
-      where r.order_id = c.order_id
+      from c
+      where r.order_id = c.order_id and r.order_id = any(array(select order_id from c))
     )
     select id, stock from adjusted`);
 
@@ -149,8 +156,11 @@ export function createStockService(options: StockServiceOptions): StockService {
       const deltas = [...decisions.deltas];
       if (deltas.length > 0 || decisions.reservations.size > 0) {
         const stock = await em.execute<{ id: string; stock: number }[]>(WRITE, [
-          at,
           JSON.stringify(deltas.map(([id, delta]) => ({ id, delta }))),
+          JSON.stringify(
+            changed.map(([orderId, row]) => ({ order_id: orderId, status: row.status })),
+          ),
+          at,
           at,
           at,
           JSON.stringify(
@@ -162,9 +172,6 @@ export function createStockService(options: StockServiceOptions): StockService {
             })),
           ),
           at,
-          JSON.stringify(
-            changed.map(([orderId, row]) => ({ order_id: orderId, status: row.status })),
-          ),
         ]);
         const expected = new Map(levels.map((level) => [level.productId, level.stock]));
         for (const [id, delta] of deltas) expected.set(id, expected.get(id)! + delta);
