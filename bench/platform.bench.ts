@@ -66,6 +66,9 @@ const USAGE = `Usage: npm run bench:platform -- [options]
                     waits, and its latency counts from its arrival (default: closed loops)
   --seconds N       measured seconds per step (15)
   --warmup N        unmeasured seconds at the step's client count before it (3)
+  --initial-warmup N  unmeasured seconds each platform runs at up to 10 clients before the
+                    first step, in turns of 10 s (30): the broker's JVM compiles its hot code
+                    in its first minute under load, which would fall on whichever runs first
   --baseline REV    also run every step against git revision REV (checked out in a temporary
                     git worktree; node_modules linked, or npm ci when its lock file
                     differs), alternating with the current tree step
@@ -99,6 +102,7 @@ const { values } = parseArgs({
     rate: { type: 'string' },
     seconds: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '3' },
+    'initial-warmup': { type: 'string', default: '30' },
     baseline: { type: 'string' },
     'baseline-first': { type: 'boolean', default: false },
     layouts: { type: 'string' },
@@ -135,6 +139,7 @@ const opts = {
   clients: clientSteps,
   seconds: int('seconds', values.seconds),
   warmup: int('warmup', values.warmup, 0),
+  initialWarmup: int('initial-warmup', values['initial-warmup'], 0),
   rate: values.rate === undefined ? undefined : int('rate', values.rate),
   baseline: values.baseline,
   baselineFirst: values['baseline-first'],
@@ -152,8 +157,8 @@ const PASSWORD = 'correct horse battery staple';
 const LAG_GROUPS = ['catalog.stock', 'orders.saga', 'analytics.ingest'] as const;
 const CONFIRM_TIMEOUT_MS = 60_000;
 const SETTLE_TIMEOUT_MS = 60_000;
-/** Before the first step, each platform runs this long at up to 10 clients (JIT, pools, groups). */
-const INITIAL_WARMUP_S = 5;
+/** The platforms' initial warm-up (`--initial-warmup`) goes in turns of this long. */
+const INITIAL_WARMUP_TURN_S = 10;
 
 const KINDS = ['products', 'product', 'me+cart', 'order', 'own order'] as const;
 type Kind = (typeof KINDS)[number];
@@ -912,7 +917,8 @@ function report(
     );
   }
   out.push(
-    `steps: ${opts.clients.join(', ')} clients × ${opts.seconds} s after ${opts.warmup} s warm-up` +
+    `initial warm-up ${opts.initialWarmup} s per platform; ` +
+      `steps: ${opts.clients.join(', ')} clients × ${opts.seconds} s after ${opts.warmup} s warm-up` +
       (opts.rate === undefined
         ? '; '
         : ` (open loop: ${opts.rate} arrivals/s, each taken by an idle client, latency from arrival); `) +
@@ -1006,11 +1012,15 @@ async function main(): Promise<number> {
     started.set(spec, await startTarget(spec, bus));
   }
   for (const spec of specs) targets.push(started.get(spec)!);
-  for (const target of targets) {
-    progress(
-      `${target.label}: initial warm-up, ${INITIAL_WARMUP_S} s at ${Math.min(10, MAX_CLIENTS)} clients`,
-    );
-    await loop(target, Math.min(10, MAX_CLIENTS), INITIAL_WARMUP_S);
+  // In turns, so that the broker's first minute under load (its JIT) is shared (see USAGE).
+  for (let done = 0; done < opts.initialWarmup; done += INITIAL_WARMUP_TURN_S) {
+    const seconds = Math.min(INITIAL_WARMUP_TURN_S, opts.initialWarmup - done);
+    for (const target of targets) {
+      progress(
+        `${target.label}: initial warm-up, ${done + seconds}/${opts.initialWarmup} s at ${Math.min(10, MAX_CLIENTS)} clients`,
+      );
+      await loop(target, Math.min(10, MAX_CLIENTS), seconds);
+    }
   }
   const results: StepResult[] = [];
   for (const [i, clients] of opts.clients.entries()) {
