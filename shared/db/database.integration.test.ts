@@ -399,7 +399,7 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
       const name = nameIn(texts[1]!);
       expect(texts).toEqual([
         expect.stringMatching(
-          /^do \$do\$ begin if not exists .*prepare eg_\d+ as select id, .* where id = \$1\$eg\$/,
+          /^do \$do\$ begin if exists .*prepare eg_\d+ as select id, .* where id = \$1\$eg\$/,
         ),
         `/* ${name} */ execute ${name}('${id}')`,
       ]);
@@ -456,7 +456,7 @@ describe('round trips of a transaction (fewer-round-trips.ts)', () => {
       );
 
       expect(error.message).toMatch(/duplicate key/);
-      expect(texts).toEqual([expect.stringMatching(/^do \$do\$ begin if not exists/)]);
+      expect(texts).toEqual([expect.stringMatching(/^do \$do\$ begin if exists/)]);
       expect(await noteBodies(db)).toEqual(['first', 'second']);
     });
 

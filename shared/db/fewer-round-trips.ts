@@ -46,15 +46,16 @@ export function sentWithNext(sql: string): string {
 /** Installs these changes on a client of the pool (see `pg.Pool`'s `connect` event). */
 export function sendFewerRoundTrips(client: pg.Client): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  /** Names of the statements this connection has prepared (prepared-statements.ts). */
-  const preparedHere = new Set<string>();
+  /** The statements this connection has prepared, and when (prepared-statements.ts). */
+  const preparedHere = new Map<string, number>();
   /** Sends texts as one simple query, each after the preparations it needs. */
   const send: Send = (...texts) => {
-    const { text: sending, names } = withPreparations(texts, preparedHere);
+    const now = Date.now();
+    const { text: sending, names } = withPreparations(texts, preparedHere, now);
     const result = query(sending) as Promise<QueryResult>;
     if (names.length === 0) return result;
     return result.then((answer) => {
-      for (const name of names) preparedHere.add(name);
+      for (const name of names) preparedHere.set(name, now);
       return answer;
     });
   };

@@ -4,7 +4,12 @@
  * That PostgreSQL answers them as the statements themselves is database.integration.test.ts.
  */
 import { sentWithNext } from './fewer-round-trips.ts';
-import { markedAsPrepared, prepared, withPreparations } from './prepared-statements.ts';
+import {
+  PREPARED_FOR_MS,
+  markedAsPrepared,
+  prepared,
+  withPreparations,
+} from './prepared-statements.ts';
 
 const READ = 'select id, body from unit_prep.notes where id = ? and body <> ?';
 
@@ -73,28 +78,40 @@ describe('withPreparations (each connection)', () => {
   const execute = markedAsPrepared(prepared(READ), ['a', 'b']).replace(/\?/g, "'x'");
   const name = nameIn(execute);
   const preparation =
-    `do $do$ begin if not exists (select from pg_prepared_statements where name = '${name}') ` +
-    `then execute $eg$prepare ${name} as select id, body from unit_prep.notes where id = $1 and body <> $2$eg$; ` +
-    `end if; end $do$`;
+    `do $do$ begin if exists (select from pg_prepared_statements where name = '${name}') ` +
+    `then execute 'deallocate ${name}'; end if; ` +
+    `execute $eg$prepare ${name} as select id, body from unit_prep.notes where id = $1 and body <> $2$eg$; end $do$`;
+  const now = 1_000_000;
 
   it('puts the preparation of a statement the connection has not prepared before the text that executes it, and names it', () => {
-    expect(withPreparations(['begin', execute, 'commit'], new Set())).toEqual({
+    expect(withPreparations(['begin', execute, 'commit'], new Map(), now)).toEqual({
       text: `begin;${preparation};${execute};commit`,
       names: [name],
     });
   });
 
-  it('sends texts whose statements the connection holds as they are', () => {
-    expect(withPreparations([execute, 'commit'], new Set([name]))).toEqual({
+  it('sends texts whose statements the connection has held for less than a minute as they are', () => {
+    const held = new Map([[name, now - PREPARED_FOR_MS + 1]]);
+
+    expect(withPreparations([execute, 'commit'], held, now)).toEqual({
       text: `${execute};commit`,
       names: [],
+    });
+  });
+
+  it('prepares afresh a statement the connection has held for a minute (its plan made again)', () => {
+    const held = new Map([[name, now - PREPARED_FOR_MS]]);
+
+    expect(withPreparations([execute], held, now)).toEqual({
+      text: `${preparation};${execute}`,
+      names: [name],
     });
   });
 
   it('prepares a statement once however often the query executes it, also when held for the commit', () => {
     const held = sentWithNext(execute);
 
-    expect(withPreparations([held, execute, 'commit'], new Set())).toEqual({
+    expect(withPreparations([held, execute, 'commit'], new Map(), now)).toEqual({
       text: `${preparation};${held};${execute};commit`,
       names: [name],
     });
@@ -103,10 +120,12 @@ describe('withPreparations (each connection)', () => {
   it('reads the names from the front only: a value that reads like an execute prepares nothing', () => {
     const text = `select '/* ${name} */ execute ${name}'`;
 
-    expect(withPreparations([text], new Set())).toEqual({ text, names: [] });
+    expect(withPreparations([text], new Map(), now)).toEqual({ text, names: [] });
   });
 
   it('leaves alone an execute of a name it did not give', () => {
-    expect(withPreparations(['/* eg_999999 */ execute eg_999999(1)'], new Set()).names).toEqual([]);
+    expect(
+      withPreparations(['/* eg_999999 */ execute eg_999999(1)'], new Map(), now).names,
+    ).toEqual([]);
   });
 });

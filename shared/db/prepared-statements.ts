@@ -7,7 +7,10 @@
  * still writes the values in, as the arguments of a statement (SQL `PREPARE`) that each pooled
  * connection prepares the first time it sends it, in the same round trip. PostgreSQL then
  * parses only the short `execute`, and after a few calls reuses one plan where a plan for the
- * values at hand would be no better (its `plan_cache_mode` auto).
+ * values at hand would be no better (its `plan_cache_mode` auto). A connection prepares each
+ * statement afresh once it has held it for a minute: a kept plan is not made again until an
+ * `ANALYZE` of a table it reads, so one made while a table was nearly empty (a scan of it)
+ * would otherwise outlive that where autovacuum is off or behind.
  *
  * Two halves: `markedAsPrepared`, MikroORM's `onQuery` hook, turns a marked statement into its
  * `execute`, behind a comment that names what it executes (`eg_3`); `withPreparations`,
@@ -34,7 +37,10 @@ const MAX_STATEMENTS = 1000;
 
 /** Marked statement (without its mark) → its name; null when it cannot be prepared. */
 const names = new Map<string, string | null>();
-/** Name → the statement that prepares it, whatever the connection already holds. */
+/** A connection prepares a statement afresh once it has held it this long. */
+export const PREPARED_FOR_MS = 60_000;
+
+/** Name → the statement that prepares it afresh, whether or not the connection holds it. */
 const preparations = new Map<string, string>();
 
 /** `sql`, marked to go out as the `execute` of a statement each connection prepares once. */
@@ -66,12 +72,13 @@ function nameOf(sql: string): string | null {
   const name = form ? `eg_${names.size + 1}` : null;
   names.set(sql, name);
   if (form && name) {
-    // Prepares unless this session already holds the name, so a preparation whose round trip
-    // failed after it ran (PREPARE does not roll back) can be sent again.
+    // Drops what the session holds under the name first: a preparation whose round trip
+    // failed after it ran (PREPARE does not roll back), or one a minute old.
     preparations.set(
       name,
-      `do $do$ begin if not exists (select from pg_prepared_statements where name = '${name}') ` +
-        `then execute $eg$prepare ${name} as ${form.text}$eg$; end if; end $do$`,
+      `do $do$ begin if exists (select from pg_prepared_statements where name = '${name}') ` +
+        `then execute 'deallocate ${name}'; end if; ` +
+        `execute $eg$prepare ${name} as ${form.text}$eg$; end $do$`,
     );
   }
   return name;
@@ -139,18 +146,22 @@ function namesIn(text: string): string[] {
 
 /**
  * The texts of one query joined, each after the preparations of the statements it executes
- * that `prepared` (the connection's) does not hold; and the names so prepared.
+ * that `prepared` (the connection's: name → when it prepared it) does not hold, or has held
+ * for `PREPARED_FOR_MS` at `now`; and the names so prepared.
  */
 export function withPreparations(
   texts: readonly string[],
-  prepared: ReadonlySet<string>,
+  prepared: ReadonlyMap<string, number>,
+  now: number,
 ): { text: string; names: string[] } {
   const names: string[] = [];
   const sending: string[] = [];
   for (const text of texts) {
     for (const name of namesIn(text)) {
       const preparation = preparations.get(name);
-      if (preparation && !prepared.has(name) && !names.includes(name)) {
+      const since = prepared.get(name);
+      const held = since !== undefined && now - since < PREPARED_FOR_MS;
+      if (preparation && !held && !names.includes(name)) {
         names.push(name);
         sending.push(preparation);
       }
