@@ -76,9 +76,8 @@ export function createStockService(options: StockServiceOptions): StockService {
    * The orders' reservations and the rows of every product they name or hold, all locked:
    * reservations first, then products in id order (the same order for every transaction).
    * Arrays travel as JSON: the driver would expand a JS array into a parameter list. Rows are
-   * found by `= any(array(…))` of their keys, which the planner reads as a few index lookups
-   * whatever the table's size; a join with the JSON's rows, which it guesses at 100, turns
-   * into a scan of the whole table once a plan is kept (the statement is prepared).
+   * found by `= any(array(…))` of their keys, which the planner reads as a few index lookups;
+   * a join with the JSON's rows, which it guesses at 100, it answers with a scan of the table.
    */
   const READ = prepared(`with decided as (
       select order_id, status, items from ${reservations}

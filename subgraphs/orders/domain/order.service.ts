@@ -380,8 +380,8 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
     },
 
     async settle(em, answers) {
-      // Orders found by key (`= any(array(…))`): index lookups whatever the table's size,
-      // where a join with the JSON's rows (guessed at 100) keeps a plan that scans it all.
+      // Orders found by key (`= any(array(…))`): a few index lookups, where a join with the
+      // JSON's rows (which the planner guesses at 100) is answered with a scan of the table.
       const ids = [...new Set(answers.map((answer) => answer.orderId).filter(isUuid))];
       const rows = ids.length
         ? await em.execute<SettledRow[]>(
