@@ -17,8 +17,8 @@
  *   `execute` can take an advisory lock and then read under it: each statement of a simple
  *   query takes its own snapshot (READ COMMITTED), after the one before it has run.
  *
- * - **A statement prepared with `prepared` is prepared before its first use** on the
- *   connection, in the same round trip (see prepared-statements.ts).
+ * - **A statement marked with `prepared` is prepared before its first use** on the
+ *   connection (and again after a minute), in the same round trip (prepared-statements.ts).
  *
  * These hold for text queries without bound parameters (the simple protocol, which takes
  * several statements; MikroORM inlines its values). Any other call first sends what is held,

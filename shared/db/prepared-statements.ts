@@ -15,8 +15,9 @@
  * Two halves: `markedAsPrepared`, MikroORM's `onQuery` hook, turns a marked statement into its
  * `execute`, behind a comment that names what it executes (`eg_3`); `withPreparations`,
  * called by fewer-round-trips.ts on every query it sends, reads those names and puts the
- * preparation of each that the connection has not prepared yet before the text. So a statement held for the commit (`sentWithNext`) is prepared in the commit's round
- * trip, and one that never goes out (a rollback drops it) prepares nothing.
+ * preparation of each that the connection does not hold (or has held for a minute) before
+ * the text. So a statement held for the commit (`sentWithNext`) is prepared in the commit's
+ * round trip, and one that never goes out (a rollback drops it) prepares nothing.
  *
  * A statement marked `prepared` must be one statement whose `?` values PostgreSQL can type
  * from where they stand (compared with a column, inserted into one, cast, a typed function's
@@ -26,8 +27,12 @@
  */
 import { isRaw } from '@mikro-orm/core';
 import { PREPARED as MARK, WITH_NEXT } from './marks.ts';
+
 /** What a query builder's `.comment(PREPARED_COMMENT)` marks (findRows). */
 export const PREPARED_COMMENT = 'prepared';
+
+/** A connection prepares a statement afresh once it has held it this long. */
+export const PREPARED_FOR_MS = 60_000;
 
 /**
  * Most statements a process prepares: beyond that, further marked statements go out as they
@@ -36,14 +41,12 @@ export const PREPARED_COMMENT = 'prepared';
 const MAX_STATEMENTS = 1000;
 
 /** Marked statement (without its mark) → its name; null when it cannot be prepared. */
-const names = new Map<string, string | null>();
-/** A connection prepares a statement afresh once it has held it this long. */
-export const PREPARED_FOR_MS = 60_000;
+const nameOfStatement = new Map<string, string | null>();
 
 /** Name → the statement that prepares it afresh, whether or not the connection holds it. */
 const preparations = new Map<string, string>();
 
-/** `sql`, marked to go out as the `execute` of a statement each connection prepares once. */
+/** `sql`, marked to go out as the `execute` of a statement each connection prepares. */
 export function prepared(sql: string): string {
   return MARK + sql;
 }
@@ -65,12 +68,12 @@ function parameterized(sql: string): { text: string; count: number } | null {
 
 /** The name of a marked statement, registered on first sight; null when it cannot be prepared. */
 function nameOf(sql: string): string | null {
-  const known = names.get(sql);
+  const known = nameOfStatement.get(sql);
   if (known !== undefined) return known;
-  if (names.size >= MAX_STATEMENTS) return null;
+  if (nameOfStatement.size >= MAX_STATEMENTS) return null;
   const form = parameterized(sql);
-  const name = form ? `eg_${names.size + 1}` : null;
-  names.set(sql, name);
+  const name = form ? `eg_${nameOfStatement.size + 1}` : null;
+  nameOfStatement.set(sql, name);
   if (form && name) {
     // Drops what the session holds under the name first: a preparation whose round trip
     // failed after it ran (PREPARE does not roll back), or one a minute old.
