@@ -997,9 +997,10 @@ async function main(): Promise<number> {
   cleanUpOnSignals();
   const startedAt = performance.now();
   // Every process of a layout has pools of its own: the layouts together need many connections.
-  const [server] = await adminQuery<{ version: string; connections: string }>(
+  const [server] = await adminQuery<{ version: string; connections: string; autovacuum: string }>(
     `select current_setting('server_version') as version,
-            current_setting('max_connections') as connections`,
+            current_setting('max_connections') as connections,
+            current_setting('autovacuum') as autovacuum`,
   );
   const bus = await startBus({ runId, nodes: opts.nodes, basePort: opts.basePort });
   const targets: Target[] = [];
@@ -1043,7 +1044,10 @@ async function main(): Promise<number> {
       if (interrupted()) throw new Error('interrupted');
     }
   }
-  const serverText = `${server?.version ?? '?'} (max_connections ${server?.connections ?? '?'})`;
+  // Without autovacuum, tables are never vacuumed or analyzed: long runs slow down as they grow.
+  const serverText =
+    `${server?.version ?? '?'} (max_connections ${server?.connections ?? '?'}, ` +
+    `autovacuum ${server?.autovacuum ?? '?'})`;
   report(targets, comparisonsOf(targets), bus, results, serverText);
   for (const target of targets) {
     await target.lag.close().catch(() => undefined);
