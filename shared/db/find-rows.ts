@@ -8,7 +8,7 @@
  */
 import type { EntityData, EntityName, QueryOrderMap } from '@mikro-orm/core';
 import type { EntityManager, QBFilterQuery } from '@mikro-orm/postgresql';
-import { PREPARED_COMMENT } from './prepared-statements.ts';
+import { PREPARED_COMMENT } from './marks.ts';
 
 /** A row `findRows` reads: the entity's data properties, on a plain object. */
 export type EntityRow<T> = {

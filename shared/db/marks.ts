@@ -6,5 +6,8 @@
 /** Goes out with the transaction's next statement (`sentWithNext`). */
 export const WITH_NEXT = '/* sent with the next statement */ ';
 
+/** What a query builder's `.comment(PREPARED_COMMENT)` puts in front: `PREPARED` (findRows). */
+export const PREPARED_COMMENT = 'prepared';
+
 /** Goes out as the `execute` of a prepared statement (`prepared`). */
-export const PREPARED = '/* prepared */ ';
+export const PREPARED = `/* ${PREPARED_COMMENT} */ `;

@@ -28,9 +28,6 @@
 import { isRaw } from '@mikro-orm/core';
 import { PREPARED as MARK, WITH_NEXT } from './marks.ts';
 
-/** What a query builder's `.comment(PREPARED_COMMENT)` marks (findRows). */
-export const PREPARED_COMMENT = 'prepared';
-
 /** A connection prepares a statement afresh once it has held it this long. */
 export const PREPARED_FOR_MS = 60_000;
 
@@ -40,8 +37,11 @@ export const PREPARED_FOR_MS = 60_000;
  */
 const MAX_STATEMENTS = 1000;
 
-/** Marked statement (without its mark) → its name; null when it cannot be prepared. */
-const nameOfStatement = new Map<string, string | null>();
+/** A statement as registered: the name it is prepared under and the number of its `?`. */
+type Registered = { readonly name: string; readonly count: number };
+
+/** Marked statement (without its mark) → as registered; null when it cannot be prepared. */
+const registered = new Map<string, Registered | null>();
 
 /** Name → the statement that prepares it afresh, whether or not the connection holds it. */
 const preparations = new Map<string, string>();
@@ -66,15 +66,16 @@ function parameterized(sql: string): { text: string; count: number } | null {
   return { text, count };
 }
 
-/** The name of a marked statement, registered on first sight; null when it cannot be prepared. */
-function nameOf(sql: string): string | null {
-  const known = nameOfStatement.get(sql);
+/** A marked statement, registered on first sight; null when it cannot be prepared. */
+function register(sql: string): Registered | null {
+  const known = registered.get(sql);
   if (known !== undefined) return known;
-  if (nameOfStatement.size >= MAX_STATEMENTS) return null;
+  if (registered.size >= MAX_STATEMENTS) return null;
   const form = parameterized(sql);
-  const name = form ? `eg_${nameOfStatement.size + 1}` : null;
-  nameOfStatement.set(sql, name);
-  if (form && name) {
+  const statement = form ? { name: `eg_${registered.size + 1}`, count: form.count } : null;
+  registered.set(sql, statement);
+  if (form && statement) {
+    const { name } = statement;
     // Drops what the session holds under the name first: a preparation whose round trip
     // failed after it ran (PREPARE does not roll back), or one a minute old.
     preparations.set(
@@ -84,7 +85,7 @@ function nameOf(sql: string): string | null {
         `execute $eg$prepare ${name} as ${form.text}$eg$; end $do$`,
     );
   }
-  return name;
+  return statement;
 }
 
 /** A value MikroORM writes as one literal (not a list, not SQL of its own). */
@@ -110,9 +111,9 @@ function formOf(body: string): Form | null {
   if (before !== '') return null;
   for (const [index, statement] of statements.entries()) {
     const plain = index < statements.length - 1 ? statement.replace(/;\s*$/, '') : statement;
-    const name = nameOf(plain);
-    if (!name) return null;
-    const values = plain.split('?').length - 1;
+    const known = register(plain);
+    if (!known) return null;
+    const { name, count: values } = known;
     names.push(name);
     executes.push(
       values === 0 ? `execute ${name}` : `execute ${name}(${Array(values).fill('?').join(', ')})`,
