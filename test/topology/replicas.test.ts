@@ -11,6 +11,7 @@
  * found it: what it kills, it starts again.
  */
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import kafkajs from 'kafkajs';
 import { createEnvelope, dataSchemaUri } from '../../shared/events/index.ts';
 import {
@@ -292,9 +293,18 @@ async function publishLogins(userId: string, count: number): Promise<void> {
  * whether the server is still running a statement of it (`active`) or waits for the process
  * (`idle in transaction`).
  */
-async function relayHolder(): Promise<{ process: string; state: string } | undefined> {
-  const { rows } = await shop.db.query<{ process: string; state: string }>(
-    `select a.application_name as process, a.state
+interface RelayHolder {
+  /** The application name of the process whose session holds auth's relay lock. */
+  readonly process: string;
+  readonly state: string;
+  readonly pid: number;
+  /** That session's port on its own host; null over a Unix socket. */
+  readonly clientPort: number | null;
+}
+
+async function relayHolder(): Promise<RelayHolder | undefined> {
+  const { rows } = await shop.db.query<RelayHolder>(
+    `select a.application_name as process, a.state, a.pid, a.client_port as "clientPort"
        from pg_locks l join pg_stat_activity a on a.pid = l.pid
       where l.locktype = 'advisory' and l.granted and l.database = (
               select oid from pg_database where datname = current_database())
@@ -302,6 +312,34 @@ async function relayHolder(): Promise<{ process: string; state: string } | undef
             = hashtextextended('eventgraph-outbox-relay:auth', 0)`,
   );
   return rows[0];
+}
+
+/**
+ * Bytes on their way between a client's port and the server's, on this host: what the client
+ * wrote and the server has not read (the client's unacknowledged bytes and the server's unread
+ * ones, as the kernel's TCP tables show them). Undefined when the client's socket is not here.
+ */
+async function bytesInFlight(clientPort: number, serverPort: number): Promise<number | undefined> {
+  const tables = await Promise.all(
+    ['/proc/net/tcp', '/proc/net/tcp6'].map((file) => readFile(file, 'utf8').catch(() => '')),
+  );
+  const port = (address: string) =>
+    Number.parseInt(address.slice(address.lastIndexOf(':') + 1), 16);
+  let found = false;
+  let bytes = 0;
+  for (const line of tables.join('\n').split('\n').slice(1)) {
+    // sl local_address rem_address st tx_queue:rx_queue …
+    const [, local, remote, , queues] = line.trim().split(/\s+/);
+    if (!local || !remote || !queues) continue;
+    const [tx, rx] = queues.split(':').map((hex) => Number.parseInt(hex, 16));
+    if (port(local) === clientPort && port(remote) === serverPort) {
+      found = true;
+      bytes += tx!;
+    } else if (port(local) === serverPort && port(remote) === clientPort) {
+      bytes += rx!;
+    }
+  }
+  return found ? bytes : undefined;
 }
 
 it("the outbox relay's leadership moves when its holder is killed -9 mid-batch: every event arrives, each applied once", () =>
@@ -328,6 +366,9 @@ it("the outbox relay's leadership moves when its holder is killed -9 mid-batch: 
           )
         ).rows[0]!;
 
+      const serverPort = (
+        await shop.db.query<{ port: number }>('select inet_server_port() as port')
+      ).rows[0]!.port;
       let published = 0;
       const publish = async (count: number) => {
         await publishLogins(user.id, count);
@@ -357,6 +398,17 @@ it("the outbox relay's leadership moves when its holder is killed -9 mid-batch: 
               { timeoutMs: 10_000, intervalMs: 5, what: `${holder.process}'s statement to end` },
             );
             if (waiting === 'gone' || waiting.state !== 'idle in transaction') return false;
+            // Idle, but it may have written its marks and commit just before it froze, and the
+            // server not have read them yet: they would commit after the kill. Only a holder
+            // with nothing on the way and still idle (it read nothing since) has not sent them.
+            if (waiting.clientPort === null)
+              throw new Error('the relay must reach PostgreSQL over TCP');
+            const inFlight = await bytesInFlight(waiting.clientPort, serverPort);
+            if (inFlight === undefined)
+              throw new Error(`no socket of port ${waiting.clientPort} on this host`);
+            if (inFlight > 0) return false;
+            const still = await relayHolder();
+            if (still?.pid !== waiting.pid || still.state !== 'idle in transaction') return false;
             const [messages, rows] = await Promise.all([inKafka(), outbox()]);
             if (messages <= rows.sent) return false;
             await suspect.kill();
