@@ -83,6 +83,9 @@ const USAGE = `Usage: npm run bench:platform -- [options]
                       replicas2  two processes of every subgraph and two gateways
                     services and replicas2 run through test/topology's round-robin fronts, in
                     a process of their own whose CPU is reported apart
+  --mix LIST        the mix, as kind=weight pairs, weights in percent summing to 100
+                    (products=30,product=20,me+cart=20,order=20,own order=10); one kind alone
+                    (--mix products=100) gives what that operation costs
   --products N      products the ADMIN creates in setup, stock 1,000,000,000 each (50)
   --nodes N         Kafka nodes to start (1)
   --base-port N     first Kafka node's client port (39092; its controller listens 10 above)
@@ -90,7 +93,7 @@ const USAGE = `Usage: npm run bench:platform -- [options]
                     DIR when it stops, to open in Chrome DevTools
   -h, --help
 
-Mix per client iteration: 30% products(first: 20), 20% product(id), 20% me + cart,
+Mix per client iteration (--mix): 30% products(first: 20), 20% product(id), 20% me + cart,
 20% order (addToCart then placeOrder, one step), 10% own order (order(id) or orders list).
 
 Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL, KAFKA_BROKERS, as the other benchmarks.
@@ -106,6 +109,7 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
     'baseline-first': { type: 'boolean', default: false },
     layouts: { type: 'string' },
+    mix: { type: 'string' },
     products: { type: 'string', default: '50' },
     nodes: { type: 'string', default: '1' },
     'base-port': { type: 'string', default: '39092' },
@@ -162,13 +166,27 @@ const INITIAL_WARMUP_TURN_S = 10;
 
 const KINDS = ['products', 'product', 'me+cart', 'order', 'own order'] as const;
 type Kind = (typeof KINDS)[number];
-const MIX: readonly [Kind, number][] = [
+const DEFAULT_MIX: readonly [Kind, number][] = [
   ['products', 30],
   ['product', 20],
   ['me+cart', 20],
   ['order', 20],
   ['own order', 10],
 ];
+const MIX = values.mix === undefined ? DEFAULT_MIX : mixOf(values.mix);
+
+/** `--mix`: kind=weight pairs, each kind once, weights summing to 100. */
+function mixOf(list: string): [Kind, number][] {
+  const mix = list.split(',').map((pair): [Kind, number] => {
+    const [kind = '', weight = ''] = pair.split('=').map((part) => part.trim());
+    return [oneOf('mix', kind, KINDS), int('mix', weight, 1)];
+  });
+  if (new Set(mix.map(([kind]) => kind)).size !== mix.length)
+    fail(`--mix names a kind twice: ${list}`);
+  const sum = mix.reduce((total, [, weight]) => total + weight, 0);
+  if (sum !== 100) fail(`--mix weights must sum to 100, not ${sum}: ${list}`);
+  return mix;
+}
 
 const runId = newRunId();
 /** Wall-clock ms with sub-ms precision: comparable with PostgreSQL's clock_timestamp(). */

@@ -340,6 +340,43 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     expect(seqsBySubject(applied)).toEqual({ overlap: [1, 2] });
   });
 
+  it('keeps publish order for a subject locked ahead (lockSubjects): its lock is held from the transaction’s next statement, and a later publisher waits for its commit', async () => {
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let firstLocked!: () => void;
+    const locked = new Promise<void>((resolve) => (firstLocked = resolve));
+    const first = db.orm.em.fork().transactional(async (em) => {
+      await outbox.lockSubjects(em, ['ahead']);
+      await em.execute('select 1'); // the lock goes out with it
+      firstLocked();
+      await firstHeld; // nothing published yet
+      await outbox.publish(em, CounterIncremented, increments('ahead', 1, 1));
+    });
+    await locked;
+    let secondCommitted = false;
+    const second = db.orm.em
+      .fork()
+      .transactional((em) => outbox.publish(em, CounterIncremented, increments('ahead', 2, 2)))
+      .then(() => (secondCommitted = true));
+
+    await sleep(300);
+    try {
+      expect(secondCommitted).toBe(false); // blocked on the lock taken ahead
+    } finally {
+      releaseFirst();
+      await Promise.all([first, second]);
+    }
+
+    const applied = await appliedTo(['ahead'], 2);
+    expect(seqsBySubject(applied)).toEqual({ ahead: [1, 2] });
+  });
+
+  it('refuses to lock subjects ahead outside a transaction', async () => {
+    await expect(outbox.lockSubjects(db.orm.em.fork(), ['x'])).rejects.toThrow(
+      'outbox.lockSubjects() must run inside a transaction (em.transactional)',
+    );
+  });
+
   it('refuses to publish outside a transaction, writing nothing', async () => {
     const em = db.orm.em.fork();
 

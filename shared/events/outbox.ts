@@ -7,8 +7,10 @@
  *
  * Per-aggregate commit order: publishing takes a transaction-scoped advisory lock on each
  * subject, so two transactions publishing for one aggregate commit one after the other and
- * the later one's rows get the higher ids; the relay sends in id order. A trigger NOTIFYs the
- * relays at commit.
+ * the later one's rows get the higher ids; the relay sends in id order. A transaction that
+ * knows a subject before it has the event (a new aggregate's id) may take the lock ahead with
+ * `lockSubjects`, which goes out with its next statement and saves `publish` a round trip. A
+ * trigger NOTIFYs the relays at commit.
  *
  * Tracing: each envelope carries the `traceparent` of the span active when it was published
  * (a GraphQL request, or the consumer span of the event being handled), and so does its Kafka
@@ -114,6 +116,14 @@ export interface Outbox {
    * transaction.
    */
   publish: Publish;
+  /**
+   * Takes the subjects' publish locks in `em`'s transaction with its next statement
+   * (`sentWithNext`), for a caller that knows them before it has its events, such as the id it
+   * gives a new aggregate; `publish` then does not take them again. Only for subjects no other
+   * lock of the transaction is ordered against: it is taken before the statement that follows.
+   * Throws a plain Error when called outside a transaction.
+   */
+  lockSubjects(em: EntityManager, subjects: readonly string[]): Promise<void>;
   /** True for a transaction (MikroORM transaction context) in which `publish` wrote rows. */
   publishedIn(transaction: object): boolean;
 }
@@ -122,14 +132,48 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const table = `"${options.schema}".outbox`;
   const topic = eventsTopic(options.source);
   const publishing = new WeakSet<object>();
+  /** A transaction's subjects whose locks it holds (or has sent with its next statement). */
+  const lockedIn = new WeakMap<object, Set<string>>();
+  const LOCK_SUBJECTS = prepared(`select pg_advisory_xact_lock(hashtextextended(?::text || k, 0))
+    from jsonb_array_elements_text(?::jsonb) as k order by k`);
+
+  /**
+   * Locks the subjects `ctx` does not hold yet, in order (so that two transactions locking
+   * overlapping sets wait rather than deadlock); with the next statement when `held`. Arrays
+   * travel as JSON: the driver would expand a JS array into a parameter list.
+   */
+  const lock = async (em: EntityManager, subjects: Iterable<string>, held: boolean) => {
+    const ctx = em.getTransactionContext<object>();
+    let locked = ctx && lockedIn.get(ctx);
+    if (ctx && !locked) lockedIn.set(ctx, (locked = new Set()));
+    const fresh = [...new Set(subjects)].filter((subject) => !locked?.has(subject)).sort();
+    if (fresh.length === 0) return;
+    await em
+      .getConnection()
+      .execute(
+        held ? sentWithNext(LOCK_SUBJECTS) : LOCK_SUBJECTS,
+        [`${options.schema}:`, JSON.stringify(fresh)],
+        'run',
+        ctx,
+      );
+    for (const subject of fresh) locked?.add(subject);
+  };
+  const inTransaction = (em: EntityManager, call: string) => {
+    if (!em.isInTransaction()) {
+      throw new Error(`outbox.${call}() must run inside a transaction (em.transactional)`);
+    }
+  };
+
   return {
     schema: options.schema,
     publishedIn: (transaction) => publishing.has(transaction),
+    async lockSubjects(em, subjects) {
+      inTransaction(em, 'lockSubjects');
+      await lock(em, subjects, true);
+    },
     async publish(em, type, events) {
       if (events.length === 0) return [];
-      if (!em.isInTransaction()) {
-        throw new Error('outbox.publish() must run inside a transaction (em.transactional)');
-      }
+      inTransaction(em, 'publish');
       const traceparent = currentTraceparent();
       const dataschema = dataSchemaUri(type.type, type.version);
       const envelopes = events.map((event) => {
@@ -149,21 +193,16 @@ export function createOutbox(options: OutboxOptions): Outbox {
         }
         return { ...envelope, data };
       });
-      const connection = em.getConnection();
-      const ctx = em.getTransactionContext<object>();
-      const subjects = [...new Set(envelopes.map((e) => e.subject))].sort();
-      // The subjects' locks now, so that a later transaction publishing for one of them waits
-      // for this one's commit; the rows wait and go out with the transaction's next statement,
-      // usually its commit (see shared/db/fewer-round-trips.ts). Arrays travel as JSON: the
-      // driver would expand a JS array into a parameter list.
-      await connection.execute(
-        prepared(`select pg_advisory_xact_lock(hashtextextended(?::text || k, 0))
-         from jsonb_array_elements_text(?::jsonb) as k order by k`),
-        [`${options.schema}:`, JSON.stringify(subjects)],
-        'run',
-        ctx,
+      // The subjects' locks now (unless taken ahead), so that a later transaction publishing
+      // for one of them waits for this one's commit; the rows wait and go out with the
+      // transaction's next statement, usually its commit (see shared/db/fewer-round-trips.ts).
+      await lock(
+        em,
+        envelopes.map((e) => e.subject),
+        false,
       );
-      await connection.execute(
+      const ctx = em.getTransactionContext<object>();
+      await em.getConnection().execute(
         sentWithNext(
           prepared(`insert into ${table} (event_id, topic, key, value, headers)
            select (e->>'id')::uuid, e->>'topic', e->>'key', e->>'value', e->'headers'

@@ -12,7 +12,7 @@ import { startEventConsumer } from './consumer.ts';
 import type { BatchHandler, EventConsumerOptions, HandlerBinding } from './consumer.ts';
 import type { EventMetrics } from './metrics.ts';
 import { createOutbox } from './outbox.ts';
-import type { Publish } from './outbox.ts';
+import type { Outbox, Publish } from './outbox.ts';
 import { startOutboxRelay } from './outbox-relay.ts';
 import type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
 import { dlqTopic, eventsTopic } from './transport.ts';
@@ -50,6 +50,8 @@ export interface ConsumeOptions extends Pick<
 export interface ServiceEvents {
   /** Writes events of one type to the outbox in `em`'s transaction (see outbox.ts). */
   publish: Publish;
+  /** Takes subjects' publish locks ahead, with the transaction's next statement (outbox.ts). */
+  lockSubjects: Outbox['lockSubjects'];
   /** Starts a consumer group; it is stopped with the rest. */
   consume(options: ConsumeOptions): Promise<void>;
   readonly relay: OutboxRelay;
@@ -73,6 +75,7 @@ export async function startServiceEvents(options: ServiceEventsOptions): Promise
   const consumers: Subscription[] = [];
   return {
     publish: (em, type, events) => outbox.publish(em, type, events),
+    lockSubjects: (em, subjects) => outbox.lockSubjects(em, subjects),
     async consume(consume) {
       consumers.push(
         await startEventConsumer({

@@ -288,12 +288,17 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
       assertSignedIn(identity);
       const userId = identity.userId;
       const order = await em.transactional(async (tx) => {
+        // The new order's event lock goes out with the cart's statement: no other transaction
+        // knows the id, so nothing waits on it, and the event's row later needs no round trip
+        // of its own.
+        const id = uuidv7();
+        await events.lockSubjects(tx, [id]);
         // Refused (empty cart, a product no longer on sale…): the transaction rolls back and
         // the cart is kept.
         const placed = decideOrder(await takeCartLines(tx, userId));
         const at = now();
         const created: OrderView = {
-          id: uuidv7(),
+          id,
           userId,
           status: 'PENDING',
           ...placed,
@@ -301,8 +306,7 @@ export function createOrderService(options: OrderServiceOptions): OrderService {
           createdAt: at,
           updatedAt: at,
         };
-        // The row waits and goes out with the next statement (the event's subject lock); the
-        // event's row then goes out with the commit.
+        // The row waits and goes out with the event's row and the commit, in one round trip.
         await tx.execute(
           sentWithNext(
             prepared(`insert into ${orders} (id, user_id, status, items, total_cents, currency,
