@@ -2,9 +2,9 @@
  * The subscription server's promises about order, with a real graphql-ws client, a feed the
  * test drives and executions it holds and releases: the current state first; each event's
  * `set` values shown even when the entity has moved on; nothing older than what was sent (a
- * late event's version, or an older change's result arriving last); an execution that
- * started before a change is never shared with it; following every entity takes the
- * declared scopes.
+ * late event's version, or an older change's result arriving last); a change consumed while
+ * the current state is read is not missed; an execution that started before a change is never
+ * shared with it; following every entity takes the declared scopes.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -241,6 +241,24 @@ it('runs a change consumed while an execution is in flight on its own, and share
       { parcelMoved: { label: 'b' } },
     ]);
   }
+});
+
+it('misses no change consumed while the current state is read: the stream handles it next', async () => {
+  parcels.set('p5', { id: 'p5', status: 'SENT', updatedAt: at(1), label: 'a' });
+  holding = true;
+  const updates = follow('subscription { parcelMoved(parcelId: "p5") { status } }');
+  await waitFor(() => held.length === 1, { what: 'the read of the current state' });
+  // Consumed after the state was read (SENT) and before the subscription streams.
+  parcels.set('p5', { ...parcels.get('p5')!, status: 'ARRIVED', updatedAt: at(2) });
+  emit('p5', { set: { status: 'ARRIVED' }, version: at(2) });
+  holding = false;
+  held.shift()!();
+  await waitFor(() => updates.results.length === 2, { what: 'the change' });
+
+  expect(updates.results.map((result) => result.data)).toEqual([
+    { parcelMoved: { status: 'SENT' } },
+    { parcelMoved: { status: 'ARRIVED' } },
+  ]);
 });
 
 it('follows every parcel only with the declared scopes', async () => {

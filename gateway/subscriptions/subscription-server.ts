@@ -131,6 +131,8 @@ interface ConnectionState {
   claims: AccessTokenClaims | null;
   /** Ids of the subscriptions open on this connection. */
   subscriptions: Set<string>;
+  /** Listeners of subscriptions prepared and not yet streaming, stopped if it closes first. */
+  early: Set<() => void>;
   expiry?: NodeJS.Timeout;
 }
 
@@ -146,6 +148,11 @@ interface Plan {
   claims: AccessTokenClaims | null;
   /** The current state, sent first (entity subscriptions only). */
   initial: FormattedExecutionResult | null;
+  /**
+   * The changes the feed gave from before the current state was read until the stream
+   * started, and the listener that keeps them (entity subscriptions only).
+   */
+  early: { changes: Change[]; stop: () => void } | null;
   /** The response key of the subscription field, e.g. its alias. */
   rootKey: string;
   /** Response keys of the root object's fields by field name, fragments included. */
@@ -298,16 +305,35 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
           : error(`You must be signed in: ${what}`, 'UNAUTHENTICATED'),
       ]);
     }
-    if (planned.entityId) {
+    if (planned.entityId && feed) {
+      // Listening starts before the current state is read: a change the feed consumes while
+      // it is read, or before the stream starts, is kept and handled first by the stream, so
+      // none falls between the state and the changes.
+      const changes: Change[] = [];
+      const stop = feed.listen(planned.field.field, planned.entityId, (change) => {
+        changes.push(change);
+        if (changes.length > maxQueued) changes.shift();
+      });
+      const early = { changes, stop };
+      const settle = () => {
+        stop();
+        state.early.delete(stop);
+      };
+      state.early.add(stop);
       // The current state: proves the caller may see it, and is the first update.
-      const initial = await runPlan(planned, planned.entityId, feed?.sequence() ?? 0);
+      const initial = await runPlan(planned, planned.entityId, feed.sequence());
       // Already through the funnel: the pipeline's own `formatError` shaped them.
-      if (initial.errors?.length) return initial.errors.map(toGraphQLError);
+      if (initial.errors?.length) {
+        settle();
+        return initial.errors.map(toGraphQLError);
+      }
       const value = Object.values(initial.data ?? {})[0];
       if (value === null || value === undefined) {
+        settle();
         return refused([error(`${planned.field.typename} not found`, 'NOT_FOUND')]);
       }
       planned.initial = initial;
+      planned.early = { ...early, stop: settle };
     }
     return {
       schema,
@@ -331,7 +357,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
           ctx.extra.socket.close(4401, 'Unauthorized: invalid or expired access token');
           return false;
         }
-        const state: ConnectionState = { claims, subscriptions: new Set() };
+        const state: ConnectionState = { claims, subscriptions: new Set(), early: new Set() };
         if (claims) {
           const msLeft = claims.exp * 1000 - Date.now();
           state.expiry = setTimeout(
@@ -349,6 +375,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
         if (!state) return;
         // graphql-ws ends the connection's streams itself (their `return()`).
         clearTimeout(state.expiry);
+        for (const stop of state.early) stop();
         connections.delete(ctx.extra.socket);
       },
 
@@ -439,7 +466,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
       if (planned.entityId) remember(planned.entityId, { sequence: 0, version });
       offer(result);
     }
-    stopListening = feed!.listen(planned.field.field, planned.entityId, (change: Change) => {
+    const onChange = (change: Change) => {
       if (updatesOut.ended || isStale(change)) return;
       runPlan(planned, change.id, change.sequence).then(
         (answer) => {
@@ -452,7 +479,13 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
           logger.error({ err: failure, change }, 'subscription update failed');
         },
       );
-    });
+    };
+    stopListening = feed!.listen(planned.field.field, planned.entityId, onChange);
+    // The changes since the current state was read: in the same turn, so none is missed.
+    if (planned.early) {
+      planned.early.stop();
+      for (const change of planned.early.changes) onChange(change);
+    }
     return updatesOut;
   };
 
@@ -595,6 +628,7 @@ function plan(
     variables,
     claims,
     initial: null,
+    early: null,
   };
 }
 
