@@ -18,7 +18,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
-import type { Database } from '../db/index.ts';
+import type { Database, EntityManager } from '../db/index.ts';
 import {
   CounterIncremented,
   applyIncrement,
@@ -314,61 +314,61 @@ describe.each(transports)('event backbone contract on the %s transport', (_name,
     });
   });
 
-  it('keeps publish order when two transactions publishing for one subject overlap (the later waits for the earlier to commit)', async () => {
-    let releaseFirst!: () => void;
-    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
-    let firstPublished!: () => void;
-    const published = new Promise<void>((resolve) => (firstPublished = resolve));
+  /**
+   * A first transaction runs `before` and is held open; a second publishes seq 2 for `subject`
+   * and commits; then the first runs `after` and commits. Answers whether the second had
+   * committed 300 ms after it began, while the first was still open, and the seqs applied.
+   */
+  const overlapping = async (
+    subject: string,
+    before: (em: EntityManager) => Promise<unknown>,
+    after: (em: EntityManager) => Promise<unknown> = async () => undefined,
+  ) => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
     const first = db.orm.em.fork().transactional(async (em) => {
-      await outbox.publish(em, CounterIncremented, increments('overlap', 1, 1));
-      firstPublished();
-      await firstHeld; // still open: its row is not yet visible to the relay
+      await before(em);
+      opened();
+      await held;
+      await after(em);
     });
-    await published;
+    await open;
     let secondCommitted = false;
     const second = db.orm.em
       .fork()
-      .transactional((em) => outbox.publish(em, CounterIncremented, increments('overlap', 2, 2)))
+      .transactional((em) => outbox.publish(em, CounterIncremented, increments(subject, 2, 2)))
       .then(() => (secondCommitted = true));
-
     await sleep(300);
-    expect(secondCommitted).toBe(false); // blocked on the subject's publish lock
-    releaseFirst();
+    const secondCommittedEarly = secondCommitted;
+    release();
     await Promise.all([first, second]);
+    return { secondCommittedEarly, applied: seqsBySubject(await appliedTo([subject], 2)) };
+  };
 
-    const applied = await appliedTo(['overlap'], 2);
-    expect(seqsBySubject(applied)).toEqual({ overlap: [1, 2] });
+  it('keeps publish order when two transactions publishing for one subject overlap (the later waits for the earlier to commit)', async () => {
+    // The first's row is not yet visible to the relay while it is open.
+    const { secondCommittedEarly, applied } = await overlapping('overlap', (em) =>
+      outbox.publish(em, CounterIncremented, increments('overlap', 1, 1)),
+    );
+
+    expect(secondCommittedEarly).toBe(false); // blocked on the subject's publish lock
+    expect(applied).toEqual({ overlap: [1, 2] });
   });
 
   it('keeps publish order for a subject locked ahead (lockSubjects): its lock is held from the transaction’s next statement, and a later publisher waits for its commit', async () => {
-    let releaseFirst!: () => void;
-    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
-    let firstLocked!: () => void;
-    const locked = new Promise<void>((resolve) => (firstLocked = resolve));
-    const first = db.orm.em.fork().transactional(async (em) => {
-      await outbox.lockSubjects(em, ['ahead']);
-      await em.execute('select 1'); // the lock goes out with it
-      firstLocked();
-      await firstHeld; // nothing published yet
-      await outbox.publish(em, CounterIncremented, increments('ahead', 1, 1));
-    });
-    await locked;
-    let secondCommitted = false;
-    const second = db.orm.em
-      .fork()
-      .transactional((em) => outbox.publish(em, CounterIncremented, increments('ahead', 2, 2)))
-      .then(() => (secondCommitted = true));
+    const { secondCommittedEarly, applied } = await overlapping(
+      'ahead',
+      async (em) => {
+        await outbox.lockSubjects(em, ['ahead']);
+        await em.execute('select 1'); // the lock goes out with it; nothing published yet
+      },
+      (em) => outbox.publish(em, CounterIncremented, increments('ahead', 1, 1)),
+    );
 
-    await sleep(300);
-    try {
-      expect(secondCommitted).toBe(false); // blocked on the lock taken ahead
-    } finally {
-      releaseFirst();
-      await Promise.all([first, second]);
-    }
-
-    const applied = await appliedTo(['ahead'], 2);
-    expect(seqsBySubject(applied)).toEqual({ ahead: [1, 2] });
+    expect(secondCommittedEarly).toBe(false); // blocked on the lock taken ahead
+    expect(applied).toEqual({ ahead: [1, 2] });
   });
 
   it('refuses to lock subjects ahead outside a transaction', async () => {
