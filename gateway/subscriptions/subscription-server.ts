@@ -314,7 +314,6 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
         changes.push(change);
         if (changes.length > maxQueued) changes.shift();
       });
-      const early = { changes, stop };
       const settle = () => {
         stop();
         state.early.delete(stop);
@@ -333,7 +332,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions): Sub
         return refused([error(`${planned.field.typename} not found`, 'NOT_FOUND')]);
       }
       planned.initial = initial;
-      planned.early = { ...early, stop: settle };
+      planned.early = { changes, stop: settle };
     }
     return {
       schema,

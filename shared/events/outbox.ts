@@ -117,10 +117,12 @@ export interface Outbox {
    */
   publish: Publish;
   /**
-   * Takes the subjects' publish locks in `em`'s transaction with its next statement
-   * (`sentWithNext`), for a caller that knows them before it has its events, such as the id it
-   * gives a new aggregate; `publish` then does not take them again. Only for subjects no other
-   * lock of the transaction is ordered against: it is taken before the statement that follows.
+   * Takes the subjects' publish locks in `em`'s transaction with its next statement that goes
+   * out (`sentWithNext`), just before it, for a caller that knows them before it has its
+   * events (the id it gives a new aggregate, the orders of a batch); `publish` then does not
+   * take them again. The caller sees to two things: a statement goes out before `publish` is
+   * called (one held for the commit does not), and the locks come in the order the
+   * transaction's other locks keep elsewhere (that statement's own locks come after them).
    * Throws a plain Error when called outside a transaction.
    */
   lockSubjects(em: EntityManager, subjects: readonly string[]): Promise<void>;
