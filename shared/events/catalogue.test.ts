@@ -383,8 +383,12 @@ describe('the outbox refuses text a consumer’s database would refuse or alter'
     source: 'svc',
     catalogue: createCatalogue([Named]),
   });
-  // Validation runs before the outbox writes anything, so no database is involved.
-  const inTransaction = { isInTransaction: () => true } as unknown as EntityManager;
+  // Validation runs before the outbox writes anything, so no database is involved: the
+  // EntityManager only has to say it is in a transaction.
+  const inTransaction = {
+    isInTransaction: () => true,
+    getTransactionContext: () => ({}),
+  } as unknown as EntityManager;
 
   it.each([
     ['a NUL', 'Eve\u0000', 'data.name contains a NUL character (U+0000)'],

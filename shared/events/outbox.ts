@@ -144,11 +144,15 @@ export function createOutbox(options: OutboxOptions): Outbox {
    * overlapping sets wait rather than deadlock); with the next statement when `held`. Arrays
    * travel as JSON: the driver would expand a JS array into a parameter list.
    */
-  const lock = async (em: EntityManager, subjects: Iterable<string>, held: boolean) => {
-    const ctx = em.getTransactionContext<object>();
-    let locked = ctx && lockedIn.get(ctx);
-    if (ctx && !locked) lockedIn.set(ctx, (locked = new Set()));
-    const fresh = [...new Set(subjects)].filter((subject) => !locked?.has(subject)).sort();
+  const lock = async (
+    em: EntityManager,
+    ctx: object,
+    subjects: Iterable<string>,
+    held: boolean,
+  ) => {
+    let locked = lockedIn.get(ctx);
+    if (!locked) lockedIn.set(ctx, (locked = new Set()));
+    const fresh = [...new Set(subjects)].filter((subject) => !locked.has(subject)).sort();
     if (fresh.length === 0) return;
     await em
       .getConnection()
@@ -158,24 +162,24 @@ export function createOutbox(options: OutboxOptions): Outbox {
         'run',
         ctx,
       );
-    for (const subject of fresh) locked?.add(subject);
+    for (const subject of fresh) locked.add(subject);
   };
-  const inTransaction = (em: EntityManager, call: string) => {
-    if (!em.isInTransaction()) {
-      throw new Error(`outbox.${call}() must run inside a transaction (em.transactional)`);
-    }
+  /** `em`'s transaction context; outside a transaction, an Error naming the call. */
+  const transactionOf = (em: EntityManager, call: string): object => {
+    const ctx = em.isInTransaction() ? em.getTransactionContext<object>() : undefined;
+    if (!ctx) throw new Error(`outbox.${call}() must run inside a transaction (em.transactional)`);
+    return ctx;
   };
 
   return {
     schema: options.schema,
     publishedIn: (transaction) => publishing.has(transaction),
     async lockSubjects(em, subjects) {
-      inTransaction(em, 'lockSubjects');
-      await lock(em, subjects, true);
+      await lock(em, transactionOf(em, 'lockSubjects'), subjects, true);
     },
     async publish(em, type, events) {
       if (events.length === 0) return [];
-      inTransaction(em, 'publish');
+      const ctx = transactionOf(em, 'publish');
       const traceparent = currentTraceparent();
       const dataschema = dataSchemaUri(type.type, type.version);
       const envelopes = events.map((event) => {
@@ -200,10 +204,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
       // transaction's next statement, usually its commit (see shared/db/fewer-round-trips.ts).
       await lock(
         em,
+        ctx,
         envelopes.map((e) => e.subject),
         false,
       );
-      const ctx = em.getTransactionContext<object>();
       await em.getConnection().execute(
         sentWithNext(
           prepared(`insert into ${table} (event_id, topic, key, value, headers)
@@ -225,7 +229,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         ctx,
       );
       // The outbox_notify trigger has queued the NOTIFY; Postgres delivers it at commit.
-      if (ctx) publishing.add(ctx);
+      publishing.add(ctx);
       return envelopes;
     },
   };
