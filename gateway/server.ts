@@ -45,7 +45,12 @@ import {
 import { authenticate, createAccessTokenVerifier } from './authentication/access-tokens.ts';
 import type { AccessTokenVerifier } from './authentication/access-tokens.ts';
 import { corsPolicy, securityHeaders } from './security-headers.ts';
-import { limitBatchSize, limitNesting, rateLimitPerClient } from './limits/request-limits.ts';
+import {
+  limitBatchSize,
+  limitConcurrency,
+  limitNesting,
+  rateLimitPerClient,
+} from './limits/request-limits.ts';
 import {
   DEFAULT_OPERATION_LIMITS,
   batchCostPlugin,
@@ -98,6 +103,13 @@ export interface GatewayLimits extends OperationLimits {
   maxBodyBytes: number;
   /** Operations in one batched HTTP request; 1 turns batching off (GATEWAY_MAX_BATCH). @default 10 */
   maxBatch: number;
+  /**
+   * GraphQL requests over HTTP worked on at once; more wait their turn
+   * (GATEWAY_MAX_CONCURRENT_REQUESTS). @default 64
+   */
+  maxConcurrentRequests: number;
+  /** Requests waiting for a turn; one more gets 503 (GATEWAY_MAX_QUEUED_REQUESTS). @default 1000 */
+  maxQueuedRequests: number;
   /** Time one subgraph attempt may take (GATEWAY_SUBGRAPH_TIMEOUT_MS). @default 10000 */
   subgraphTimeoutMs: number;
   /**
@@ -121,6 +133,8 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
   maxTokens: 10_000,
   maxBodyBytes: 1024 * 1024,
   maxBatch: 10,
+  maxConcurrentRequests: 64,
+  maxQueuedRequests: 1000,
   subgraphTimeoutMs: 10_000,
   subgraphConnections: 128,
   rateLimitPerMinute: 600,
@@ -391,7 +405,14 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     opened.push('graphql', () => apollo.stop());
     if (responseCache) opened.push('response cache', () => responseCache.stop());
 
-    const graphql = graphqlRoute({ apollo, verifier, gatewayCache, limits, logger });
+    const graphql = graphqlRoute({
+      apollo,
+      verifier,
+      gatewayCache,
+      limits,
+      registry: metrics.registry,
+      logger,
+    });
     http.app.use('/graphql', ...graphql);
     // Sandbox on `/` sends its operations to the page's own URL, so `/` serves GraphQL too.
     http.app.all('/', ...graphql);
@@ -643,6 +664,7 @@ function graphqlRoute(options: {
   verifier: AccessTokenVerifier;
   gatewayCache: Cache;
   limits: GatewayLimits;
+  registry: Registry;
   logger: Logger;
 }) {
   const { limits } = options;
@@ -651,6 +673,11 @@ function graphqlRoute(options: {
     traceHttpRequests('gateway'),
     securityHeaders({ hsts: limits.hsts }),
     ...(cors ? [cors] : []),
+    limitConcurrency({
+      maxConcurrent: limits.maxConcurrentRequests,
+      maxQueued: limits.maxQueuedRequests,
+      registry: options.registry,
+    }),
     authenticate(options.verifier),
     express.json({ limit: limits.maxBodyBytes }),
     limitBatchSize(limits.maxBatch),

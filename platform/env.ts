@@ -42,6 +42,8 @@ export const platformEnvSchema = commonEnvSchema
     GATEWAY_MAX_TOKENS: env.positiveInt(10_000),
     GATEWAY_MAX_BODY_BYTES: env.positiveInt(1024 * 1024),
     GATEWAY_MAX_BATCH: env.positiveInt(10),
+    GATEWAY_MAX_CONCURRENT_REQUESTS: env.positiveInt(64),
+    GATEWAY_MAX_QUEUED_REQUESTS: env.positiveInt(1000),
     GATEWAY_SUBGRAPH_TIMEOUT_MS: env.positiveInt(10_000),
     GATEWAY_SUBGRAPH_CONNECTIONS: env.positiveInt(128),
     GATEWAY_RATE_LIMIT_PER_MINUTE: env.positiveInt(600),

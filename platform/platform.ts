@@ -184,6 +184,8 @@ export async function startPlatform(options: PlatformOptions): Promise<PlatformH
           maxTokens: env.GATEWAY_MAX_TOKENS,
           maxBodyBytes: env.GATEWAY_MAX_BODY_BYTES,
           maxBatch: env.GATEWAY_MAX_BATCH,
+          maxConcurrentRequests: env.GATEWAY_MAX_CONCURRENT_REQUESTS,
+          maxQueuedRequests: env.GATEWAY_MAX_QUEUED_REQUESTS,
           subgraphTimeoutMs: env.GATEWAY_SUBGRAPH_TIMEOUT_MS,
           subgraphConnections: env.GATEWAY_SUBGRAPH_CONNECTIONS,
           rateLimitPerMinute: env.GATEWAY_RATE_LIMIT_PER_MINUTE,

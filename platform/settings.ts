@@ -368,6 +368,19 @@ export const SETTINGS: { readonly [Name in SettingName]-?: SettingDoc } = {
     readBy: ['gateway'],
     summary: 'Operations in one batched HTTP request (a JSON array); `1` turns batching off.',
   },
+  GATEWAY_MAX_CONCURRENT_REQUESTS: {
+    group: 'limits',
+    readBy: ['gateway'],
+    summary: 'GraphQL requests over HTTP the gateway works on at once; more wait their turn.',
+    details:
+      'In arrival order, bodies unread; `/metrics`: `gateway_requests_working`, `…_waiting`.',
+  },
+  GATEWAY_MAX_QUEUED_REQUESTS: {
+    group: 'limits',
+    readBy: ['gateway'],
+    summary:
+      'GraphQL requests that may wait for a turn; one more: HTTP 503, `Retry-After: 1`, `SERVICE_UNAVAILABLE`.',
+  },
   GATEWAY_RATE_LIMIT_PER_MINUTE: {
     group: 'limits',
     readBy: ['gateway'],

@@ -1,7 +1,7 @@
 /**
  * Limits of a GraphQL request over HTTP, as Express middleware that runs on the GraphQL
- * routes before GraphQL does: the per-client rate limit, the batch size and the bracket
- * nesting of the document. Refusals go to `graphqlErrorHandler` (shared/server/http.ts), the
+ * routes before GraphQL does: how many are worked on at once, the per-client rate limit, the
+ * batch size and the bracket nesting of the document. Refusals go to `graphqlErrorHandler` (shared/server/http.ts), the
  * one place that turns them into a GraphQL-shaped error body with a status and a code.
  *
  * Guarantees:
@@ -13,8 +13,10 @@
  *   the limit protects the subgraphs, it must not take the gateway down with Redis.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Counter, Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Cache } from '../../shared/cache/index.ts';
-import { RateLimitedError } from '../../shared/errors/index.ts';
+import { RateLimitedError, ServiceUnavailableError } from '../../shared/errors/index.ts';
 import { RequestRefusedError } from '../../shared/server/index.ts';
 import type { Logger } from '../../shared/observability/index.ts';
 import { clientIpOf } from '../context.ts';
@@ -56,6 +58,90 @@ export function rateLimitPerClient(options: RateLimitOptions): RequestHandler {
       return;
     }
     next(new RateLimitedError(Math.ceil(result.retryAfterMs / 1000)));
+  };
+}
+
+export interface ConcurrencyLimitOptions {
+  /** GraphQL requests worked on at once (GATEWAY_MAX_CONCURRENT_REQUESTS). */
+  maxConcurrent: number;
+  /** Requests waiting for a turn; one more is refused (GATEWAY_MAX_QUEUED_REQUESTS). */
+  maxQueued: number;
+  /** Where `gateway_requests_working`, `…_waiting` and `…_refused_total` are registered. */
+  registry?: Registry;
+}
+
+/**
+ * At most `maxConcurrent` GraphQL requests are worked on at once; the others wait their turn
+ * in arrival order, before anything reads their body. Past what one event loop works on
+ * without slowing down, more requests at once only make each one slower, and the event
+ * consumers that share the loop with them (one process runs the saga too). A request's turn
+ * ends when its response is finished or its connection closes; one whose client went away
+ * while it waited gets no turn. With `maxQueued` already waiting, a request is refused at
+ * once: HTTP 503, `Retry-After: 1`, SERVICE_UNAVAILABLE.
+ */
+export function limitConcurrency(options: ConcurrencyLimitOptions): RequestHandler {
+  const { maxConcurrent, maxQueued, registry } = options;
+  let working = 0;
+  /** Starts of the waiting requests, oldest at `head`; each answers whether it started. */
+  let waiting: ((() => boolean) | undefined)[] = [];
+  let head = 0;
+  const refused = registry
+    ? new Counter({
+        name: 'gateway_requests_refused_total',
+        help: 'GraphQL requests refused because GATEWAY_MAX_QUEUED_REQUESTS were waiting',
+        registers: [registry],
+      })
+    : undefined;
+  if (registry) {
+    new Gauge({
+      name: 'gateway_requests_working',
+      help: 'GraphQL requests over HTTP being worked on',
+      registers: [registry],
+      collect() {
+        this.set(working);
+      },
+    });
+    new Gauge({
+      name: 'gateway_requests_waiting',
+      help: 'GraphQL requests over HTTP waiting for a turn (GATEWAY_MAX_CONCURRENT_REQUESTS)',
+      registers: [registry],
+      collect() {
+        this.set(waiting.length - head);
+      },
+    });
+  }
+  /** A turn has ended: the oldest waiting request that is still there takes it. */
+  const release = () => {
+    while (head < waiting.length) {
+      const start = waiting[head]!;
+      waiting[head++] = undefined;
+      if (head === waiting.length) {
+        waiting = [];
+        head = 0;
+      } else if (head >= 1024 && head * 2 >= waiting.length) {
+        waiting = waiting.slice(head);
+        head = 0;
+      }
+      if (start()) return;
+    }
+    working--;
+  };
+  return (req, res, next) => {
+    const start = () => {
+      if (req.destroyed || res.writableEnded) return false;
+      res.once('close', release);
+      next();
+      return true;
+    };
+    if (working < maxConcurrent) {
+      working++;
+      if (!start()) release();
+    } else if (waiting.length - head < maxQueued) {
+      waiting.push(start);
+    } else {
+      refused?.inc();
+      next(new ServiceUnavailableError('The gateway is at capacity; retry shortly', 1));
+    }
   };
 }
 
