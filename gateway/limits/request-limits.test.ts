@@ -28,9 +28,9 @@ async function heldApp(limits: { maxConcurrent: number; maxQueued: number }) {
   app.use(
     '/graphql',
     (req: Request, res: Response, next: NextFunction) => {
-      res.locals['logger'] = testLogger();
-      res.locals['requestId'] = `req-${req.query['id'] as string}`;
       const id = req.query['id'] as string;
+      res.locals['logger'] = testLogger();
+      res.locals['requestId'] = `req-${id}`;
       arrived.push(id);
       res.once('close', () => {
         if (!res.writableFinished) left.push(id);
@@ -48,33 +48,47 @@ async function heldApp(limits: { maxConcurrent: number; maxQueued: number }) {
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
-  return {
-    arrived,
-    started,
-    left,
-    /**
-     * Sends request `id` on a connection of its own and resolves, once the server has it
-     * (limited or not), with the promise of its answer.
-     */
-    async send(id: string, signal?: AbortSignal) {
-      const response = new Promise<Answer>((resolve, reject) => {
-        const request = http.get(`${base}?id=${id}`, { agent: false, signal }, (answer) => {
-          let text = '';
-          answer.setEncoding('utf8');
-          answer.on('data', (chunk: string) => (text += chunk));
-          answer.on('end', () =>
-            resolve({
-              status: answer.statusCode!,
-              retryAfter: answer.headers['retry-after'],
-              body: JSON.parse(text) as Record<string, unknown>,
-            }),
-          );
-        });
-        request.on('error', reject);
+  /**
+   * Sends request `id` on a connection of its own and resolves, once the server has it
+   * (limited or not), with the promise of its answer.
+   */
+  async function send(id: string, signal?: AbortSignal) {
+    const response = new Promise<Answer>((resolve, reject) => {
+      const request = http.get(`${base}?id=${id}`, { agent: false, signal }, (answer) => {
+        let text = '';
+        answer.setEncoding('utf8');
+        answer.on('data', (chunk: string) => (text += chunk));
+        answer.on('end', () =>
+          resolve({
+            status: answer.statusCode!,
+            retryAfter: answer.headers['retry-after'],
+            body: JSON.parse(text) as Record<string, unknown>,
+          }),
+        );
       });
-      response.catch(() => undefined);
-      await waitFor(() => arrived.includes(id), { what: `request ${id} to arrive` });
-      return { response };
+      request.on('error', reject);
+    });
+    response.catch(() => undefined);
+    await waitFor(() => arrived.includes(id), { what: `request ${id} to arrive` });
+    return { response };
+  }
+  return {
+    started,
+    send,
+    /**
+     * Sends request `id` as `send` does; its `leave` closes the connection and resolves once
+     * the server has seen it go.
+     */
+    async sendLeaving(id: string) {
+      const leaving = new AbortController();
+      const { response } = await send(id, leaving.signal);
+      return {
+        async leave() {
+          leaving.abort();
+          await expect(response).rejects.toThrow();
+          await waitFor(() => left.includes(id), { what: `the server to see request ${id} leave` });
+        },
+      };
     },
     /** Answers the started request `id`. */
     finish(id: string) {
@@ -149,12 +163,9 @@ describe('limitConcurrency', () => {
   it('gives no turn to a request whose client left while it waited', async () => {
     app = await heldApp({ maxConcurrent: 1, maxQueued: 10 });
     const { response: first } = await app.send('1');
-    const leaving = new AbortController();
-    const { response: left } = await app.send('2', leaving.signal);
+    const leaving = await app.sendLeaving('2');
     const { response: third } = await app.send('3');
-    leaving.abort();
-    await expect(left).rejects.toThrow();
-    await waitFor(() => app.left.includes('2'), { what: 'the server to see request 2 leave' });
+    await leaving.leave();
 
     app.finish('1');
     await waitFor(() => app.started.includes('3'), { what: 'request 3 to start' });
@@ -165,11 +176,9 @@ describe('limitConcurrency', () => {
 
   it('ends the turn of a request whose client left while it was worked on', async () => {
     app = await heldApp({ maxConcurrent: 1, maxQueued: 10 });
-    const leaving = new AbortController();
-    const { response: left } = await app.send('1', leaving.signal);
+    const leaving = await app.sendLeaving('1');
     const { response: second } = await app.send('2');
-    leaving.abort();
-    await expect(left).rejects.toThrow();
+    await leaving.leave();
 
     await waitFor(() => app.started.includes('2'), { what: 'request 2 to start' });
     app.finish('2');
