@@ -1,15 +1,19 @@
 /**
  * Limits of a GraphQL request over HTTP, as Express middleware that runs on the GraphQL
  * routes before GraphQL does: how many are worked on at once, the per-client rate limit, the
- * batch size and the bracket nesting of the document. Refusals go to `graphqlErrorHandler` (shared/server/http.ts), the
- * one place that turns them into a GraphQL-shaped error body with a status and a code.
+ * batch size and the bracket nesting of the document. Refusals go to `graphqlErrorHandler`
+ * (shared/server/http.ts), the one place that turns them into a GraphQL-shaped error body with
+ * a status and a code.
  *
  * Guarantees:
+ * - At most `maxConcurrent` requests are worked on at once, the others taken in arrival order;
+ *   a waiting request holds no more than its connection (its body is read on its turn). Past
+ *   `maxQueued` waiting: HTTP 503, `Retry-After`, SERVICE_UNAVAILABLE.
  * - At most `perMinute` GraphQL requests per client in any 60 s (an exact sliding window in
  *   the cache: Redis shared by every gateway, or memory in embedded mode). The client is the
  *   access token's `sub` when signed in, else the address the request came from. Over the
- *   limit: HTTP 429, `Retry-After`, `RATE_LIMITED` with `retryAfter` seconds. A batch counts
- *   as one request. When the cache fails, requests are let through (and a warning logged):
+ *   limit: HTTP 429, `Retry-After`, `RATE_LIMITED` with `retryAfter` seconds. Every operation
+ *   of a batch counts. When the cache fails, requests are let through (and a warning logged):
  *   the limit protects the subgraphs, it must not take the gateway down with Redis.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
