@@ -71,7 +71,7 @@ export interface ConcurrencyLimitOptions {
   /** Requests waiting for a turn; one more is refused (GATEWAY_MAX_QUEUED_REQUESTS). */
   maxQueued: number;
   /** Where `gateway_requests_working`, `…_waiting` and `…_refused_total` are registered. */
-  registry?: Registry;
+  registry: Registry;
 }
 
 /**
@@ -86,46 +86,32 @@ export interface ConcurrencyLimitOptions {
 export function limitConcurrency(options: ConcurrencyLimitOptions): RequestHandler {
   const { maxConcurrent, maxQueued, registry } = options;
   let working = 0;
-  /** Starts of the waiting requests, oldest at `head`; each answers whether it started. */
-  let waiting: ((() => boolean) | undefined)[] = [];
-  let head = 0;
-  const refused = registry
-    ? new Counter({
-        name: 'gateway_requests_refused_total',
-        help: 'GraphQL requests refused because GATEWAY_MAX_QUEUED_REQUESTS were waiting',
-        registers: [registry],
-      })
-    : undefined;
-  if (registry) {
-    new Gauge({
-      name: 'gateway_requests_working',
-      help: 'GraphQL requests over HTTP being worked on',
-      registers: [registry],
-      collect() {
-        this.set(working);
-      },
-    });
-    new Gauge({
-      name: 'gateway_requests_waiting',
-      help: 'GraphQL requests over HTTP waiting for a turn (GATEWAY_MAX_CONCURRENT_REQUESTS)',
-      registers: [registry],
-      collect() {
-        this.set(waiting.length - head);
-      },
-    });
-  }
+  /** Starts of the waiting requests, oldest first; each answers whether it started. */
+  const waiting: (() => boolean)[] = [];
+  const refused = new Counter({
+    name: 'gateway_requests_refused_total',
+    help: 'GraphQL requests refused because GATEWAY_MAX_QUEUED_REQUESTS were waiting',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'gateway_requests_working',
+    help: 'GraphQL requests over HTTP being worked on',
+    registers: [registry],
+    collect() {
+      this.set(working);
+    },
+  });
+  new Gauge({
+    name: 'gateway_requests_waiting',
+    help: 'GraphQL requests over HTTP waiting for a turn (GATEWAY_MAX_CONCURRENT_REQUESTS)',
+    registers: [registry],
+    collect() {
+      this.set(waiting.length);
+    },
+  });
   /** A turn has ended: the oldest waiting request that is still there takes it. */
   const release = () => {
-    while (head < waiting.length) {
-      const start = waiting[head]!;
-      waiting[head++] = undefined;
-      if (head === waiting.length) {
-        waiting = [];
-        head = 0;
-      } else if (head >= 1024 && head * 2 >= waiting.length) {
-        waiting = waiting.slice(head);
-        head = 0;
-      }
+    for (let start = waiting.shift(); start; start = waiting.shift()) {
       if (start()) return;
     }
     working--;
@@ -140,10 +126,10 @@ export function limitConcurrency(options: ConcurrencyLimitOptions): RequestHandl
     if (working < maxConcurrent) {
       working++;
       if (!start()) release();
-    } else if (waiting.length - head < maxQueued) {
+    } else if (waiting.length < maxQueued) {
       waiting.push(start);
     } else {
-      refused?.inc();
+      refused.inc();
       next(new ServiceUnavailableError('The gateway is at capacity; retry shortly', 1));
     }
   };
